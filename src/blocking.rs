@@ -1,0 +1,93 @@
+//! Blocking calls for scripts and synchronous code, without the caller building a runtime.
+//!
+//! Requests run on one shared background runtime; the calling thread waits for the result.
+//! This works from `fn main`, and even from inside another runtime (it only blocks that thread).
+
+use std::future::Future;
+use std::sync::{mpsc, OnceLock};
+
+use http::Method;
+
+use crate::chain::Chain;
+use crate::error::{Error, Result, TransportKind};
+use crate::options::Options;
+use crate::response::Response;
+
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("wechatpay-blocking")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::config(format!("cannot start the background runtime: {e}")))
+}
+
+/// Runs `future` to completion on the shared background runtime.
+pub fn wait<T: Send + 'static>(future: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    runtime()?.spawn(async move {
+        // The receiver only goes away if the caller's thread died; nothing to report then.
+        let _ = tx.send(future.await);
+    });
+    rx.recv().map_err(|_| {
+        Error::transport(TransportKind::Io, "the background request task ended without a result")
+    })?
+}
+
+/// The blocking verbs of a chain: `chain.blocking().post(options)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Blocking<'a> {
+    chain: &'a Chain,
+}
+
+impl Chain {
+    /// Blocking versions of the verbs, for code without an async runtime.
+    ///
+    /// ```no_run
+    /// # fn demo(wxpay: &wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+    /// let response = wxpay.v3().certificates().blocking().get(())?;
+    /// println!("{}", response.status());
+    /// # Ok(()) }
+    /// ```
+    pub fn blocking(&self) -> Blocking<'_> {
+        Blocking { chain: self }
+    }
+}
+
+impl Blocking<'_> {
+    /// Any method, blocking.
+    pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
+        wait(self.chain.request(method, options))
+    }
+
+    /// `GET`, blocking.
+    pub fn get(&self, options: impl Into<Options>) -> Result<Response> {
+        self.request(Method::GET, options)
+    }
+
+    /// `POST`, blocking.
+    pub fn post(&self, options: impl Into<Options>) -> Result<Response> {
+        self.request(Method::POST, options)
+    }
+
+    /// `PUT`, blocking.
+    pub fn put(&self, options: impl Into<Options>) -> Result<Response> {
+        self.request(Method::PUT, options)
+    }
+
+    /// `PATCH`, blocking.
+    pub fn patch(&self, options: impl Into<Options>) -> Result<Response> {
+        self.request(Method::PATCH, options)
+    }
+
+    /// `DELETE`, blocking.
+    pub fn delete(&self, options: impl Into<Options>) -> Result<Response> {
+        self.request(Method::DELETE, options)
+    }
+}

@@ -1,0 +1,364 @@
+//! The [`Chain`]: path segments accumulated in any of three forms (methods, `chain("…")`,
+//! `wxpay["…"]`), normalized like the PHP/JS SDKs (minus their bugs), bound to a client.
+//!
+//! A chain is a cheap clone: one handle to the client plus one to its node. Building a chain
+//! never fails; a bad segment is kept as a deferred error and reported by the verb (or by
+//! [`Chain::template`]) before anything is signed.
+
+use std::fmt;
+use std::ops::Index;
+use std::sync::Arc;
+
+use elsa::sync::FrozenMap;
+
+use crate::client::{ClientInner, Wechatpay};
+use crate::error::ChainError;
+use crate::template::encode_simple;
+
+/// Normalizes a segment name given by name (PHP/JS property spelling), per spec §2.
+///
+/// - `_name_` and `$name$` (length ≥ 3) become `{name}`, the inner name kept verbatim;
+/// - a `{…}` expression is kept verbatim;
+/// - otherwise a leading ASCII capital is lower-cased and every other ASCII capital `X`
+///   becomes `-x` (`sendPendingmessage` → `send-pendingmessage`).
+///
+/// ```
+/// use wechatpay_chain::normalize_segment;
+/// assert_eq!(normalize_segment("complaintsV2"), "complaints-v2");
+/// assert_eq!(normalize_segment("_OpenID_"), "{OpenID}");
+/// assert_eq!(normalize_segment("mch_archives"), "mch_archives");
+/// ```
+pub fn normalize_segment(name: &str) -> String {
+    let wrapped = |c: char| {
+        name.len() >= 3
+            && name.starts_with(c)
+            && name.ends_with(c)
+            && name.is_char_boundary(1)
+            && name.is_char_boundary(name.len() - 1)
+    };
+    if wrapped('_') || wrapped('$') {
+        return format!("{{{}}}", &name[1..name.len() - 1]);
+    }
+    if name.starts_with('{') && name.ends_with('}') {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.char_indices() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Checks that a normalized segment can stand in a path template.
+fn check_segment(segment: &str) -> Result<(), ChainError> {
+    let invalid = |reason| ChainError::InvalidSegment {
+        segment: segment.to_string(),
+        reason,
+    };
+    if segment.contains('/') {
+        return Err(invalid("a segment cannot contain `/`; use chain(\"a/b\") for several"));
+    }
+    if segment.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("spaces and control characters are not allowed in a segment name; pass values as template variables"));
+    }
+    if segment.contains(['?', '#']) {
+        return Err(invalid("`?` and `#` are not allowed in a segment; use the `query` option"));
+    }
+    let is_expression = segment.starts_with('{')
+        && segment.ends_with('}')
+        && segment[1..segment.len() - 1].find(['{', '}']).is_none();
+    if segment.contains(['{', '}']) && !is_expression {
+        return Err(invalid("braces must enclose a whole segment, like `{out_trade_no}`"));
+    }
+    Ok(())
+}
+
+/// One node of the chain tree: the segments so far and the indexed children interned for
+/// `Index`. Nodes hold no reference to the client, so the cache cannot form a cycle.
+pub(crate) struct Node {
+    pub(crate) segments: Vec<Box<str>>,
+    /// A query that came with a declarative string (`chain("v3/x?a=b")`) or an absolute URL.
+    pub(crate) query: Option<Box<str>>,
+    /// `scheme://authority` of an absolute URL chain.
+    pub(crate) origin: Option<Box<str>>,
+    pub(crate) error: Option<ChainError>,
+    /// Children created by `Index`, keyed by the literal used: bounded by the program's literals.
+    children: FrozenMap<&'static str, Box<Chain>>,
+}
+
+impl Node {
+    pub(crate) fn root() -> Arc<Self> {
+        Arc::new(Self {
+            segments: Vec::new(),
+            query: None,
+            origin: None,
+            error: None,
+            children: FrozenMap::new(),
+        })
+    }
+
+    /// The interned child for an `Index` literal.
+    fn child(&self, path: &'static str, make: impl FnOnce() -> Chain) -> &Chain {
+        match self.children.get(path) {
+            Some(child) => child,
+            None => self.children.insert(path, Box::new(make())),
+        }
+    }
+
+    fn derive(&self) -> Self {
+        Self {
+            segments: self.segments.clone(),
+            query: self.query.clone(),
+            origin: self.origin.clone(),
+            error: self.error.clone(),
+            children: FrozenMap::new(),
+        }
+    }
+
+    fn push(&mut self, segment: String) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = check_segment(&segment) {
+            self.error = Some(e);
+            return;
+        }
+        if self.query.is_some() {
+            self.error = Some(ChainError::InvalidSegment {
+                segment,
+                reason: "a segment cannot follow a query",
+            });
+            return;
+        }
+        self.segments.push(segment.into_boxed_str());
+    }
+
+    /// Appends a declarative path, an absolute URL, or nothing for `""`.
+    fn push_path(&mut self, path: &str) {
+        if let Some(rest) = path
+            .strip_prefix("https://")
+            .or_else(|| path.strip_prefix("http://"))
+        {
+            self.push_absolute(path, rest);
+            return;
+        }
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let path = path.strip_prefix('/').unwrap_or(path);
+        if !path.is_empty() {
+            for piece in path.split('/') {
+                self.push(normalize_segment(piece));
+            }
+        }
+        if let Some(q) = query {
+            self.query = Some(q.into());
+        }
+    }
+
+    fn push_absolute(&mut self, url: &str, after_scheme: &str) {
+        if !self.segments.is_empty() || self.origin.is_some() {
+            self.error = Some(ChainError::InvalidUri(format!(
+                "an absolute URL must start a chain: {url}"
+            )));
+            return;
+        }
+        let scheme_len = url.len() - after_scheme.len();
+        let (authority, path_and_query) = match after_scheme.find('/') {
+            Some(i) => after_scheme.split_at(i),
+            None => (after_scheme, "/"),
+        };
+        self.origin = Some(url[..scheme_len + authority.len()].into());
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        // The pieces of a real URL are already encoded: kept verbatim, never normalized.
+        for piece in path.trim_start_matches('/').split('/') {
+            self.push(piece.to_string());
+        }
+        if path_and_query.contains('#') {
+            self.error = Some(ChainError::InvalidUri(format!(
+                "a URL with a fragment cannot be requested: {url}"
+            )));
+        }
+        self.query = query.map(Into::into);
+    }
+}
+
+/// An endpoint being named: the client plus the path segments so far.
+///
+/// All three forms build equal chains:
+///
+/// ```
+/// # use wechatpay_chain::Wechatpay;
+/// # fn demo(wxpay: &Wechatpay) {
+/// let a = wxpay.v3().payscore().partner().serviceorder()._out_order_no_().send_pendingmessage();
+/// let b = wxpay.chain("v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage");
+/// let c = &wxpay["v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage"];
+/// assert_eq!(a, b);
+/// assert_eq!(&b, c);
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use = "a chain does nothing until a verb (get/post/…) is called"]
+pub struct Chain {
+    // The client's state, not the `Wechatpay` handle: the handle owns the root node, whose
+    // index cache holds chains; pointing back at it would be a reference cycle.
+    pub(crate) client: Arc<ClientInner>,
+    pub(crate) node: Arc<Node>,
+}
+
+impl Chain {
+    pub(crate) fn new(client: Arc<ClientInner>, node: Arc<Node>) -> Self {
+        Self { client, node }
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Node)) -> Self {
+        let mut node = self.node.derive();
+        f(&mut node);
+        Self::new(self.client.clone(), Arc::new(node))
+    }
+
+    /// Appends one segment given by name, normalized (`sendPendingmessage` →
+    /// `send-pendingmessage`, `_id_` → `{id}`). For any endpoint, catalogued or not.
+    pub fn seg(&self, name: &str) -> Self {
+        self.with(|n| n.push(normalize_segment(name)))
+    }
+
+    /// Appends a literal segment verbatim (never normalized), percent-encoded like a value:
+    /// for IDs that must keep their capitals.
+    pub fn raw(&self, value: &str) -> Self {
+        self.with(|n| n.push(encode_simple(value)))
+    }
+
+    /// Appends a `/`-separated path, each piece normalized like [`Chain::seg`]. A leading `/`
+    /// is dropped, a trailing `/` kept; `?query` is kept as the default query. An absolute
+    /// `https://` URL starts an absolute chain (allowed only towards the base host or its
+    /// backup, checked before signing).
+    pub fn chain(&self, path: &str) -> Self {
+        self.with(|n| n.push_path(path))
+    }
+
+    /// Appends a catalog segment exactly as the catalog spells it (used by generated methods).
+    pub(crate) fn catalog_segment(&self, segment: &'static str) -> Self {
+        self.with(|n| n.push(segment.to_string()))
+    }
+
+    /// The path template, e.g. `v3/pay/transactions/id/{transaction_id}`, or the deferred
+    /// error of a malformed chain.
+    pub fn template(&self) -> Result<String, ChainError> {
+        if let Some(e) = &self.node.error {
+            return Err(e.clone());
+        }
+        let template = self.node.segments.join("/");
+        let last = self.node.segments.len().saturating_sub(1);
+        if self.node.segments[..last].iter().any(|s| s.is_empty()) {
+            return Err(ChainError::EmptySegment { template });
+        }
+        Ok(template)
+    }
+
+    /// The segments so far.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.node.segments.iter().map(|s| &**s)
+    }
+
+    /// The client this chain sends through.
+    pub fn client(&self) -> Wechatpay {
+        Wechatpay::from_inner(self.client.clone())
+    }
+}
+
+impl PartialEq for Chain {
+    fn eq(&self, other: &Self) -> bool {
+        self.node.segments == other.node.segments
+            && self.node.query == other.node.query
+            && self.node.origin == other.node.origin
+            && self.node.error == other.node.error
+    }
+}
+
+impl Eq for Chain {}
+
+impl fmt::Display for Chain {
+    /// The template form (no values), safe for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(origin) = &self.node.origin {
+            write!(f, "{origin}/")?;
+        }
+        write!(f, "{}", self.node.segments.join("/"))
+    }
+}
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("template", &self.to_string())
+            .field("error", &self.node.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index<&'static str> for Chain {
+    type Output = Chain;
+
+    /// `chain["v3/pay/transactions/native"]`: the same as [`Chain::chain`], interned so a
+    /// reference can be returned. Keys are `&'static str`, so the cache stays bounded.
+    fn index(&self, path: &'static str) -> &Chain {
+        self.node.child(path, || self.chain(path))
+    }
+}
+
+impl Index<&'static str> for Wechatpay {
+    type Output = Chain;
+
+    /// `wxpay["v3/pay/transactions/native"]`: the indexed form of [`Wechatpay::chain`].
+    fn index(&self, path: &'static str) -> &Chain {
+        self.root_node().child(path, || self.chain(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_table() {
+        for (input, want) in [
+            ("v3", "v3"),
+            ("sendPendingmessage", "send-pendingmessage"),
+            ("complaintsV2", "complaints-v2"),
+            ("MerchantService", "merchant-service"),
+            ("abc123Def", "abc123-def"),
+            ("mch_archives", "mch_archives"),
+            ("_out_order_no_", "{out_order_no}"),
+            ("$out_order_no$", "{out_order_no}"),
+            ("{out_order_no}", "{out_order_no}"),
+            ("_OpenID_", "{OpenID}"),
+            ("_", "_"),
+            ("__", "__"),
+            ("中文", "中文"),
+        ] {
+            assert_eq!(normalize_segment(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn segment_checks() {
+        assert!(check_segment("send-pendingmessage").is_ok());
+        assert!(check_segment("{+media_id}").is_ok());
+        assert!(check_segment("a b").is_err());
+        assert!(check_segment("a?b").is_err());
+        assert!(check_segment("a{b}").is_err());
+        assert!(check_segment("{a}{b}").is_err());
+    }
+}

@@ -1,0 +1,468 @@
+//! The client: configuration, keys and one connection pool behind a cheap `Clone`.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+
+use crate::chain::{Chain, Node};
+use crate::error::{ApiError, Error, ErrorKind, Result};
+use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
+use crate::options::Options;
+use crate::request::{BaseUri, PreparedRequest, DEFAULT_BASE_URI};
+use crate::response::Response;
+use crate::signer::{Clock, SharedClock, Sign, SystemClock};
+use crate::transport::{Transport, TransportConfig};
+use crate::verifier::verify_response;
+
+/// The 32-byte APIv3 key (notifications, certificate download). Never printed.
+#[derive(Clone)]
+pub struct ApiV3Key([u8; 32]);
+
+impl ApiV3Key {
+    /// Checks the length: the APIv3 key is exactly 32 bytes.
+    pub fn new(key: impl AsRef<[u8]>) -> Result<Self> {
+        let bytes: [u8; 32] = key.as_ref().try_into().map_err(|_| {
+            Error::config(format!(
+                "the APIv3 key must be 32 bytes, got {}; copy it from the merchant platform (API安全 → APIv3密钥)",
+                key.as_ref().len()
+            ))
+        })?;
+        Ok(Self(bytes))
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiV3Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiV3Key(..)")
+    }
+}
+
+pub(crate) struct ClientInner {
+    pub(crate) mchid: String,
+    pub(crate) serial: String,
+    pub(crate) signer: Arc<dyn Sign>,
+    pub(crate) keys: Arc<KeyStore>,
+    pub(crate) clock: SharedClock,
+    pub(crate) base: BaseUri,
+    pub(crate) backup: Option<BaseUri>,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) user_agent: String,
+    pub(crate) apiv3_key: Option<ApiV3Key>,
+    pub(crate) transport: Transport,
+}
+
+/// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone, one connection pool.
+///
+/// ```no_run
+/// # fn main() -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::{PrivateKey, PublicKey, Wechatpay};
+///
+/// let wxpay = Wechatpay::builder()
+///     .mchid("1900000109")
+///     .serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16")
+///     .private_key(PrivateKey::from_pem_file("apiclient_key.pem")?)
+///     .public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file("pub_key.pem")?)
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Wechatpay {
+    inner: Arc<ClientInner>,
+    root: Arc<Node>,
+}
+
+impl Wechatpay {
+    /// Starts a configuration.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn from_inner(inner: Arc<ClientInner>) -> Self {
+        Self {
+            inner,
+            root: Node::root(),
+        }
+    }
+
+    pub(crate) fn root(&self) -> Chain {
+        Chain::new(self.inner.clone(), self.root.clone())
+    }
+
+    pub(crate) fn root_node(&self) -> &Node {
+        &self.root
+    }
+
+    /// Starts a chain with one segment given by name (normalized). See [`Chain::seg`].
+    pub fn seg(&self, name: &str) -> Chain {
+        self.root().seg(name)
+    }
+
+    /// Starts a chain with a literal segment, kept verbatim. See [`Chain::raw`].
+    pub fn raw(&self, value: &str) -> Chain {
+        self.root().raw(value)
+    }
+
+    /// Starts a chain from a path (`"v3/pay/transactions/{transaction_id}"`) or an absolute
+    /// URL. See [`Chain::chain`].
+    pub fn chain(&self, path: &str) -> Chain {
+        self.root().chain(path)
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &str {
+        &self.inner.mchid
+    }
+
+    /// The shared platform key store; insert keys into it while the client runs.
+    pub fn key_store(&self) -> &Arc<KeyStore> {
+        &self.inner.keys
+    }
+
+    /// The APIv3 key, if configured.
+    pub fn apiv3_key(&self) -> Option<&ApiV3Key> {
+        self.inner.apiv3_key.as_ref()
+    }
+
+    /// The client's clock (Unix seconds).
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    /// Sends a prepared request, then verifies the response (fail closed).
+    pub fn execute(&self, request: PreparedRequest) -> impl Future<Output = Result<Response>> + Send + 'static {
+        execute(self.inner.clone(), request)
+    }
+}
+
+/// Sends a prepared request, then verifies the response (fail closed).
+async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<Response> {
+    let response = client.transport.send(&request).await?;
+    let status = response.status().as_u16();
+    if status >= 400 {
+        return Err(api_error(&request, response));
+    }
+    if !request.skip_verification {
+        if let Err(e) = verify_response(
+            status,
+            request.path(),
+            response.headers(),
+            response.bytes(),
+            client.clock.now(),
+            &client.keys,
+        ) {
+            tracing::warn!(template = %request.template, status, error = %e, "response verification failed");
+            return Err(Error::from(e).with_response(response));
+        }
+    }
+    Ok(response)
+}
+
+/// Turns an error status into an [`ApiError`] that keeps the response.
+fn api_error(request: &PreparedRequest, response: Response) -> Error {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(response.bytes()).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let code = field("code");
+    let local_message = (code.as_deref() == Some("SIGN_ERROR"))
+        .then(|| String::from_utf8_lossy(&request.message).into_owned());
+    let api = ApiError {
+        status: response.status().as_u16(),
+        code,
+        message: field("message"),
+        detail: parsed.as_ref().and_then(|v| v.get("detail")).cloned(),
+        request_id: response.request_id().map(str::to_string),
+        local_message,
+    };
+    Error::new(ErrorKind::Api(api)).with_response(response)
+}
+
+impl fmt::Debug for Wechatpay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wechatpay")
+            .field("mchid", &self.inner.mchid)
+            .field("serial", &self.inner.serial)
+            .field("base_uri", &format!("{}{}", self.inner.base.origin, self.inner.base.path))
+            .field("platform_keys", &self.inner.keys.ids())
+            .field("apiv3_key", &self.inner.apiv3_key.as_ref().map(|_| ".."))
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! verbs {
+    ($($(#[$doc:meta])* $name:ident => $method:ident),* $(,)?) => {
+        impl Chain {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+                    self.request(Method::$method, options)
+                }
+            )*
+        }
+    };
+}
+
+verbs! {
+    /// `GET` this endpoint: sign, send, verify.
+    get => GET,
+    /// `POST` this endpoint: sign, send, verify.
+    post => POST,
+    /// `PUT` this endpoint: sign, send, verify.
+    put => PUT,
+    /// `PATCH` this endpoint: sign, send, verify.
+    patch => PATCH,
+    /// `DELETE` this endpoint: sign, send, verify.
+    delete => DELETE,
+}
+
+impl Chain {
+    /// Sends this endpoint with any method: prepare (expand, sign), send, verify.
+    pub fn request(&self, method: Method, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+        let prepared = self.prepare(method, options);
+        let client = self.client.clone();
+        async move { execute(client, prepared?).await }
+    }
+}
+
+/// Configures a [`Wechatpay`] client. Errors are collected and reported by [`Builder::build`].
+#[must_use]
+pub struct Builder {
+    mchid: Option<String>,
+    serial: Option<String>,
+    signer: Option<Arc<dyn Sign>>,
+    keys: Arc<KeyStore>,
+    clock: SharedClock,
+    base_uri: String,
+    backup_base_uri: Option<Option<String>>,
+    allow_insecure_http: bool,
+    apiv3_key: Option<Vec<u8>>,
+    transport: TransportConfig,
+    errors: Vec<Error>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            mchid: None,
+            serial: None,
+            signer: None,
+            keys: Arc::new(KeyStore::new()),
+            clock: Arc::new(SystemClock),
+            base_uri: DEFAULT_BASE_URI.into(),
+            backup_base_uri: None,
+            allow_insecure_http: false,
+            apiv3_key: None,
+            transport: TransportConfig::default(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("mchid", &self.mchid)
+            .field("serial", &self.serial)
+            .field("base_uri", &self.base_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// The merchant id (`mchid`).
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// The merchant API certificate serial (`serial_no` of `Authorization`).
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// The merchant API private key that signs requests.
+    pub fn private_key(mut self, key: PrivateKey) -> Self {
+        self.signer = Some(Arc::new(key));
+        self
+    }
+
+    /// A custom signer (remote signing, HSM) instead of a private key.
+    pub fn signer(mut self, signer: Arc<dyn Sign>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Adds a WeChat Pay public key under its id (`PUB_KEY_ID_…`).
+    pub fn public_key(self, id: impl Into<String>, key: PublicKey) -> Self {
+        self.keys.insert_public_key(id, key);
+        self
+    }
+
+    /// Adds a platform certificate (its serial is read from it).
+    pub fn certificate(self, cert: Certificate) -> Self {
+        self.keys.insert_certificate(cert);
+        self
+    }
+
+    /// Uses a shared key store (e.g. one refreshed by a certificate downloader).
+    pub fn key_store(mut self, keys: Arc<KeyStore>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The 32-byte APIv3 key (for notifications and certificate download).
+    pub fn apiv3_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.apiv3_key = Some(key.as_ref().to_vec());
+        self
+    }
+
+    /// The base URI (default `https://api.mch.weixin.qq.com/`); a path prefix such as
+    /// `https://api.mch.weixin.qq.com/hk/` prefixes every chain.
+    pub fn base_uri(mut self, uri: impl Into<String>) -> Self {
+        self.base_uri = uri.into();
+        self
+    }
+
+    /// The base used once when the primary host cannot be reached (connect failure only).
+    /// Default: `api2.mch.weixin.qq.com` for the default host, none otherwise; `None` disables.
+    pub fn backup_base_uri(mut self, uri: Option<impl Into<String>>) -> Self {
+        self.backup_base_uri = Some(uri.map(Into::into));
+        self
+    }
+
+    /// Allows plain `http://` to non-loopback hosts (never needed against WeChat Pay).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The clock for timestamps and the response clock check.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Total timeout per request, body included (default 30 s); per request: [`Options::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.transport.timeout = timeout;
+        self
+    }
+
+    /// Largest response body accepted, in bytes (default 16 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.transport.body_limit = bytes;
+        self
+    }
+
+    /// An explicit proxy (`http://host:port`) for https requests; by default `HTTPS_PROXY` and
+    /// `NO_PROXY` from the environment are honoured.
+    pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
+        self.transport.proxy = Some(proxy.into());
+        self
+    }
+
+    /// Ignores proxy settings of the environment.
+    pub fn no_proxy(mut self) -> Self {
+        self.transport.use_env_proxy = false;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(mut self) -> Result<Wechatpay> {
+        if let Some(e) = self.errors.drain(..).next() {
+            return Err(e);
+        }
+        let mchid = self
+            .mchid
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| Error::config("mchid is missing; set it with .mchid(\"1900000109\")"))?;
+        if !mchid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::config(format!("mchid {mchid:?} must be digits")));
+        }
+        let serial = self
+            .serial
+            .map(|s| s.trim().trim_start_matches("serial=").to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::config("the merchant certificate serial is missing; set it with .serial(…) (openssl x509 -noout -serial -in apiclient_cert.pem)"))?;
+        if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::config(format!(
+                "the merchant serial {serial:?} must be hexadecimal"
+            )));
+        }
+        let signer = self.signer.ok_or_else(|| {
+            Error::config("no private key; set it with .private_key(PrivateKey::from_pem_file(\"apiclient_key.pem\")?)")
+        })?;
+        if self.keys.contains_ignore_case(&serial) {
+            return Err(Error::config(format!(
+                "the platform keys contain the merchant's own serial {serial}; that is the merchant certificate, not a WeChat Pay platform certificate or public key"
+            )));
+        }
+        let apiv3_key = self.apiv3_key.map(ApiV3Key::new).transpose()?;
+        let base = BaseUri::parse(&self.base_uri, self.allow_insecure_http)?;
+        let backup = match self.backup_base_uri {
+            None => base.default_backup(),
+            Some(None) => None,
+            Some(Some(uri)) => Some(BaseUri::parse(&uri, self.allow_insecure_http)?),
+        };
+        let transport = Transport::new(self.transport)?;
+        Ok(Wechatpay {
+            inner: Arc::new(ClientInner {
+                mchid,
+                serial,
+                signer,
+                keys: self.keys,
+                clock: self.clock,
+                base,
+                backup,
+                allow_insecure_http: self.allow_insecure_http,
+                user_agent: format!(
+                    "wechatpay-chain/{} ({}; {}) Rust",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::env::consts::ARCH
+                ),
+                apiv3_key,
+                transport,
+            }),
+            root: Node::root(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn _assert_impls() {
+        fn is<T: Clone + Send + Sync + 'static>() {}
+        is::<Wechatpay>();
+        is::<Chain>();
+    }
+
+    #[test]
+    fn apiv3_key_length_is_checked_and_redacted() {
+        assert!(ApiV3Key::new("short").is_err());
+        let k = ApiV3Key::new("TestOnlyApiV3Key0123456789abcdef").unwrap();
+        assert_eq!(format!("{k:?}"), "ApiV3Key(..)");
+    }
+}

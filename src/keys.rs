@@ -1,0 +1,448 @@
+//! Keys: the merchant's private key, WeChat Pay public keys, platform certificates, and the
+//! key store that maps a `Wechatpay-Serial` value to the key that verifies it.
+//!
+//! The private key never appears in `Debug`, `Display` or an error message.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use ring::rand::SystemRandom;
+use ring::signature::{self, RsaKeyPair};
+use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
+use x509_parser::pem::Pem;
+use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
+use x509_parser::public_key::RSAPublicKey;
+
+use crate::error::{Error, Result};
+
+const MIN_BITS: usize = 2048;
+
+/// Reads a key file, naming the path in the error.
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| Error::key(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// Decodes the first PEM block, naming what was expected in the error.
+fn first_pem(pem: &[u8], what: &str) -> Result<Pem> {
+    let mut blocks = Pem::iter_from_buffer(pem);
+    match blocks.next() {
+        Some(Ok(block)) => Ok(block),
+        _ => Err(Error::key(format!(
+            "{what}: no PEM block found; expected text starting with -----BEGIN"
+        ))),
+    }
+}
+
+/// Bit length of a big-endian unsigned integer with possible leading zero bytes.
+fn bit_len(be: &[u8]) -> usize {
+    let trimmed: &[u8] = match be.iter().position(|&b| b != 0) {
+        Some(i) => &be[i..],
+        None => &[],
+    };
+    trimmed
+        .first()
+        .map_or(0, |b| trimmed.len() * 8 - b.leading_zeros() as usize)
+}
+
+/// The merchant API private key (RSA ≥ 2048 bits) that signs requests.
+#[derive(Clone)]
+pub struct PrivateKey {
+    pair: Arc<RsaKeyPair>,
+}
+
+impl PrivateKey {
+    /// Loads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
+    pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
+        let block = first_pem(pem.as_ref(), "private key")?;
+        let pair = match block.label.as_str() {
+            "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&block.contents),
+            "RSA PRIVATE KEY" => RsaKeyPair::from_der(&block.contents),
+            other => {
+                return Err(Error::key(format!(
+                    "expected BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY, found BEGIN {other}; use the apiclient_key.pem from the merchant platform"
+                )))
+            }
+        }
+        .map_err(|e| {
+            Error::key(format!(
+                "not a usable RSA private key ({e}); WeChat Pay needs an RSA key of at least {MIN_BITS} bits"
+            ))
+        })?;
+        if pair.public().modulus_len() * 8 < MIN_BITS {
+            return Err(Error::key(format!(
+                "the private key has fewer than {MIN_BITS} bits"
+            )));
+        }
+        Ok(Self {
+            pair: Arc::new(pair),
+        })
+    }
+
+    /// Loads a PEM private key from a file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_pem(read_file(path.as_ref(), "private key")?)
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`: the raw signature bytes.
+    pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
+            .map_err(|_| Error::crypto("RSA signing failed"))?;
+        Ok(signature)
+    }
+
+    /// The public half, e.g. to verify own signatures in tests or the sandbox.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from_pkcs1_der(self.pair.public().as_ref().to_vec())
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("bits", &(self.pair.public().modulus_len() * 8))
+            .finish_non_exhaustive()
+    }
+}
+
+/// An RSA public key (WeChat Pay public key, or the key of a platform certificate).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// PKCS#1 `RSAPublicKey` DER, the form ring verifies with.
+    pkcs1: Arc<[u8]>,
+}
+
+impl PublicKey {
+    fn from_pkcs1_der(der: Vec<u8>) -> Self {
+        Self { pkcs1: der.into() }
+    }
+
+    fn checked_pkcs1(der: &[u8]) -> Result<Self> {
+        let (_, key) = RSAPublicKey::from_der(der)
+            .map_err(|_| Error::key("malformed RSA public key (PKCS#1 RSAPublicKey)"))?;
+        if bit_len(key.modulus) < MIN_BITS {
+            return Err(Error::key(format!(
+                "the public key has fewer than {MIN_BITS} bits"
+            )));
+        }
+        Ok(Self::from_pkcs1_der(der.to_vec()))
+    }
+
+    /// Parses a DER `SubjectPublicKeyInfo` holding an RSA key.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        let (_, spki) = SubjectPublicKeyInfo::from_der(der)
+            .map_err(|_| Error::key("malformed public key (SubjectPublicKeyInfo)"))?;
+        if spki.algorithm.algorithm != OID_PKCS1_RSAENCRYPTION {
+            return Err(Error::key(
+                "not an RSA public key; WeChat Pay public keys are RSA",
+            ));
+        }
+        Self::checked_pkcs1(&spki.subject_public_key.data)
+    }
+
+    /// Loads a PEM public key: SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
+    pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
+        let block = first_pem(pem.as_ref(), "public key")?;
+        match block.label.as_str() {
+            "PUBLIC KEY" => Self::from_spki_der(&block.contents),
+            "RSA PUBLIC KEY" => Self::checked_pkcs1(&block.contents),
+            "CERTIFICATE" => Err(Error::key(
+                "this is a certificate; load it with Certificate::from_pem",
+            )),
+            other => Err(Error::key(format!(
+                "expected BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY, found BEGIN {other}"
+            ))),
+        }
+    }
+
+    /// Loads a PEM public key from a file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_pem(read_file(path.as_ref(), "public key")?)
+    }
+
+    /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature.
+    pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
+        signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &*self.pkcs1)
+            .verify(message, signature)
+            .is_ok()
+    }
+
+    /// The PKCS#1 `RSAPublicKey` DER bytes.
+    pub fn pkcs1_der(&self) -> &[u8] {
+        &self.pkcs1
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("pkcs1_len", &self.pkcs1.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A WeChat Pay platform certificate: serial, validity and public key.
+#[derive(Clone, Debug)]
+pub struct Certificate {
+    serial: String,
+    not_before: i64,
+    not_after: i64,
+    key: PublicKey,
+    pem: Arc<str>,
+}
+
+impl Certificate {
+    /// Parses an X.509 certificate in PEM.
+    pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
+        let block = first_pem(pem.as_ref(), "certificate")?;
+        if block.label != "CERTIFICATE" {
+            return Err(Error::key(format!(
+                "expected BEGIN CERTIFICATE, found BEGIN {}",
+                block.label
+            )));
+        }
+        let cert = block
+            .parse_x509()
+            .map_err(|e| Error::key(format!("malformed X.509 certificate: {e}")))?;
+        let serial = cert
+            .raw_serial()
+            .iter()
+            .skip_while(|&&b| b == 0)
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        let key = PublicKey::from_spki_der(cert.public_key().raw)?;
+        let pem_text = String::from_utf8_lossy(pem.as_ref()).into_owned();
+        Ok(Self {
+            serial,
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            key,
+            pem: pem_text.into(),
+        })
+    }
+
+    /// Parses an X.509 certificate from a PEM file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_pem(read_file(path.as_ref(), "certificate")?)
+    }
+
+    /// The serial number in upper-case hex, the value of `Wechatpay-Serial`.
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// Start of validity, Unix seconds.
+    pub fn not_before(&self) -> i64 {
+        self.not_before
+    }
+
+    /// End of validity, Unix seconds.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
+    }
+
+    /// The certificate's public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The PEM text it was loaded from.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    fn valid_at(&self, now: i64) -> bool {
+        (self.not_before..=self.not_after).contains(&now)
+    }
+}
+
+#[derive(Clone, Debug)]
+enum StoredKey {
+    PublicKey(PublicKey),
+    Certificate(Certificate),
+}
+
+impl StoredKey {
+    fn usable_at(&self, now: i64) -> Option<&PublicKey> {
+        match self {
+            Self::PublicKey(k) => Some(k),
+            Self::Certificate(c) => c.valid_at(now).then_some(&c.key),
+        }
+    }
+}
+
+/// Platform-side keys by id: WeChat Pay public keys (`PUB_KEY_ID_…`) and platform
+/// certificates (upper-case hex serial). Shared by the client and updatable while it runs.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    keys: RwLock<BTreeMap<String, StoredKey>>,
+}
+
+impl KeyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, StoredKey>> {
+        // A poisoned lock only means a panic elsewhere while inserting; the map is still whole.
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, StoredKey>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds (or replaces) a WeChat Pay public key under its id (`PUB_KEY_ID_…`).
+    pub fn insert_public_key(&self, id: impl Into<String>, key: PublicKey) {
+        self.write()
+            .insert(id.into().trim().to_string(), StoredKey::PublicKey(key));
+    }
+
+    /// Adds (or replaces) a platform certificate under its serial.
+    pub fn insert_certificate(&self, cert: Certificate) {
+        self.write()
+            .insert(cert.serial.clone(), StoredKey::Certificate(cert));
+    }
+
+    /// Every id in the store, usable or not.
+    pub fn ids(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// True if the store holds `id` (compared case-insensitively, for set-up checks).
+    pub fn contains_ignore_case(&self, id: &str) -> bool {
+        self.read().keys().any(|k| k.eq_ignore_ascii_case(id))
+    }
+
+    /// The key for `id` (exact, case-sensitive) if it is usable at `now`.
+    pub fn get(&self, id: &str, now: i64) -> Option<PublicKey> {
+        self.read().get(id)?.usable_at(now).cloned()
+    }
+
+    /// The ids usable at `now`.
+    pub fn usable_ids(&self, now: i64) -> Vec<String> {
+        self.read()
+            .iter()
+            .filter(|(_, k)| k.usable_at(now).is_some())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The platform certificates in the store.
+    pub fn certificates(&self) -> Vec<Certificate> {
+        self.read()
+            .values()
+            .filter_map(|k| match k {
+                StoredKey::Certificate(c) => Some(c.clone()),
+                StoredKey::PublicKey(_) => None,
+            })
+            .collect()
+    }
+
+    /// The id to send as `Wechatpay-Serial`: a WeChat Pay public key id when one is loaded,
+    /// else the newest platform certificate valid at `now`.
+    pub fn preferred(&self, now: i64) -> Option<(String, PublicKey)> {
+        let keys = self.read();
+        let public = keys.iter().find_map(|(id, k)| match k {
+            StoredKey::PublicKey(key) => Some((id.clone(), key.clone())),
+            StoredKey::Certificate(_) => None,
+        });
+        public.or_else(|| {
+            keys.values()
+                .filter_map(|k| match k {
+                    StoredKey::Certificate(c) if c.valid_at(now) => Some(c),
+                    _ => None,
+                })
+                .max_by_key(|c| (c.not_before, c.not_after))
+                .map(|c| (c.serial.clone(), c.key.clone()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{FIX}{name}")).unwrap()
+    }
+
+    #[test]
+    fn pkcs8_and_pkcs1_private_keys_sign_alike() {
+        let a = PrivateKey::from_pem(fixture("apiclient_key.pem")).unwrap();
+        let b = PrivateKey::from_pem(fixture("apiclient_key.pkcs1.pem")).unwrap();
+        assert_eq!(a.sign_sha256(b"m").unwrap(), b.sign_sha256(b"m").unwrap());
+        assert!(a.public_key().verify_sha256(b"m", &b.sign_sha256(b"m").unwrap()));
+    }
+
+    #[test]
+    fn spki_and_pkcs1_public_keys_are_the_same_key() {
+        let a = PublicKey::from_pem(fixture("pub_key.pem")).unwrap();
+        let b = PublicKey::from_pem(fixture("pub_key.pkcs1.pem")).unwrap();
+        assert_eq!(a, b);
+        let private = PrivateKey::from_pem(fixture("pub_key_private.pem")).unwrap();
+        assert_eq!(private.public_key(), a);
+    }
+
+    #[test]
+    fn certificate_serial_and_key() {
+        let c = Certificate::from_pem(fixture(
+            "wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem",
+        ))
+        .unwrap();
+        assert_eq!(c.serial(), "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+        assert!(c.not_before() < c.not_after());
+        let platform = PrivateKey::from_pem(fixture("platform_key.pem")).unwrap();
+        assert_eq!(&platform.public_key(), c.public_key());
+        let merchant = Certificate::from_pem(fixture("apiclient_cert.pem")).unwrap();
+        assert_eq!(merchant.serial(), "3775B6A45ACD588826D15E583A95F5DD2A4B1A16");
+    }
+
+    #[test]
+    fn wrong_pem_kinds_are_named() {
+        let e = PrivateKey::from_pem(fixture("pub_key.pem")).unwrap_err();
+        assert!(e.to_string().contains("found BEGIN PUBLIC KEY"), "{e}");
+        let e = PublicKey::from_pem(fixture("apiclient_cert.pem")).unwrap_err();
+        assert!(e.to_string().contains("certificate"), "{e}");
+        let e = PrivateKey::from_pem("garbage").unwrap_err();
+        assert!(e.to_string().contains("no PEM block"), "{e}");
+    }
+
+    #[test]
+    fn private_key_debug_is_redacted() {
+        let k = PrivateKey::from_pem(fixture("apiclient_key.pem")).unwrap();
+        let d = format!("{k:?}");
+        assert_eq!(d, "PrivateKey { bits: 2048, .. }");
+    }
+
+    #[test]
+    fn preferred_key_is_the_public_key_then_newest_certificate() {
+        let store = KeyStore::new();
+        let c = Certificate::from_pem(fixture(
+            "wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem",
+        ))
+        .unwrap();
+        let now = c.not_before() + 1;
+        store.insert_certificate(c.clone());
+        assert_eq!(store.preferred(now).unwrap().0, c.serial());
+        assert!(store.preferred(c.not_after() + 1).is_none());
+        assert!(store.get(c.serial(), c.not_after() + 1).is_none());
+        store.insert_public_key(
+            "PUB_KEY_ID_X",
+            PublicKey::from_pem(fixture("pub_key.pem")).unwrap(),
+        );
+        assert_eq!(store.preferred(now).unwrap().0, "PUB_KEY_ID_X");
+    }
+}

@@ -1,0 +1,79 @@
+//! # wechatpay-chain
+//!
+//! A WeChat Pay APIv3 client with the chainable API of `wechatpay-php` and
+//! `wechatpay-axios-plugin`: name any endpoint as a chain of segments, fill its URI template
+//! from one parameter map, and send untyped JSON through one signer that verifies every
+//! response.
+//!
+//! ```no_run
+//! # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+//! use serde_json::json;
+//!
+//! // PHP: $instance->v3->payscore->partner->serviceorder->_out_order_no_->sendPendingmessage->post([...])
+//! let response = wxpay
+//!     .v3().payscore().partner().serviceorder()._out_order_no_().send_pendingmessage()
+//!     .post(json!({
+//!         "out_order_no": "1234323JKHDFE1243252",
+//!         "json": {"service_id": "2002000000000558128851361561536", "sub_mchid": "1900000109"},
+//!     }))
+//!     .await?;
+//! assert_eq!(response.status(), 204);
+//!
+//! // The same endpoint, declarative and indexed:
+//! let a = wxpay.chain("v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage");
+//! let b = &wxpay["v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage"];
+//! assert_eq!(&a, b);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Chain rules
+//!
+//! Segments given by name are normalized ([`normalize_segment`]): `sendPendingmessage` →
+//! `send-pendingmessage`, `_out_order_no_` / `$out_order_no$` → `{out_order_no}`. Values are
+//! never normalized: they go through template variables, percent-encoded so that a value can
+//! never add a path segment, a query or a fragment. Every problem (missing variable, empty
+//! segment, foreign host, `v2/` chain) is a typed [`Error`] raised before anything is signed.
+//!
+//! ## Security
+//!
+//! Every response below 400 is verified (headers, clock within 300 s, known key, RSA
+//! signature) except the documented unsigned downloads; failures are errors that still carry
+//! the response. The private key and the APIv3 key never appear in `Debug` or errors.
+//!
+//! ## Features
+//!
+//! - `sandbox`: the embedded WeChat Pay simulator (a hyper server on loopback).
+//! - `cli`: the `wxpay` command line (implies `sandbox`).
+//! - `native-roots`: trust the operating system's roots instead of the embedded ones.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod blocking;
+pub mod catalog;
+mod chain;
+mod client;
+mod error;
+mod keys;
+mod options;
+mod request;
+mod response;
+pub mod signer;
+pub mod template;
+mod transport;
+pub mod verifier;
+
+pub use blocking::{wait, Blocking};
+pub use chain::{normalize_segment, Chain};
+pub use client::{ApiV3Key, Builder, Wechatpay};
+pub use error::{
+    ApiError, ChainError, Error, ErrorKind, Result, TransportError, TransportKind, VerifyError,
+};
+pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
+pub use options::{Options, Query};
+pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI};
+pub use response::Response;
+pub use signer::{Clock, FixedClock, Sign, SystemClock};
+
+pub use http::Method;
+pub use serde_json::{json, Value};

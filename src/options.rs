@@ -1,0 +1,241 @@
+//! Request options: the PHP-style single map (`json`, `query`, `headers`, `body`, `base_uri`,
+//! anything else a URI template variable) and a typed builder for the same thing.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ChainError;
+
+/// The query of a request: an object (encoded by the crate) or a pre-built string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// Entries in insertion order; `null` entries are dropped.
+    Map(Map<String, Value>),
+    /// Used as given after checking for `#` and raw spaces.
+    String(String),
+}
+
+/// The body to send.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Body {
+    Json(Value),
+    Raw(Bytes),
+}
+
+/// Everything a verb takes besides the chain. Build it from a `serde_json::Value` (PHP style)
+/// or with the builder methods; both are accepted by every verb.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay_chain::Options;
+///
+/// let php_style: Options = json!({
+///     "out_order_no": "1234323JKHDFE1243252",
+///     "json": {"service_id": "2002000000000558128851361561536"},
+/// }).into();
+/// let typed = Options::new()
+///     .param("out_order_no", "1234323JKHDFE1243252")
+///     .json(json!({"service_id": "2002000000000558128851361561536"}));
+/// assert_eq!(php_style, typed);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
+pub struct Options {
+    pub(crate) params: Map<String, Value>,
+    pub(crate) body: Option<Body>,
+    pub(crate) query: Option<Query>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) base_uri: Option<String>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) skip_verification: bool,
+    pub(crate) error: Option<ChainError>,
+}
+
+impl Options {
+    /// Empty options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn fail(mut self, e: ChainError) -> Self {
+        self.error.get_or_insert(e);
+        self
+    }
+
+    /// Sets a URI template variable (`{name}` in the chain).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.params.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the JSON body. It is serialized once; those bytes are signed and sent.
+    pub fn json(self, body: impl Serialize) -> Self {
+        match serde_json::to_value(body) {
+            Ok(v) => self.set_body(Body::Json(v)),
+            Err(e) => self.fail(ChainError::InvalidOptions(format!(
+                "the json body cannot be serialized: {e}"
+            ))),
+        }
+    }
+
+    /// Sets a raw body, sent and signed as is.
+    pub fn body(self, body: impl Into<Bytes>) -> Self {
+        self.set_body(Body::Raw(body.into()))
+    }
+
+    fn set_body(mut self, body: Body) -> Self {
+        if self.body.is_some() {
+            return self.fail(ChainError::InvalidOptions(
+                "give either `json` or `body`, not both".into(),
+            ));
+        }
+        self.body = Some(body);
+        self
+    }
+
+    /// Adds one query parameter (kept in insertion order).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        match &mut self.query {
+            Some(Query::Map(map)) => {
+                map.insert(name.into(), value.into());
+            }
+            Some(Query::String(_)) => {
+                return self.fail(ChainError::InvalidOptions(
+                    "a query string was already set; give either a string or entries".into(),
+                ))
+            }
+            None => {
+                let mut map = Map::new();
+                map.insert(name.into(), value.into());
+                self.query = Some(Query::Map(map));
+            }
+        }
+        self
+    }
+
+    /// Sets a pre-built query string (replacing any query entries).
+    pub fn query_string(mut self, query: impl Into<String>) -> Self {
+        self.query = Some(Query::String(query.into()));
+        self
+    }
+
+    /// Adds a request header; it overrides a default header of the same name.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Overrides the client's base URI for this request (e.g. `https://apihk.mch.weixin.qq.com/`).
+    pub fn base_uri(mut self, base: impl Into<String>) -> Self {
+        self.base_uri = Some(base.into());
+        self
+    }
+
+    /// Overrides the client's total timeout for this request.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Accepts this one response without signature verification. Only for endpoints that
+    /// WeChat Pay documents as unsigned and that are not already exempt; use with care.
+    pub fn skip_verification(mut self) -> Self {
+        self.skip_verification = true;
+        self
+    }
+
+    fn from_map(map: Map<String, Value>) -> Self {
+        let mut opts = Self::new();
+        for (key, value) in map {
+            opts = match key.as_str() {
+                "json" => opts.set_body(Body::Json(value)),
+                "body" => match value {
+                    Value::String(s) => opts.body(s),
+                    Value::Null => opts,
+                    _ => opts.fail(ChainError::InvalidOptions(
+                        "`body` must be a string; use `json` for structured bodies".into(),
+                    )),
+                },
+                "query" => match value {
+                    Value::Object(m) => {
+                        opts.query = Some(Query::Map(m));
+                        opts
+                    }
+                    Value::String(s) => opts.query_string(s),
+                    Value::Null => opts,
+                    _ => opts.fail(ChainError::InvalidOptions(
+                        "`query` must be an object or a string".into(),
+                    )),
+                },
+                "headers" => match value {
+                    Value::Object(m) => m.into_iter().fold(opts, |o, (k, v)| match v {
+                        Value::String(s) => o.header(k, s),
+                        other => o.header(k, other.to_string()),
+                    }),
+                    Value::Null => opts,
+                    _ => opts.fail(ChainError::InvalidOptions(
+                        "`headers` must be an object of name → value".into(),
+                    )),
+                },
+                "base_uri" => match value {
+                    Value::String(s) => opts.base_uri(s),
+                    _ => opts.fail(ChainError::InvalidOptions(
+                        "`base_uri` must be a string".into(),
+                    )),
+                },
+                _ => opts.param(key, value),
+            };
+        }
+        opts
+    }
+}
+
+impl From<Value> for Options {
+    /// PHP-style options. `null` means no options; any non-object is a deferred error.
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Object(map) => Self::from_map(map),
+            Value::Null => Self::new(),
+            other => Self::new().fail(ChainError::InvalidOptions(format!(
+                "options must be a JSON object, got {other}"
+            ))),
+        }
+    }
+}
+
+impl From<()> for Options {
+    fn from((): ()) -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn php_map_splits_reserved_keys_from_variables() {
+        let o: Options = json!({
+            "id": "X", "json": {"a": 1}, "query": {"q": 1},
+            "headers": {"Wechatpay-Serial": "S"}, "base_uri": "https://apihk.mch.weixin.qq.com/"
+        })
+        .into();
+        assert_eq!(o.params, *json!({"id": "X"}).as_object().unwrap());
+        assert_eq!(o.body, Some(Body::Json(json!({"a": 1}))));
+        assert_eq!(o.headers, vec![("Wechatpay-Serial".into(), "S".into())]);
+        assert_eq!(o.base_uri.as_deref(), Some("https://apihk.mch.weixin.qq.com/"));
+        assert!(o.error.is_none());
+    }
+
+    #[test]
+    fn shape_errors_are_deferred() {
+        let o: Options = json!([1]).into();
+        assert!(matches!(o.error, Some(ChainError::InvalidOptions(_))));
+        let o: Options = json!({"json": {}, "body": "x"}).into();
+        assert!(matches!(o.error, Some(ChainError::InvalidOptions(_))));
+    }
+}

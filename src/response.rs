@@ -1,0 +1,88 @@
+//! A verified response: status, headers and the body bytes exactly as received.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// The answer of WeChat Pay. Returned by the verbs only after verification passed (or was
+/// explicitly skipped for that one request).
+#[derive(Clone)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    /// Builds a response from its parts (used by the transport, tests and custom transports).
+    pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The `Request-ID` header, to quote to WeChat Pay support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get("request-id")?.to_str().ok()
+    }
+
+    /// The body bytes as received (what was verified).
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as UTF-8 text.
+    pub fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.body)
+            .map_err(|e| Error::decode(format!("response body is not UTF-8: {e}")))
+    }
+
+    /// The body parsed as JSON into `T` (use `serde_json::Value` for untyped access).
+    /// An empty body (204) parses as JSON `null`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        let body: &[u8] = if self.body.is_empty() {
+            b"null"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| {
+            Error::decode(format!(
+                "response body is not the expected JSON ({e}); read it with .text() or .bytes()"
+            ))
+        })
+    }
+
+    /// Consumes the response, returning its parts.
+    pub fn into_parts(self) -> (StatusCode, HeaderMap, Bytes) {
+        (self.status, self.headers, self.body)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 512;
+        let shown = &self.body[..self.body.len().min(SHOWN)];
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(shown))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}

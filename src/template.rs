@@ -1,0 +1,292 @@
+//! URI template expansion (the `{name}` / `{+name}` subset of RFC 6570) and query strings.
+//!
+//! Pure functions: no I/O, no client. A value can never add a path segment, a query or a
+//! fragment: simple expansion keeps only the unreserved set and encodes everything else.
+
+use std::fmt::Write as _;
+
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{Map, Value};
+
+use crate::error::ChainError;
+
+/// Everything except `A-Z a-z 0-9 - . _ ~` is encoded (simple expansion, query keys/values).
+const SIMPLE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Characters that pass through reserved expansion and literal path text: unreserved,
+/// gen-delims and sub-delims (RFC 3986 §2.2), `%` handled separately for triplets.
+const RESERVED: &AsciiSet = &SIMPLE
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'#')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+/// Literal path text (segment names): like reserved, but `?` and `#` never start a query or
+/// fragment from a path.
+const LITERAL: &AsciiSet = &RESERVED.add(b'?').add(b'#');
+
+/// Percent-encodes `value` for simple expansion: only `A-Z a-z 0-9 - . _ ~` stay.
+pub fn encode_simple(value: &str) -> String {
+    percent_encode(value.as_bytes(), SIMPLE).to_string()
+}
+
+/// Encodes with `set`, letting existing `%XX` triplets pass through.
+fn encode_keeping_triplets(value: &str, set: &'static AsciiSet, out: &mut String) {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            out.extend(percent_encode(&bytes[start..i], set));
+            out.push_str(&value[i..i + 3]);
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.extend(percent_encode(&bytes[start..], set));
+}
+
+/// Renders a template variable's value as text (protocol: strings as is, integers decimal,
+/// bools `true`/`false`, other numbers in their JSON form).
+fn scalar_text(name: &str, value: Option<&Value>) -> Result<String, ChainError> {
+    match value {
+        None | Some(Value::Null) => Err(ChainError::MissingVariable(name.to_string())),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Bool(b)) => Ok(b.to_string()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::Array(_) | Value::Object(_)) => Err(ChainError::NotScalar(name.to_string())),
+    }
+}
+
+/// One `{…}` expression of a template.
+struct Expression<'a> {
+    reserved: bool,
+    name: &'a str,
+}
+
+fn parse_expression(inner: &str) -> Result<Expression<'_>, ChainError> {
+    let (reserved, name) = match inner.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, inner),
+    };
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b >= 0x80);
+    if valid {
+        Ok(Expression { reserved, name })
+    } else {
+        Err(ChainError::UnsupportedExpression(format!("{{{inner}}}")))
+    }
+}
+
+/// The variable names a template refers to, in order.
+pub fn variables(template: &str) -> Result<Vec<&str>, ChainError> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err(ChainError::UnsupportedExpression(rest[open..].to_string()));
+        };
+        names.push(parse_expression(&rest[open + 1..open + close])?.name);
+        rest = &rest[open + close + 1..];
+    }
+    Ok(names)
+}
+
+/// Expands one path segment into `out`; returns whether it contained an expression.
+fn expand_segment(
+    segment: &str,
+    vars: &Map<String, Value>,
+    out: &mut String,
+) -> Result<Option<String>, ChainError> {
+    let mut rest = segment;
+    let mut last_name = None;
+    while let Some(open) = rest.find('{') {
+        encode_keeping_triplets(&rest[..open], LITERAL, out);
+        let Some(close) = rest[open..].find('}') else {
+            return Err(ChainError::UnsupportedExpression(rest[open..].to_string()));
+        };
+        let expr = parse_expression(&rest[open + 1..open + close])?;
+        let text = scalar_text(expr.name, vars.get(expr.name))?;
+        if expr.reserved {
+            encode_keeping_triplets(&text, RESERVED, out);
+        } else {
+            out.extend(percent_encode(text.as_bytes(), SIMPLE));
+        }
+        last_name = Some(expr.name.to_string());
+        rest = &rest[open + close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(ChainError::UnsupportedExpression(rest.to_string()));
+    }
+    encode_keeping_triplets(rest, LITERAL, out);
+    Ok(last_name)
+}
+
+/// Expands a `/`-separated path template with `vars`, appending to `out`.
+///
+/// A variable whose value is empty may only end the path (a trailing `/`); in the middle it
+/// would silently change the endpoint, so it is an error.
+pub fn expand_path(
+    template: &str,
+    vars: &Map<String, Value>,
+    out: &mut String,
+) -> Result<(), ChainError> {
+    let count = template.split('/').count();
+    for (i, segment) in template.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let before = out.len();
+        let name = expand_segment(segment, vars, out)?;
+        if out.len() == before && i + 1 < count {
+            return Err(match name {
+                Some(name) => ChainError::EmptyVariable(name),
+                None => ChainError::EmptySegment {
+                    template: template.to_string(),
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds a query string (without `?`) from an object: insertion order, keys and values
+/// percent-encoded like simple-expansion values, `null` entries dropped.
+pub fn query_from_map(map: &Map<String, Value>) -> Result<String, ChainError> {
+    let mut out = String::new();
+    for (key, value) in map {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(ChainError::NestedQuery(key.clone()))
+            }
+        };
+        if !out.is_empty() {
+            out.push('&');
+        }
+        let _ = write!(
+            out,
+            "{}={}",
+            percent_encode(key.as_bytes(), SIMPLE),
+            percent_encode(text.as_bytes(), SIMPLE)
+        );
+    }
+    Ok(out)
+}
+
+/// Checks a pre-built query string: used as given, minus a leading `?`.
+pub fn query_from_str(query: &str) -> Result<String, ChainError> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    if query.contains('#') {
+        return Err(ChainError::InvalidQuery(
+            "a query string cannot contain `#`".into(),
+        ));
+    }
+    if query.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(ChainError::InvalidQuery(
+            "a query string cannot contain raw spaces or control characters; percent-encode them or pass an object".into(),
+        ));
+    }
+    Ok(query.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn expand(t: &str, v: Value) -> Result<String, ChainError> {
+        let mut out = String::new();
+        expand_path(t, &vars(v), &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn simple_expansion_encodes_everything_but_unreserved() {
+        assert_eq!(
+            expand("a/{x}/b", json!({"x": "A/B C中%2F?#"})).unwrap(),
+            "a/A%2FB%20C%E4%B8%AD%252F%3F%23/b"
+        );
+    }
+
+    #[test]
+    fn reserved_expansion_keeps_triplets_and_reserved() {
+        assert_eq!(
+            expand("i/{+m}", json!({"m": "AIO%2FFR1p/x y"})).unwrap(),
+            "i/AIO%2FFR1p/x%20y"
+        );
+    }
+
+    #[test]
+    fn scalars_render_like_json() {
+        assert_eq!(
+            expand("{a}/{b}/{c}/{d}", json!({"a": 12, "b": true, "c": 1.5, "d": "s"})).unwrap(),
+            "12/true/1.5/s"
+        );
+    }
+
+    #[test]
+    fn empty_value_only_at_the_end() {
+        assert_eq!(expand("a/{x}", json!({"x": ""})).unwrap(), "a/");
+        assert_eq!(
+            expand("a/{x}/b", json!({"x": ""})),
+            Err(ChainError::EmptyVariable("x".into()))
+        );
+    }
+
+    #[test]
+    fn unsupported_operators_are_errors() {
+        assert!(matches!(
+            expand("a{?x}", json!({"x": 1})),
+            Err(ChainError::UnsupportedExpression(_))
+        ));
+        assert!(matches!(
+            expand("a/{x", json!({"x": 1})),
+            Err(ChainError::UnsupportedExpression(_))
+        ));
+    }
+
+    #[test]
+    fn query_rules() {
+        let q = query_from_map(&vars(json!({"a b": "x*y", "n": null, "t": true, "k": 5})));
+        assert_eq!(q.unwrap(), "a%20b=x%2Ay&t=true&k=5");
+        assert_eq!(
+            query_from_map(&vars(json!({"a": [1]}))),
+            Err(ChainError::NestedQuery("a".into()))
+        );
+        assert!(query_from_str("a=b c").is_err());
+        assert!(query_from_str("a=b#c").is_err());
+        assert_eq!(query_from_str("?a=b").unwrap(), "a=b");
+    }
+}

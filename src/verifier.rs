@@ -1,0 +1,170 @@
+//! Response and notification verification (protocol §2) as pure functions over
+//! (status, path, headers, body bytes, now, keys). Fails closed: anything unexpected is an error.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use http::HeaderMap;
+use ring::digest;
+
+use crate::error::VerifyError;
+use crate::keys::KeyStore;
+use crate::signer::{canonical_response, SCHEME};
+
+/// The largest allowed distance between `Wechatpay-Timestamp` and the local clock.
+pub const MAX_CLOCK_SKEW: i64 = 300;
+
+/// Paths whose responses are not signed (downloads; the apply step gives a digest instead).
+const EXEMPT: &[&str] = &[
+    "/v3/billdownload/file",
+    "/v3/transferdownload/signfile",
+    "/v3/transferdownload/elecvoucherfile",
+    "/v3/new-tax-control-fapiao/download",
+];
+
+const STATEMENTS: &[&str] = &["/hk/v3/statements", "/v3/global/statements"];
+
+/// True if responses on `path` (no query) are unsigned downloads, exempt from verification.
+pub fn is_exempt(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let path = ["/hk", "/global"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p).filter(|rest| rest.starts_with("/v3/")))
+        .unwrap_or(path);
+    if EXEMPT.contains(&path) {
+        return true;
+    }
+    // `/v3/merchant-service/images/{media_id}` downloads an image; `…/images/upload` is signed.
+    path.strip_prefix("/v3/merchant-service/images/")
+        .is_some_and(|id| !id.contains('/') && id != "upload")
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(VerifyError::MissingHeader(name))
+}
+
+/// Checks the `Wechatpay-*` headers and the signature over `body` (protocol §2 steps 2–8).
+/// Shared by responses and notifications.
+pub fn verify_signed(
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+    keys: &KeyStore,
+) -> Result<(), VerifyError> {
+    let timestamp = header(headers, "Wechatpay-Timestamp")?;
+    let nonce = header(headers, "Wechatpay-Nonce")?;
+    let signature = header(headers, "Wechatpay-Signature")?;
+    let serial = header(headers, "Wechatpay-Serial")?;
+
+    if signature.starts_with("WECHATPAY/SIGNTEST/") {
+        return Err(VerifyError::SignatureProbe);
+    }
+    if let Some(kind) = headers.get("Wechatpay-Signature-Type") {
+        if kind.as_bytes() != SCHEME.as_bytes() {
+            return Err(VerifyError::SignatureType(
+                String::from_utf8_lossy(kind.as_bytes()).into_owned(),
+            ));
+        }
+    }
+    let clock_ok = timestamp.len() <= 12
+        && !timestamp.is_empty()
+        && timestamp.bytes().all(|b| b.is_ascii_digit())
+        && timestamp
+            .parse::<i64>()
+            .is_ok_and(|ts| (now - ts).abs() <= MAX_CLOCK_SKEW);
+    if !clock_ok {
+        return Err(VerifyError::Clock {
+            timestamp: timestamp.to_string(),
+            now,
+        });
+    }
+    let Some(key) = keys.get(serial, now) else {
+        return Err(VerifyError::UnknownSerial {
+            serial: serial.to_string(),
+            known: keys.usable_ids(now),
+        });
+    };
+
+    let statement_body;
+    let signed_body = match headers.get("Wechatpay-Statement-Sha1") {
+        Some(sha1) => {
+            let sha1 = sha1.to_str().map_err(|_| VerifyError::StatementDigest)?;
+            let actual = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, body);
+            if !hex_eq(actual.as_ref(), sha1) {
+                return Err(VerifyError::StatementDigest);
+            }
+            statement_body = format!("{{\"sha1\":\"{sha1}\"}}");
+            statement_body.as_bytes()
+        }
+        None => body,
+    };
+
+    let signature = BASE64
+        .decode(signature)
+        .map_err(|_| VerifyError::BadSignature)?;
+    let message = canonical_response(timestamp, nonce, signed_body);
+    if key.verify_sha256(&message, &signature) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+fn hex_eq(bytes: &[u8], hex: &str) -> bool {
+    hex.len() == bytes.len() * 2
+        && bytes
+            .iter()
+            .zip(hex.as_bytes().chunks(2))
+            .all(|(b, pair)| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    == Some(*b)
+            })
+}
+
+/// Verifies a response to a request on `path`. Statuses ≥ 400 are not verified (they become
+/// API errors); exempt downloads pass; everything else must be signed by a known key.
+pub fn verify_response(
+    status: u16,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+    keys: &KeyStore,
+) -> Result<(), VerifyError> {
+    if status >= 400 || is_exempt(path) {
+        return Ok(());
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    if headers.contains_key("Wechatpay-Statement-Sha1") && !STATEMENTS.contains(&path) {
+        // Only statements may sign a digest instead of the body.
+        return Err(VerifyError::StatementDigest);
+    }
+    verify_signed(headers, body, now, keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exempt_paths() {
+        assert!(is_exempt("/v3/billdownload/file?token=x"));
+        assert!(is_exempt("/hk/v3/billdownload/file"));
+        assert!(is_exempt("/global/v3/transferdownload/signfile"));
+        assert!(is_exempt("/v3/merchant-service/images/abc%2F"));
+        assert!(!is_exempt("/v3/merchant-service/images/upload"));
+        assert!(!is_exempt("/v3/pay/transactions/native"));
+        assert!(!is_exempt("/x/v3/billdownload/file"));
+    }
+
+    #[test]
+    fn hex_compare() {
+        assert!(hex_eq(&[0xab, 0x01], "ab01"));
+        assert!(hex_eq(&[0xab, 0x01], "AB01"));
+        assert!(!hex_eq(&[0xab, 0x01], "ab0"));
+    }
+}
