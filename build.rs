@@ -11,10 +11,41 @@ const CATALOG: &str = "src/catalog/endpoints.tsv";
 
 /// Names that are methods of `Chain`/`Wechatpay` already, or cannot be raw identifiers.
 const TAKEN: &[&str] = &[
-    "get", "post", "put", "patch", "delete", "request", "prepare", "chain", "seg", "raw",
-    "template", "segments", "client", "blocking", "mchid", "key_store", "apiv3_key", "now",
-    "execute", "builder", "root", "inner", "with", "new", "clone", "to_string", "eq", "ne",
-    "fmt", "index", "self", "super", "crate", "Self", "_",
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "request",
+    "prepare",
+    "chain",
+    "seg",
+    "raw",
+    "template",
+    "segments",
+    "client",
+    "blocking",
+    "mchid",
+    "key_store",
+    "apiv3_key",
+    "now",
+    "execute",
+    "builder",
+    "root",
+    "inner",
+    "with",
+    "new",
+    "clone",
+    "to_string",
+    "eq",
+    "ne",
+    "fmt",
+    "index",
+    "self",
+    "super",
+    "crate",
+    "Self",
+    "_",
 ];
 
 const KEYWORDS: &[&str] = &[
@@ -86,9 +117,16 @@ fn main() {
     // PHP name → exact segment.
     let mut segment_of: BTreeMap<String, String> = BTreeMap::new();
     for row in &rows {
-        let (Some(chain), Some(segments)) = (&row.php_chain, &row.segments) else { continue };
+        let (Some(chain), Some(segments)) = (&row.php_chain, &row.segments) else {
+            continue;
+        };
         let pieces: Vec<&str> = segments.split('/').collect();
-        assert_eq!(pieces.len(), chain.len(), "segments and chain differ: {}", row.path);
+        assert_eq!(
+            pieces.len(),
+            chain.len(),
+            "segments and chain differ: {}",
+            row.path
+        );
         for (php, seg) in chain.iter().zip(pieces) {
             let old = segment_of.insert(php.clone(), seg.to_string());
             assert!(old.is_none_or(|o| o == seg), "{php} maps to two segments");
@@ -104,7 +142,8 @@ fn main() {
     let mut methods: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut method_of: BTreeMap<String, String> = BTreeMap::new();
     for (name, claims) in &by_snake {
-        let distinct: std::collections::BTreeSet<&String> = claims.iter().map(|(_, s)| *s).collect();
+        let distinct: std::collections::BTreeSet<&String> =
+            claims.iter().map(|(_, s)| *s).collect();
         for (php, seg) in claims {
             let mut ident = if distinct.len() > 1 && php.as_str() != name {
                 php.to_string()
@@ -126,8 +165,16 @@ fn main() {
 
     let mut seg_src = String::from("segment_methods! {\n");
     for (ident, (seg, php)) in &methods {
-        let shown = if seg.is_empty() { "(empty: a trailing `/`)".to_string() } else { format!("`{seg}`") };
-        writeln!(seg_src, "    {ident} => {seg:?}, \"Appends the segment {shown} (PHP/JS `{php}`).\";").unwrap();
+        let shown = if seg.is_empty() {
+            "(empty: a trailing `/`)".to_string()
+        } else {
+            format!("`{seg}`")
+        };
+        writeln!(
+            seg_src,
+            "    {ident} => {seg:?}, \"Appends the segment {shown} (PHP/JS `{php}`).\";"
+        )
+        .unwrap();
     }
     seg_src.push_str("}\n");
     std::fs::write(out.join("segments.rs"), seg_src).unwrap();
@@ -139,7 +186,13 @@ fn main() {
             None => "None".into(),
         };
         let chain = match &r.php_chain {
-            Some(c) => format!("Some(&[{}])", c.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")),
+            Some(c) => format!(
+                "Some(&[{}])",
+                c.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             None => "None".into(),
         };
         writeln!(
@@ -157,8 +210,13 @@ fn main() {
          pub fn method_forms(c: &wechatpay_chain::Wechatpay) -> Vec<(usize, wechatpay_chain::Chain)> {\n    vec![\n",
     );
     for (i, r) in rows.iter().enumerate() {
-        let (Some(chain), Some(_)) = (&r.php_chain, &r.segments) else { continue };
-        let calls: String = chain.iter().map(|p| format!(".{}()", method_of[p])).collect();
+        let (Some(chain), Some(_)) = (&r.php_chain, &r.segments) else {
+            continue;
+        };
+        let calls: String = chain
+            .iter()
+            .map(|p| format!(".{}()", method_of[p]))
+            .collect();
         writeln!(forms, "        ({i}, c{calls}),").unwrap();
     }
     forms.push_str("    ]\n}\n");

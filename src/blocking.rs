@@ -14,7 +14,8 @@ use crate::options::Options;
 use crate::response::Response;
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -29,14 +30,19 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
 }
 
 /// Runs `future` to completion on the shared background runtime.
-pub fn wait<T: Send + 'static>(future: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+pub fn wait<T: Send + 'static>(
+    future: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
     let (tx, rx) = mpsc::sync_channel(1);
     runtime()?.spawn(async move {
         // The receiver only goes away if the caller's thread died; nothing to report then.
         let _ = tx.send(future.await);
     });
     rx.recv().map_err(|_| {
-        Error::transport(TransportKind::Io, "the background request task ended without a result")
+        Error::transport(
+            TransportKind::Io,
+            "the background request task ended without a result",
+        )
     })?
 }
 

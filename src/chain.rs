@@ -63,19 +63,25 @@ fn check_segment(segment: &str) -> Result<(), ChainError> {
         reason,
     };
     if segment.contains('/') {
-        return Err(invalid("a segment cannot contain `/`; use chain(\"a/b\") for several"));
+        return Err(invalid(
+            "a segment cannot contain `/`; use chain(\"a/b\") for several",
+        ));
     }
     if segment.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("spaces and control characters are not allowed in a segment name; pass values as template variables"));
     }
     if segment.contains(['?', '#']) {
-        return Err(invalid("`?` and `#` are not allowed in a segment; use the `query` option"));
+        return Err(invalid(
+            "`?` and `#` are not allowed in a segment; use the `query` option",
+        ));
     }
     let is_expression = segment.starts_with('{')
         && segment.ends_with('}')
         && segment[1..segment.len() - 1].find(['{', '}']).is_none();
     if segment.contains(['{', '}']) && !is_expression {
-        return Err(invalid("braces must enclose a whole segment, like `{out_trade_no}`"));
+        return Err(invalid(
+            "braces must enclose a whole segment, like `{out_trade_no}`",
+        ));
     }
     Ok(())
 }

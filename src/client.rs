@@ -137,7 +137,10 @@ impl Wechatpay {
     }
 
     /// Sends a prepared request, then verifies the response (fail closed).
-    pub fn execute(&self, request: PreparedRequest) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn execute(
+        &self,
+        request: PreparedRequest,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         execute(self.inner.clone(), request)
     }
 }
@@ -194,7 +197,10 @@ impl fmt::Debug for Wechatpay {
         f.debug_struct("Wechatpay")
             .field("mchid", &self.inner.mchid)
             .field("serial", &self.inner.serial)
-            .field("base_uri", &format!("{}{}", self.inner.base.origin, self.inner.base.path))
+            .field(
+                "base_uri",
+                &format!("{}{}", self.inner.base.origin, self.inner.base.path),
+            )
             .field("platform_keys", &self.inner.keys.ids())
             .field("apiv3_key", &self.inner.apiv3_key.as_ref().map(|_| ".."))
             .finish_non_exhaustive()
@@ -229,7 +235,11 @@ verbs! {
 
 impl Chain {
     /// Sends this endpoint with any method: prepare (expand, sign), send, verify.
-    pub fn request(&self, method: Method, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
+    pub fn request(
+        &self,
+        method: Method,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
         let prepared = self.prepare(method, options);
         let client = self.client.clone();
         async move { execute(client, prepared?).await }

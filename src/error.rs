@@ -450,17 +450,17 @@ mod tests {
 
     #[test]
     fn error_is_one_pointer_wide() {
-        assert_eq!(
-            std::mem::size_of::<Error>(),
-            std::mem::size_of::<usize>()
-        );
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 
     #[test]
     fn display_is_one_line() {
         let e = Error::from(ChainError::MissingVariable("transaction_id".into()));
         let s = e.to_string();
-        assert!(s.contains("missing template variable transaction_id"), "{s}");
+        assert!(
+            s.contains("missing template variable transaction_id"),
+            "{s}"
+        );
         assert!(!s.contains('\n'));
     }
 }

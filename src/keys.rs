@@ -384,7 +384,9 @@ mod tests {
         let a = PrivateKey::from_pem(fixture("apiclient_key.pem")).unwrap();
         let b = PrivateKey::from_pem(fixture("apiclient_key.pkcs1.pem")).unwrap();
         assert_eq!(a.sign_sha256(b"m").unwrap(), b.sign_sha256(b"m").unwrap());
-        assert!(a.public_key().verify_sha256(b"m", &b.sign_sha256(b"m").unwrap()));
+        assert!(a
+            .public_key()
+            .verify_sha256(b"m", &b.sign_sha256(b"m").unwrap()));
     }
 
     #[test]
@@ -407,7 +409,10 @@ mod tests {
         let platform = PrivateKey::from_pem(fixture("platform_key.pem")).unwrap();
         assert_eq!(&platform.public_key(), c.public_key());
         let merchant = Certificate::from_pem(fixture("apiclient_cert.pem")).unwrap();
-        assert_eq!(merchant.serial(), "3775B6A45ACD588826D15E583A95F5DD2A4B1A16");
+        assert_eq!(
+            merchant.serial(),
+            "3775B6A45ACD588826D15E583A95F5DD2A4B1A16"
+        );
     }
 
     #[test]

@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(o.params, *json!({"id": "X"}).as_object().unwrap());
         assert_eq!(o.body, Some(Body::Json(json!({"a": 1}))));
         assert_eq!(o.headers, vec![("Wechatpay-Serial".into(), "S".into())]);
-        assert_eq!(o.base_uri.as_deref(), Some("https://apihk.mch.weixin.qq.com/"));
+        assert_eq!(
+            o.base_uri.as_deref(),
+            Some("https://apihk.mch.weixin.qq.com/")
+        );
         assert!(o.error.is_none());
     }
 

@@ -30,7 +30,8 @@ pub(crate) struct BaseUri {
 
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl BaseUri {
@@ -74,7 +75,9 @@ impl BaseUri {
     /// The backup base for the default WeChat Pay host, if this is it.
     pub(crate) fn default_backup(&self) -> Option<Self> {
         (self.host == "api.mch.weixin.qq.com").then(|| Self {
-            origin: self.origin.replace("api.mch.weixin.qq.com", "api2.mch.weixin.qq.com"),
+            origin: self
+                .origin
+                .replace("api.mch.weixin.qq.com", "api2.mch.weixin.qq.com"),
             host: "api2.mch.weixin.qq.com".into(),
             path: self.path.clone(),
         })
@@ -158,8 +161,11 @@ const RESERVED_HEADERS: &[HeaderName] = &[
 ];
 
 fn header_value(name: &str, value: &str) -> Result<HeaderValue, ChainError> {
-    HeaderValue::from_str(value.trim())
-        .map_err(|_| ChainError::InvalidHeader(format!("{name}: the value has characters a header cannot carry")))
+    HeaderValue::from_str(value.trim()).map_err(|_| {
+        ChainError::InvalidHeader(format!(
+            "{name}: the value has characters a header cannot carry"
+        ))
+    })
 }
 
 impl Chain {
@@ -239,7 +245,10 @@ impl Chain {
                 .map_err(|_| Error::config("the user agent has invalid characters"))?,
         );
         if is_json {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
         let now = client.clock.now();
         if let Some((id, _)) = client.keys.preferred(now) {

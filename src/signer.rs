@@ -28,7 +28,13 @@ pub fn canonical_request(
     let mut message = Vec::with_capacity(
         method.len() + target.len() + timestamp.len() + nonce.len() + body.len() + 5,
     );
-    for part in [method.as_bytes(), target.as_bytes(), timestamp.as_bytes(), nonce.as_bytes(), body] {
+    for part in [
+        method.as_bytes(),
+        target.as_bytes(),
+        timestamp.as_bytes(),
+        nonce.as_bytes(),
+        body,
+    ] {
         message.extend_from_slice(part);
         message.push(b'\n');
     }

@@ -185,9 +185,7 @@ pub fn query_from_map(map: &Map<String, Value>) -> Result<String, ChainError> {
             Value::String(s) => s.clone(),
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
-            Value::Array(_) | Value::Object(_) => {
-                return Err(ChainError::NestedQuery(key.clone()))
-            }
+            Value::Array(_) | Value::Object(_) => return Err(ChainError::NestedQuery(key.clone())),
         };
         if !out.is_empty() {
             out.push('&');
@@ -210,7 +208,10 @@ pub fn query_from_str(query: &str) -> Result<String, ChainError> {
             "a query string cannot contain `#`".into(),
         ));
     }
-    if query.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if query
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(ChainError::InvalidQuery(
             "a query string cannot contain raw spaces or control characters; percent-encode them or pass an object".into(),
         ));
@@ -251,7 +252,11 @@ mod tests {
     #[test]
     fn scalars_render_like_json() {
         assert_eq!(
-            expand("{a}/{b}/{c}/{d}", json!({"a": 12, "b": true, "c": 1.5, "d": "s"})).unwrap(),
+            expand(
+                "{a}/{b}/{c}/{d}",
+                json!({"a": 12, "b": true, "c": 1.5, "d": "s"})
+            )
+            .unwrap(),
             "12/true/1.5/s"
         );
     }

@@ -83,7 +83,6 @@ impl tower_service::Service<Uri> for ProxyConnector {
     }
 }
 
-
 /// One pooled hyper client.
 #[derive(Clone)]
 pub(crate) struct Transport {
@@ -163,19 +162,30 @@ impl Transport {
         .await
     }
 
-    async fn send_to(&self, origin: &str, request: &PreparedRequest, total: Duration) -> Result<Response> {
+    async fn send_to(
+        &self,
+        origin: &str,
+        request: &PreparedRequest,
+        total: Duration,
+    ) -> Result<Response> {
         let url = format!("{origin}{}", request.target);
-        let mut builder = http::Request::builder().method(request.method.clone()).uri(&url);
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(&url);
         if let Some(headers) = builder.headers_mut() {
             headers.extend(request.headers.clone());
         }
-        let http_request = builder
-            .body(Full::new(request.body.clone()))
-            .map_err(|e| Error::transport(TransportKind::Io, format!("cannot build the request: {e}")))?;
+        let http_request = builder.body(Full::new(request.body.clone())).map_err(|e| {
+            Error::transport(TransportKind::Io, format!("cannot build the request: {e}"))
+        })?;
         let limit = self.config.body_limit;
         let exchange = async {
             let response = self.client.request(http_request).await.map_err(|e| {
-                let kind = if e.is_connect() { TransportKind::Connect } else { TransportKind::Io };
+                let kind = if e.is_connect() {
+                    TransportKind::Connect
+                } else {
+                    TransportKind::Io
+                };
                 Error::transport(kind, format!("{origin}: {}", error_chain(&e))).with_source(e)
             })?;
             let (parts, body) = response.into_parts();
@@ -183,13 +193,20 @@ impl Transport {
                 .collect()
                 .await
                 .map_err(|e| {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
                         Error::transport(
                             TransportKind::BodyTooLarge,
-                            format!("more than {limit} bytes; raise body_limit or stream the download"),
+                            format!(
+                                "more than {limit} bytes; raise body_limit or stream the download"
+                            ),
                         )
                     } else {
-                        Error::transport(TransportKind::Io, format!("reading the body: {}", error_chain(&*e)))
+                        Error::transport(
+                            TransportKind::Io,
+                            format!("reading the body: {}", error_chain(&*e)),
+                        )
                     }
                 })?
                 .to_bytes();

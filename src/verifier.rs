@@ -114,15 +114,12 @@ pub fn verify_signed(
 
 fn hex_eq(bytes: &[u8], hex: &str) -> bool {
     hex.len() == bytes.len() * 2
-        && bytes
-            .iter()
-            .zip(hex.as_bytes().chunks(2))
-            .all(|(b, pair)| {
-                std::str::from_utf8(pair)
-                    .ok()
-                    .and_then(|p| u8::from_str_radix(p, 16).ok())
-                    == Some(*b)
-            })
+        && bytes.iter().zip(hex.as_bytes().chunks(2)).all(|(b, pair)| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                == Some(*b)
+        })
 }
 
 /// Verifies a response to a request on `path`. Statuses ≥ 400 are not verified (they become

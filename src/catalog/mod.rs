@@ -87,13 +87,18 @@ mod tests {
         assert!(path_matches("/v3/a/{id}/b", "/v3/a/X%2FY/b"));
         assert!(!path_matches("/v3/a/{id}/b", "/v3/a//b"));
         assert!(!path_matches("/v3/a/{id}/b", "/v3/a/x/y/b"));
-        assert!(path_matches("/v3/applyment4sub/applyment/", "/v3/applyment4sub/applyment/"));
+        assert!(path_matches(
+            "/v3/applyment4sub/applyment/",
+            "/v3/applyment4sub/applyment/"
+        ));
     }
 
     #[test]
     fn catalog_is_complete() {
         assert!(ENDPOINTS.len() > 1000);
-        assert!(find("/v3/payscore/partner/serviceorder/X/send-pendingmessage")
-            .any(|e| e.method == "POST"));
+        assert!(
+            find("/v3/payscore/partner/serviceorder/X/send-pendingmessage")
+                .any(|e| e.method == "POST")
+        );
     }
 }

@@ -1,0 +1,202 @@
+//! `wxpay`: script any WeChat Pay APIv3 endpoint from the command line.
+//!
+//! Exit status: 0 for a verified 2xx (or a dry run); 2 bad input or configuration; 3 transport
+//! failure; 4 API error (status ≥ 400); 5 verification failure. Errors are one line on stderr.
+
+mod config;
+mod send;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use wechatpay_chain::{Error, ErrorKind};
+
+use crate::config::{Config, FileConfig, Overrides};
+
+/// Sign, send and verify any WeChat Pay APIv3 request.
+#[derive(Debug, Parser)]
+#[command(name = "wxpay", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    request: RequestArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the WeChat Pay simulator on loopback for any client.
+    Sandbox {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// A folder laid out like the test fixtures (with fixtures.json); default: built-in test keys.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Where to write the client config (wxpay.toml, wxpay.json); default: a temp folder.
+        #[arg(long)]
+        config_dir: Option<PathBuf>,
+    },
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object (or value) on one line.
+    Json,
+    /// Indented JSON.
+    Pretty,
+}
+
+/// A request: the URI and everything that goes with it.
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    /// The endpoint: dotted (v3.pay.transactions.native), slashed (v3/pay/transactions/native) or an absolute URL.
+    pub uri: Option<String>,
+    /// HTTP method (default: POST when a body is given, else GET).
+    #[arg(short = 'X', long)]
+    pub method: Option<String>,
+    /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri.
+    #[arg(short, long, env = "WECHATPAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// URI template variable NAME=VALUE (repeatable; values are never normalized).
+    #[arg(short = 'P', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Query parameter NAME=VALUE (repeatable, kept in order).
+    #[arg(short = 'q', long = "query", value_name = "NAME=VALUE")]
+    pub queries: Vec<String>,
+    /// Extra header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The JSON body, sent exactly as given: JSON text, @file, or @- for stdin.
+    #[arg(short, long, value_name = "JSON|@FILE|@-")]
+    pub data: Option<String>,
+    /// Write the response body to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Build and sign, print the request, do not send.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Send to an in-process sandbox (no configuration needed).
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Merchant id.
+    #[arg(long, env = "WECHATPAY_MCHID")]
+    pub mchid: Option<String>,
+    /// Merchant API certificate serial.
+    #[arg(long, env = "WECHATPAY_SERIAL")]
+    pub serial: Option<String>,
+    /// Merchant API private key file (PEM).
+    #[arg(long, env = "WECHATPAY_PRIVATE_KEY")]
+    pub private_key: Option<PathBuf>,
+    /// WeChat Pay public key ID=FILE (repeatable).
+    #[arg(long = "public-key", value_name = "ID=FILE")]
+    pub public_keys: Vec<String>,
+    /// Platform certificate file (repeatable).
+    #[arg(long = "certificate", value_name = "FILE")]
+    pub certificates: Vec<PathBuf>,
+    /// APIv3 key (prefer the environment variable to keep it out of shell history).
+    #[arg(long, env = "WECHATPAY_APIV3_KEY", hide_env_values = true)]
+    pub apiv3_key: Option<String>,
+    /// Base URI (default https://api.mch.weixin.qq.com/).
+    #[arg(long, env = "WECHATPAY_BASE_URI")]
+    pub base_uri: Option<String>,
+}
+
+/// A failure with its exit status and one-line message.
+#[derive(Debug)]
+pub struct Fail {
+    code: u8,
+    message: String,
+}
+
+impl Fail {
+    /// Bad input or configuration (exit 2).
+    pub fn input(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        let code = match e.kind() {
+            ErrorKind::Transport(_) => 3,
+            ErrorKind::Api(_) => 4,
+            ErrorKind::Verify(_) => 5,
+            _ => 2,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl RequestArgs {
+    /// Flags and environment, which win over the config file.
+    fn overrides(&self) -> Result<Overrides, Fail> {
+        let public_keys = self
+            .public_keys
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(id, path)| (id.trim().to_string(), PathBuf::from(path)))
+                    .ok_or_else(|| Fail::input(format!("--public-key {kv:?}: expected ID=FILE")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Overrides {
+            mchid: self.mchid.clone(),
+            serial: self.serial.clone(),
+            private_key: self.private_key.clone(),
+            apiv3_key: self.apiv3_key.clone(),
+            base_uri: self.base_uri.clone(),
+            public_keys,
+            certificates: self.certificates.clone(),
+        })
+    }
+
+    fn config(&self) -> Result<Config, Fail> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        Ok(Config::merge(file, self.overrides()?))
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Fail> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Fail::input(format!("cannot start the runtime: {e}")))?;
+    match cli.command {
+        Some(Command::Sandbox {
+            listen,
+            keys,
+            config_dir,
+        }) => runtime.block_on(send::serve_sandbox(listen, keys, config_dir)),
+        None => {
+            let config = cli.request.config()?;
+            runtime.block_on(send::request(&cli.request, config))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(fail) => {
+            eprintln!("wxpay: {}", fail.message);
+            ExitCode::from(fail.code)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Building the request from the arguments, then printing it (dry run) or sending it.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde_json::{json, Map, Value};
+use wechatpay_chain::{Chain, Method, Options, PreparedRequest, PrivateKey, Response, Wechatpay};
+
+use crate::config::Config;
+use crate::{Fail, Format, RequestArgs};
+
+/// A throw-away key for dry runs without configuration: the crate's public test key, so the
+/// signature shows the format but is valid for no merchant.
+const THROWAWAY_KEY: &str = include_str!("../../../tests/fixtures/apiclient_key.pem");
+const THROWAWAY_MCHID: &str = "1900000109";
+const THROWAWAY_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD2A4B1A16";
+
+fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a str), Fail> {
+    pair.split_once(sep)
+        .ok_or_else(|| Fail::input(format!("{flag} {pair:?}: expected NAME{sep}VALUE")))
+}
+
+/// The chain for a dotted or slashed URI (or an absolute URL).
+fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
+    if uri.contains('/') || !uri.contains('.') {
+        client.chain(uri)
+    } else {
+        // Dotted form, as the JS CLI takes it: each piece is a segment name.
+        uri.split('.')
+            .fold(client.chain(""), |c, piece| c.seg(piece))
+    }
+}
+
+fn read_data(data: &str) -> Result<Vec<u8>, Fail> {
+    let bytes = match data.strip_prefix('@') {
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Fail::input(format!("cannot read the body from stdin: {e}")))?;
+            buf
+        }
+        Some(path) => std::fs::read(path)
+            .map_err(|e| Fail::input(format!("cannot read the body file {path}: {e}")))?,
+        None => data.as_bytes().to_vec(),
+    };
+    // Sent exactly as given (no re-serialization that could change numbers), but it must be JSON.
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .map_err(|e| Fail::input(format!("-d is not valid JSON: {e}")))?;
+    Ok(bytes)
+}
+
+fn options(args: &RequestArgs) -> Result<(Options, bool), Fail> {
+    let mut opts = Options::new();
+    for p in &args.params {
+        let (name, value) = split_pair("-P", p, '=')?;
+        opts = opts.param(name, value);
+    }
+    for q in &args.queries {
+        let (name, value) = split_pair("-q", q, '=')?;
+        opts = opts.query(name, value);
+    }
+    for h in &args.headers {
+        let (name, value) = split_pair("-H", h, ':')?;
+        opts = opts.header(name.trim(), value.trim());
+    }
+    let has_body = match &args.data {
+        Some(data) => {
+            opts = opts.body(read_data(data)?);
+            true
+        }
+        None => false,
+    };
+    Ok((opts, has_body))
+}
+
+fn method(args: &RequestArgs, has_body: bool) -> Result<Method, Fail> {
+    match &args.method {
+        Some(m) => {
+            let upper = m.to_ascii_uppercase();
+            match upper.as_str() {
+                "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => Method::from_bytes(upper.as_bytes())
+                    .map_err(|_| Fail::input(format!("-X {m}: not a method"))),
+                _ => Err(Fail::input(format!(
+                    "-X {m}: use GET, POST, PUT, PATCH or DELETE"
+                ))),
+            }
+        }
+        None if has_body => Ok(Method::POST),
+        None => Ok(Method::GET),
+    }
+}
+
+fn print(value: &Value, format: Format) {
+    let text = match format {
+        Format::Json => value.to_string(),
+        Format::Pretty => serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
+    };
+    println!("{text}");
+}
+
+/// The dry-run object: `{"method","url","target","headers","body","message"}`.
+fn describe(request: &PreparedRequest) -> Value {
+    let headers: Map<String, Value> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    json!({
+        "method": request.method().as_str(),
+        "url": request.url(),
+        "target": request.target(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(request.body()),
+        "message": String::from_utf8_lossy(request.message()),
+    })
+}
+
+/// The client for this run: configured, or (dry run only) signed with a throw-away key.
+fn client(args: &RequestArgs, config: &Config) -> Result<Wechatpay, Fail> {
+    let mut builder = config.builder()?;
+    match config.private_key()? {
+        Some(key) => builder = builder.private_key(key),
+        None if args.dry_run => {
+            eprintln!(
+                "wxpay: no private key configured; signing with a throw-away test key (mchid {THROWAWAY_MCHID} unless set): the signature is valid for no merchant"
+            );
+            let key = PrivateKey::from_pem(THROWAWAY_KEY).map_err(Fail::from)?;
+            builder = builder.private_key(key);
+            if config.file.mchid.is_none() {
+                builder = builder.mchid(THROWAWAY_MCHID);
+            }
+            if config.file.serial.is_none() {
+                builder = builder.serial(THROWAWAY_SERIAL);
+            }
+        }
+        None => {
+            return Err(Fail::input(
+                "no private key configured; pass -c wxpay.toml, --private-key, or set WECHATPAY_PRIVATE_KEY (or use --dry-run / --sandbox)",
+            ))
+        }
+    }
+    builder.build().map_err(Fail::from)
+}
+
+fn print_response(args: &RequestArgs, response: &Response) -> Result<(), Fail> {
+    if let Some(path) = &args.output {
+        return std::fs::write(path, response.bytes())
+            .map_err(|e| Fail::input(format!("cannot write {}: {e}", path.display())));
+    }
+    let body: Value = if response.bytes().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(response.bytes()).unwrap_or_else(|_| {
+            Value::String(String::from_utf8_lossy(response.bytes()).into_owned())
+        })
+    };
+    print(
+        &json!({
+            "status": response.status().as_u16(),
+            "request_id": response.request_id(),
+            "body": body,
+        }),
+        args.format,
+    );
+    Ok(())
+}
+
+/// Runs one request: dry run, sandbox or real.
+pub async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
+    let uri = args.uri.as_deref().ok_or_else(|| {
+        Fail::input("missing <URI>; e.g. wxpay v3/certificates --dry-run (see --help)")
+    })?;
+    let (opts, has_body) = options(args)?;
+    let method = method(args, has_body)?;
+    if args.sandbox {
+        return sandbox_request(args, uri, method, opts).await;
+    }
+    let client = client(args, &config)?;
+    let prepared = chain_for(&client, uri)
+        .prepare(method, opts)
+        .map_err(Fail::from)?;
+    if args.dry_run {
+        print(&describe(&prepared), args.format);
+        return Ok(());
+    }
+    let response = client.execute(prepared).await.map_err(Fail::from)?;
+    print_response(args, &response)
+}
+
+async fn sandbox_request(
+    args: &RequestArgs,
+    uri: &str,
+    method: Method,
+    opts: Options,
+) -> Result<(), Fail> {
+    let _ = (args, uri, method, opts);
+    Err(Fail::input("--sandbox is not available in this build"))
+}
+
+/// `wxpay sandbox`: serve until interrupted.
+pub async fn serve_sandbox(
+    listen: SocketAddr,
+    keys: Option<PathBuf>,
+    config_dir: Option<PathBuf>,
+) -> Result<(), Fail> {
+    let _ = (listen, keys, config_dir);
+    Err(Fail::input("the sandbox is not available in this build"))
+}
