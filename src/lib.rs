@@ -77,3 +77,7 @@ pub use signer::{Clock, FixedClock, Sign, SystemClock};
 
 pub use http::Method;
 pub use serde_json::{json, Value};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
