@@ -102,7 +102,7 @@ pub struct RequestArgs {
     /// APIv3 key (prefer the environment variable to keep it out of shell history).
     #[arg(long, env = "WECHATPAY_APIV3_KEY", hide_env_values = true)]
     pub apiv3_key: Option<String>,
-    /// Base URI (default https://api.mch.weixin.qq.com/).
+    /// Base URI (default: the api.mch.weixin.qq.com host over https).
     #[arg(long, env = "WECHATPAY_BASE_URI")]
     pub base_uri: Option<String>,
 }
