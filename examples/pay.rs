@@ -1,0 +1,27 @@
+//! Collects payment for a payscore order that awaits payment.
+//! PHP: `$instance->v3->payscore->partner->serviceorder->_out_order_no_->pay->post([...])`
+
+#[path = "support/mod.rs"]
+mod support;
+
+use wechatpay_chain::json;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> wechatpay_chain::Result<()> {
+    let (_sandbox, wxpay) = support::start().await?;
+    support::create_order(&wxpay, "1234323JKHDFE1243252").await?;
+    let response = wxpay
+        .v3()
+        .payscore()
+        .partner()
+        .serviceorder()
+        ._out_order_no_()
+        .pay()
+        .post(json!({
+            "out_order_no": "1234323JKHDFE1243252",
+            "json": {"service_id": support::SERVICE_ID, "sub_mchid": support::SUB_MCHID},
+        }))
+        .await?;
+    println!("pay: HTTP {} (signature verified)", response.status());
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Creates a pay-on-delivery payscore order against the embedded sandbox.
+//! PHP: `$instance->v3->payscore->partner->servicepayondeliveryorder->post(['json' => [...]])`
+
+#[path = "support/mod.rs"]
+mod support;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> wechatpay_chain::Result<()> {
+    let (_sandbox, wxpay) = support::start().await?;
+    let order = support::create_order(&wxpay, "1234323JKHDFE1243252").await?;
+    println!("created, verified: {order}");
+    Ok(())
+}
