@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
+use wechatpay_chain::sandbox::Sandbox;
 use wechatpay_chain::{Chain, Method, Options, PreparedRequest, PrivateKey, Response, Wechatpay};
 
 use crate::config::Config;
@@ -194,22 +195,51 @@ pub async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
     print_response(args, &response)
 }
 
-async fn sandbox_request(
-    args: &RequestArgs,
-    uri: &str,
-    method: Method,
-    opts: Options,
-) -> Result<(), Fail> {
-    let _ = (args, uri, method, opts);
-    Err(Fail::input("--sandbox is not available in this build"))
+async fn sandbox_request(args: &RequestArgs, uri: &str, method: Method, opts: Options) -> Result<(), Fail> {
+    let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
+    eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
+    let client = sandbox.client().map_err(Fail::from)?;
+    let prepared = chain_for(&client, uri).prepare(method, opts).map_err(Fail::from)?;
+    let result = if args.dry_run {
+        print(&describe(&prepared), args.format);
+        Ok(())
+    } else {
+        match client.execute(prepared).await {
+            Ok(response) => print_response(args, &response),
+            Err(e) => Err(Fail::from(e)),
+        }
+    };
+    sandbox.shutdown();
+    result
 }
 
-/// `wxpay sandbox`: serve until interrupted.
+/// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.
 pub async fn serve_sandbox(
     listen: SocketAddr,
     keys: Option<PathBuf>,
     config_dir: Option<PathBuf>,
 ) -> Result<(), Fail> {
-    let _ = (listen, keys, config_dir);
-    Err(Fail::input("the sandbox is not available in this build"))
+    if !listen.ip().is_loopback() {
+        return Err(Fail::input(format!(
+            "--listen {listen}: the sandbox serves loopback only (127.0.0.1 or [::1])"
+        )));
+    }
+    let mut builder = Sandbox::builder().listen(listen);
+    if let Some(dir) = keys {
+        builder = builder.keys_dir(dir);
+    }
+    if let Some(dir) = config_dir {
+        builder = builder.config_dir(dir);
+    }
+    let sandbox = builder.start().await.map_err(Fail::from)?;
+    println!("{}", sandbox.base_uri());
+    println!("config: {}", sandbox.config_toml_path().display());
+    println!("config: {}", sandbox.config_json_path().display());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Fail::input(format!("cannot wait for Ctrl-C: {e}")))?;
+    sandbox.shutdown();
+    Ok(())
 }
