@@ -17,8 +17,17 @@ async fn main() -> wechatpay_chain::Result<()> {
     println!("1. order created: state {}", order["state"]);
 
     // The method form, the declarative form and the indexed form name the same endpoint.
-    let pending = wxpay.v3().payscore().partner().serviceorder()._out_order_no_().send_pendingmessage();
-    assert_eq!(pending, wxpay.chain("v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage"));
+    let pending = wxpay
+        .v3()
+        .payscore()
+        .partner()
+        .serviceorder()
+        ._out_order_no_()
+        .send_pendingmessage();
+    assert_eq!(
+        pending,
+        wxpay.chain("v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage")
+    );
     let sent = pending
         .post(json!({"out_order_no": ORDER, "json": support::message_body()}))
         .await?;
@@ -44,7 +53,10 @@ async fn main() -> wechatpay_chain::Result<()> {
         other => panic!("a second send-pendingmessage must be refused, got {other:?}"),
     }
 
-    println!("{} requests signed, sent and verified", sandbox.requests().len());
+    println!(
+        "{} requests signed, sent and verified",
+        sandbox.requests().len()
+    );
     sandbox.shutdown();
     Ok(())
 }

@@ -19,6 +19,9 @@ async fn main() -> wechatpay_chain::Result<()> {
         .send_pendingmessage()
         .post(json!({"out_order_no": "1234323JKHDFE1243252", "json": support::message_body()}))
         .await?;
-    println!("send-pendingmessage: HTTP {} (signature verified)", response.status());
+    println!(
+        "send-pendingmessage: HTTP {} (signature verified)",
+        response.status()
+    );
     Ok(())
 }

@@ -19,6 +19,9 @@ async fn main() -> wechatpay_chain::Result<()> {
         .send_prepaidmessage()
         .post(json!({"out_order_no": "1234323JKHDFE1243252", "json": support::message_body()}))
         .await?;
-    println!("send-prepaidmessage: HTTP {} (signature verified)", response.status());
+    println!(
+        "send-prepaidmessage: HTTP {} (signature verified)",
+        response.status()
+    );
     Ok(())
 }

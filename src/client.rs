@@ -469,6 +469,50 @@ mod tests {
         is::<Chain>();
     }
 
+    fn fixture_client() -> Wechatpay {
+        let pem = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/apiclient_key.pem"
+        );
+        Wechatpay::builder()
+            .mchid("1900000109")
+            .serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16")
+            .private_key(PrivateKey::from_pem_file(pem).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn index_cache_does_not_keep_the_client_alive() {
+        let wxpay = fixture_client();
+        let state = Arc::downgrade(&wxpay.inner);
+        let chain = &wxpay["v3/pay/transactions/native"];
+        let nested = &chain["x/y"];
+        assert_eq!(nested.template().unwrap(), "v3/pay/transactions/native/x/y");
+        assert!(
+            std::ptr::eq(chain, &wxpay["v3/pay/transactions/native"]),
+            "interned"
+        );
+        drop(wxpay);
+        assert!(
+            state.upgrade().is_none(),
+            "a cycle through the index cache leaks the client"
+        );
+    }
+
+    #[test]
+    fn own_serial_among_platform_keys_is_refused() {
+        let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let e = Wechatpay::builder()
+            .mchid("1900000109")
+            .serial("3775b6a45acd588826d15e583a95f5dd2a4b1a16")
+            .private_key(PrivateKey::from_pem_file(format!("{fix}apiclient_key.pem")).unwrap())
+            .certificate(Certificate::from_pem_file(format!("{fix}apiclient_cert.pem")).unwrap())
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("merchant's own serial"), "{e}");
+    }
+
     #[test]
     fn apiv3_key_length_is_checked_and_redacted() {
         assert!(ApiV3Key::new("short").is_err());

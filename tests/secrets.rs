@@ -13,9 +13,18 @@ const APIV3_KEY: &str = "TestOnlyApiV3Key0123456789abcdef";
 /// Lines of the private key PEMs: none may appear anywhere.
 fn secret_lines() -> Vec<String> {
     let mut lines = Vec::new();
-    for f in ["apiclient_key.pem", "apiclient_key.pkcs1.pem", "platform_key.pem", "pub_key_private.pem"] {
+    for f in [
+        "apiclient_key.pem",
+        "apiclient_key.pkcs1.pem",
+        "platform_key.pem",
+        "pub_key_private.pem",
+    ] {
         let pem = std::fs::read_to_string(format!("{FIX}{f}")).unwrap();
-        lines.extend(pem.lines().filter(|l| !l.starts_with("-----")).map(|l| l[..16.min(l.len())].to_string()));
+        lines.extend(
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .map(|l| l[..16.min(l.len())].to_string()),
+        );
     }
     lines.push(APIV3_KEY.into());
     lines
@@ -30,7 +39,11 @@ fn assert_clean(what: &str, text: &str) {
 fn check_error(what: &str, e: &wechatpay_chain::Error) {
     assert_clean(what, &format!("{e}"));
     assert_clean(what, &format!("{e:?}"));
-    assert_eq!(format!("{e}").lines().count(), 1, "{what}: Display is one line: {e}");
+    assert_eq!(
+        format!("{e}").lines().count(),
+        1,
+        "{what}: Display is one line: {e}"
+    );
 }
 
 #[tokio::test]
@@ -43,20 +56,44 @@ async fn nothing_prints_a_secret() {
     assert_clean("builder", &format!("{builder:?}"));
     let wxpay = builder.timeout(Duration::from_secs(5)).build().unwrap();
     assert_clean("client", &format!("{wxpay:?}"));
-    assert!(format!("{wxpay:?}").contains("1900000109"), "Debug still says something useful");
+    assert!(
+        format!("{wxpay:?}").contains("1900000109"),
+        "Debug still says something useful"
+    );
     let key = PrivateKey::from_pem_file(format!("{FIX}apiclient_key.pem")).unwrap();
     assert_clean("key", &format!("{key:?}"));
-    assert_clean("apiv3 key", &format!("{:?}", ApiV3Key::new(APIV3_KEY).unwrap()));
+    assert_clean(
+        "apiv3 key",
+        &format!("{:?}", ApiV3Key::new(APIV3_KEY).unwrap()),
+    );
     let chain = wxpay.v3().pay().transactions().native();
     assert_clean("chain", &format!("{chain:?}"));
-    let prepared = chain.prepare(Method::POST, json!({"json": {"a": 1}})).unwrap();
+    let prepared = chain
+        .prepare(Method::POST, json!({"json": {"a": 1}}))
+        .unwrap();
     assert_clean("prepared", &format!("{prepared:?}"));
     assert!(prepared.headers()["authorization"].is_sensitive());
 
     // Errors of every kind.
-    check_error("config", &Wechatpay::builder().mchid("1").serial("AB").private_key(key.clone()).apiv3_key("short").build().unwrap_err());
-    check_error("key", &PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap_err());
-    check_error("chain", &wxpay.chain("v3/{id}").prepare(Method::GET, ()).unwrap_err());
+    check_error(
+        "config",
+        &Wechatpay::builder()
+            .mchid("1")
+            .serial("AB")
+            .private_key(key.clone())
+            .apiv3_key("short")
+            .build()
+            .unwrap_err(),
+    );
+    check_error(
+        "key",
+        &PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+            .unwrap_err(),
+    );
+    check_error(
+        "chain",
+        &wxpay.chain("v3/{id}").prepare(Method::GET, ()).unwrap_err(),
+    );
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
@@ -68,7 +105,13 @@ async fn nothing_prints_a_secret() {
         .unwrap_err();
     assert!(e.is_connect(), "{e}");
     check_error("transport", &e);
-    let e = wxpay.v3().pay().transactions().native().post(json!({"headers": {"Wechatpay-Serial": "X"}, "json": {}})).await;
+    let e = wxpay
+        .v3()
+        .pay()
+        .transactions()
+        .native()
+        .post(json!({"headers": {"Wechatpay-Serial": "X"}, "json": {}}))
+        .await;
     if let Err(e) = e {
         check_error("api or verify", &e);
     }

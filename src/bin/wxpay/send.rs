@@ -195,11 +195,18 @@ pub async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
     print_response(args, &response)
 }
 
-async fn sandbox_request(args: &RequestArgs, uri: &str, method: Method, opts: Options) -> Result<(), Fail> {
+async fn sandbox_request(
+    args: &RequestArgs,
+    uri: &str,
+    method: Method,
+    opts: Options,
+) -> Result<(), Fail> {
     let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
     eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
     let client = sandbox.client().map_err(Fail::from)?;
-    let prepared = chain_for(&client, uri).prepare(method, opts).map_err(Fail::from)?;
+    let prepared = chain_for(&client, uri)
+        .prepare(method, opts)
+        .map_err(Fail::from)?;
     let result = if args.dry_run {
         print(&describe(&prepared), args.format);
         Ok(())
