@@ -1,8 +1,10 @@
 //! Answers: the platform's JSON shapes, response signing (`Wechatpay-*` headers) and the
 //! response-side faults.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
@@ -25,19 +27,23 @@ const MALFORMED: &[u8] = b"{\"code\":\"SYSTEM_ERROR\",\"message\":\"sandbox malf
 #[derive(Debug, Clone)]
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    /// Headers besides the signature ones (few: a list keeps `Reply` small).
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Bytes,
 }
 
 impl Reply {
     /// A JSON answer.
     pub(crate) fn json(status: StatusCode, value: &Value) -> Self {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Self::json_bytes(status, Bytes::from(value.to_string()))
+    }
+
+    /// An answer whose body is (meant to be) JSON, given as bytes.
+    fn json_bytes(status: StatusCode, body: Bytes) -> Self {
         Self {
             status,
-            headers,
-            body: Bytes::from(value.to_string()),
+            headers: vec![(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
         }
     }
 
@@ -45,7 +51,7 @@ impl Reply {
     pub(crate) fn empty(status: StatusCode) -> Self {
         Self {
             status,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
             body: Bytes::new(),
         }
     }
@@ -91,18 +97,26 @@ impl Reply {
 }
 
 /// A response body: one chunk, optionally followed by an error that aborts the connection
-/// ([`Fault::Truncate`]).
+/// ([`Fault::Truncate`]). The error waits a moment so that the head and the first half are
+/// flushed to the client first.
 #[derive(Debug)]
 pub(crate) struct ReplyBody {
     chunk: Option<Bytes>,
-    then_fail: bool,
+    then_fail: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl ReplyBody {
     pub(crate) fn full(bytes: Bytes) -> Self {
         Self {
             chunk: (!bytes.is_empty()).then_some(bytes),
-            then_fail: false,
+            then_fail: None,
+        }
+    }
+
+    fn truncated(half: Bytes) -> Self {
+        Self {
+            chunk: (!half.is_empty()).then_some(half),
+            then_fail: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
         }
     }
 }
@@ -113,12 +127,16 @@ impl Body for ReplyBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if let Some(chunk) = self.chunk.take() {
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
-        if std::mem::take(&mut self.then_fail) {
+        if let Some(wait) = self.then_fail.as_mut() {
+            if wait.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.then_fail = None;
             return Poll::Ready(Some(Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
                 "sandbox fault: truncated body",
@@ -128,14 +146,14 @@ impl Body for ReplyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunk.is_none() && !self.then_fail
+        self.chunk.is_none() && self.then_fail.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match (&self.chunk, self.then_fail) {
-            (_, true) => SizeHint::default(),
-            (Some(c), false) => SizeHint::with_exact(c.len() as u64),
-            (None, false) => SizeHint::with_exact(0),
+        match (&self.chunk, &self.then_fail) {
+            (_, Some(_)) => SizeHint::default(),
+            (Some(c), None) => SizeHint::with_exact(c.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
         }
     }
 }
@@ -169,12 +187,10 @@ pub(crate) fn finish(
     let mut truncate = false;
     match fault {
         Some(Fault::MalformedBody) => {
-            reply = Reply::empty(StatusCode::OK);
-            reply.body = Bytes::from_static(MALFORMED);
+            reply = Reply::json_bytes(StatusCode::OK, Bytes::from_static(MALFORMED));
         }
         Some(Fault::Oversized(len)) => {
-            reply = Reply::empty(StatusCode::OK);
-            reply.body = oversized_body(*len);
+            reply = Reply::json_bytes(StatusCode::OK, oversized_body(*len));
         }
         Some(Fault::Truncate) => {
             if reply.body.is_empty() {
@@ -188,13 +204,8 @@ pub(crate) fn finish(
         }
         _ => {}
     }
-    if matches!(fault, Some(Fault::MalformedBody | Fault::Oversized(_))) {
-        reply
-            .headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    }
 
-    let mut headers = std::mem::take(&mut reply.headers);
+    let mut headers: HeaderMap = std::mem::take(&mut reply.headers).into_iter().collect();
     insert(&mut headers, "request-id", request_id);
     if fault != Some(&Fault::MissingSignatureHeaders) {
         let (key_id, key) = keys.response_key(request_serial);
@@ -229,11 +240,7 @@ pub(crate) fn finish(
 
     let body = if truncate {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(reply.body.len()));
-        let half = reply.body.slice(..reply.body.len() / 2);
-        ReplyBody {
-            chunk: (!half.is_empty()).then_some(half),
-            then_fail: true,
-        }
+        ReplyBody::truncated(reply.body.slice(..reply.body.len() / 2))
     } else {
         ReplyBody::full(reply.body)
     };
@@ -257,7 +264,7 @@ fn unsigned_failure(why: &str) -> http::Response<ReplyBody> {
 pub(crate) fn unsigned(reply: Reply) -> http::Response<ReplyBody> {
     let mut response = http::Response::new(ReplyBody::full(reply.body));
     *response.status_mut() = reply.status;
-    *response.headers_mut() = reply.headers;
+    *response.headers_mut() = reply.headers.into_iter().collect();
     response
 }
 

@@ -209,7 +209,7 @@ fn answer(
             None,
         );
         if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
-            reply.headers.insert(ALLOW, value);
+            reply.headers.push((ALLOW, value));
         }
         return reply;
     };
