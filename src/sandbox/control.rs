@@ -12,14 +12,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use http::{Method, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::faults::Fault;
+use super::record::to_json;
 use super::reply::Reply;
-use super::{lock, RecordedRequest, State};
+use super::{lock, State};
 
 /// The most faults one control request may queue.
 const MAX_COUNT: u64 = 100;
@@ -30,33 +29,6 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
 
 fn ok(value: Value) -> Reply {
     Reply::json(StatusCode::OK, &value)
-}
-
-/// A recorded request as JSON: header values as strings (arrays when repeated), the body as
-/// text (lossy UTF-8) and as base64.
-pub(crate) fn request_json(request: &RecordedRequest) -> Value {
-    let mut headers = Map::new();
-    for name in request.headers.keys() {
-        let values: Vec<Value> = request
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().into())
-            .collect();
-        let value = match <[Value; 1]>::try_from(values) {
-            Ok([one]) => one,
-            Err(many) => Value::Array(many),
-        };
-        headers.insert(name.as_str().to_string(), value);
-    }
-    json!({
-        "method": request.method.as_str(),
-        "target": request.target,
-        "version": format!("{:?}", request.version),
-        "headers": headers,
-        "body": String::from_utf8_lossy(&request.body),
-        "body_base64": BASE64.encode(&request.body),
-    })
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, Reply> {
@@ -95,7 +67,7 @@ pub(crate) async fn handle(
             Ok(ok(json!({"cleared": cleared})))
         }
         ("GET", "/_sandbox/requests") => {
-            let requests: Vec<Value> = lock(&state.requests).iter().map(request_json).collect();
+            let requests: Vec<Value> = lock(&state.requests).iter().map(to_json).collect();
             Ok(ok(Value::Array(requests)))
         }
         ("DELETE", "/_sandbox/requests") => {

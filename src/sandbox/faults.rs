@@ -46,8 +46,8 @@ pub enum Fault {
     UnknownSerial,
     /// Answer this status without processing. 400–599 carry the platform's error body for
     /// that status (`429 RATELIMIT_EXCEEDED`, `500 SYSTEM_ERROR`, `502`/`503
-    /// SERVICE_UNAVAILABLE`, …); other statuses a signed `{}`. Client: an
-    /// [`ApiError`](crate::ApiError) with that `code`.
+    /// SERVICE_UNAVAILABLE`, …); 200–399 a signed `{}` (empty for 204 and 304); anything
+    /// outside 200–599 is sent as 500. Client: an [`ApiError`](crate::ApiError) with that `code`.
     Status(u16),
     /// Answer a signed `202 Accepted` with an empty body without processing ("accepted, not
     /// processed: repeat the same request later"). Client: `Ok` with status 202.

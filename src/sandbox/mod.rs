@@ -51,6 +51,7 @@ mod faults;
 mod flows;
 mod keys;
 mod notify;
+mod record;
 mod reply;
 mod server;
 
@@ -61,20 +62,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Version};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use faults::Fault;
+pub use record::RecordedRequest;
 
 use crate::client::{Builder, Wechatpay};
 use crate::error::{Error, Result, TransportKind};
 use crate::signer::{Clock, SystemClock};
 use keys::SandboxKeys;
-
-/// The most requests kept by the recorder (the oldest are forgotten first).
-const MAX_RECORDED: usize = 10_000;
+use record::Recorder;
 
 /// Locks a mutex; a panic elsewhere cannot leave these plain collections half-updated.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,44 +104,6 @@ pub(crate) fn rfc3339_cst(unix: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
-}
-
-/// A request as the sandbox received it (`/_sandbox/…` control requests are not recorded).
-#[non_exhaustive]
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    /// The method.
-    pub method: Method,
-    /// The request target exactly as received: path and query.
-    pub target: String,
-    /// The HTTP version.
-    pub version: Version,
-    /// The headers (HTTP header names are case-insensitive; they read back in lower case).
-    pub headers: HeaderMap,
-    /// The body bytes exactly as received.
-    pub body: Bytes,
-}
-
-/// The recorded requests, oldest first, bounded.
-#[derive(Debug, Default)]
-pub(crate) struct Recorder(VecDeque<RecordedRequest>);
-
-impl Recorder {
-    pub(crate) fn push(&mut self, request: RecordedRequest) {
-        if self.0.len() == MAX_RECORDED {
-            self.0.pop_front();
-        }
-        self.0.push_back(request);
-    }
-
-    /// Forgets everything; returns how many were recorded.
-    pub(crate) fn clear(&mut self) -> usize {
-        std::mem::take(&mut self.0).len()
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &RecordedRequest> {
-        self.0.iter()
-    }
 }
 
 /// Where the client configuration was written.

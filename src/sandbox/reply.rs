@@ -86,13 +86,21 @@ impl Reply {
     }
 
     /// The answer of [`Fault::Status`].
+    /// Statuses outside 200–599 become 500 (1xx cannot end an exchange).
     pub(crate) fn for_status(status: u16) -> Self {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if code.as_u16() < 400 {
-            return Self::json(code, &json!({}));
+        let code = StatusCode::from_u16(status)
+            .ok()
+            .filter(|c| (200..=599).contains(&c.as_u16()))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match code.as_u16() {
+            // No body allowed: the signature must cover the empty body actually sent.
+            204 | 304 => Self::empty(code),
+            ..=399 => Self::json(code, &json!({})),
+            _ => {
+                let (name, message) = status_error(code.as_u16());
+                Self::error(code, name, message, None)
+            }
         }
-        let (name, message) = status_error(code.as_u16());
-        Self::error(code, name, message, None)
     }
 }
 
@@ -279,6 +287,16 @@ mod tests {
             assert_eq!(body.len(), len.max(11), "{len}");
             let _: Value = serde_json::from_slice(&body).unwrap();
         }
+    }
+
+    #[test]
+    fn fault_statuses_are_final_and_bodies_fit_them() {
+        assert_eq!(Reply::for_status(101).status, 500);
+        assert_eq!(Reply::for_status(1000).status, 500);
+        assert!(Reply::for_status(204).body.is_empty());
+        assert_eq!(&Reply::for_status(201).body[..], b"{}");
+        let e: Value = serde_json::from_slice(&Reply::for_status(429).body).unwrap();
+        assert_eq!(e["code"], "RATELIMIT_EXCEEDED");
     }
 
     #[test]
