@@ -1,13 +1,5 @@
-//! The control endpoints under `/_sandbox/`, for clients in any language: unsigned, loopback
-//! peers only.
-//!
-//! | request | effect |
-//! |---|---|
-//! | `POST /_sandbox/faults` `{"fault":"delay","ms":1500,"count":1}` | queue a fault ([`Fault::from_json`]) |
-//! | `GET /_sandbox/faults` / `DELETE /_sandbox/faults` | list / clear the queued faults |
-//! | `GET /_sandbox/requests` / `DELETE /_sandbox/requests` | list / clear the recorded requests |
-//! | `GET /_sandbox/config` | the client configuration (`wxpay.json`) and the config file paths |
-//! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | deliver a notification |
+//! The control endpoints under `/_sandbox/` (documented in the module above): unsigned,
+//! loopback peers only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

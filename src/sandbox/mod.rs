@@ -9,7 +9,8 @@
 //!   `400`), the endpoint in the catalog (else `404 RESOURCE_NOT_EXISTS`, `405` for a known path
 //!   with another verb), then the `Authorization` syntax, mchid, merchant serial, timestamp
 //!   within 300 s, nonce not reused and the RSA signature over the canonical message rebuilt
-//!   from the bytes received (else `401 SIGN_ERROR` with `detail.sign_information`).
+//!   from the bytes received, the `meta` part standing for the body of multipart uploads
+//!   (else `401 SIGN_ERROR` with `detail.sign_information`).
 //! - **Stateful payscore partner flow**: `POST v3/payscore/partner/servicepayondeliveryorder`
 //!   creates an order (`CREATED`); `…/serviceorder/{out_order_no}/send-pendingmessage` and
 //!   `…/send-prepaidmessage` answer `204` once per order (again: `400 INVALID_REQUEST`) and make
@@ -40,10 +41,19 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Clients in other languages read `wxpay.json` (or `GET /_sandbox/config`) and drive faults
-//! through the unsigned loopback-only control endpoints: `POST /_sandbox/faults`
-//! (`{"fault":"delay","ms":1500}`, see [`Fault::from_json`]), `GET /_sandbox/requests`,
-//! `POST /_sandbox/notifications`.
+//! ## Control endpoints (clients in other languages)
+//!
+//! Clients in other languages read `wxpay.json` (absolute paths) or `wxpay.toml` (paths
+//! relative to it) and drive the sandbox through these unsigned endpoints, which answer
+//! loopback peers only (`403 NO_AUTH` otherwise):
+//!
+//! | request | effect |
+//! |---|---|
+//! | `POST /_sandbox/faults` `{"fault":"delay","ms":1500,"count":1}` | queue `count` (1–100) faults; body format: [`Fault::from_json`] |
+//! | `GET /_sandbox/faults`, `DELETE /_sandbox/faults` | list / clear the queued faults |
+//! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `body`, `body_base64`) / clear the recorded requests |
+//! | `GET /_sandbox/config` | `base_uri`, the config file paths and the `wxpay.json` content |
+//! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
 mod auth;
 mod control;
