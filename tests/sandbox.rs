@@ -379,7 +379,7 @@ async fn a_body_altered_after_signing_is_a_sign_error() {
             .unwrap();
         let altered: Vec<u8> = String::from_utf8(prepared.body().to_vec())
             .unwrap()
-            .replace("4000", "4001")
+            .replace("TAMPER-1", "TAMPER-2")
             .into_bytes();
         assert_ne!(&altered[..], &prepared.body()[..]);
 
@@ -396,7 +396,11 @@ async fn a_body_altered_after_signing_is_a_sign_error() {
         assert_eq!(info["url"], prepared.target());
         let server_message = info["truncated_sign_message"].as_str().unwrap();
         let local = String::from_utf8_lossy(prepared.message());
-        assert!(local.starts_with(server_message.split("4001").next().unwrap()));
+        // The server quotes what it received: equal to the local message up to the alteration.
+        let (before, _) = server_message
+            .split_once("TAMPER-2")
+            .expect("the altered body is quoted");
+        assert!(local.starts_with(before) && local[before.len()..].starts_with("TAMPER-1"));
         assert!(
             server_message.starts_with("POST\n/v3/payscore/partner/servicepayondeliveryorder\n")
         );
