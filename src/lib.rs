@@ -53,11 +53,14 @@ mod blocking;
 pub mod catalog;
 mod chain;
 mod client;
+pub mod crypto;
 mod error;
 mod keys;
 mod options;
 mod request;
 mod response;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod signer;
 pub mod template;
 mod transport;

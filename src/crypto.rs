@@ -1,0 +1,144 @@
+//! AES-256-GCM with the APIv3 key (protocol §5): the cipher of notification resources and of
+//! downloaded platform certificates.
+//!
+//! The ciphertext is standard base64 (with padding) of `ciphertext || tag`, the tag being the
+//! last 16 bytes; the nonce is 12 bytes (WeChat Pay sends 12 ASCII characters) and the
+//! associated data is authenticated but not encrypted.
+//!
+//! ```
+//! use wechatpay_chain::crypto::{aes_gcm_decrypt, aes_gcm_encrypt};
+//!
+//! let key = b"TestOnlyApiV3Key0123456789abcdef";
+//! let cipher = aes_gcm_encrypt(key, b"fdasflkja484", b"transaction", b"{}")?;
+//! assert_eq!(aes_gcm_decrypt(key, b"fdasflkja484", b"transaction", &cipher)?, b"{}");
+//! # Ok::<(), wechatpay_chain::Error>(())
+//! ```
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+
+use crate::error::{Error, Result};
+
+/// Length of the authentication tag appended to the ciphertext.
+pub const AES_GCM_TAG_LEN: usize = 16;
+
+fn key_and_nonce(key: &[u8; 32], nonce: &[u8]) -> Result<(LessSafeKey, Nonce)> {
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| {
+        Error::crypto(format!(
+            "the AES-GCM nonce must be {NONCE_LEN} bytes, got {}",
+            nonce.len()
+        ))
+    })?;
+    let key = UnboundKey::new(&AES_256_GCM, key)
+        .map_err(|_| Error::crypto("the AES-256-GCM key was refused"))?;
+    Ok((LessSafeKey::new(key), nonce))
+}
+
+/// Encrypts `plain` with AES-256-GCM; returns base64 of `ciphertext || tag`.
+///
+/// `nonce` must be 12 bytes and must never repeat under the same key.
+pub fn aes_gcm_encrypt(key: &[u8; 32], nonce: &[u8], aad: &[u8], plain: &[u8]) -> Result<String> {
+    let (key, nonce) = key_and_nonce(key, nonce)?;
+    let mut buffer = plain.to_vec();
+    key.seal_in_place_append_tag(nonce, Aad::from(aad), &mut buffer)
+        .map_err(|_| Error::crypto("AES-GCM encryption failed"))?;
+    Ok(BASE64.encode(buffer))
+}
+
+/// Decrypts base64 `ciphertext || tag` with AES-256-GCM, checking the tag over the
+/// ciphertext and `aad`.
+///
+/// Fails with [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) on a nonce that is not 12 bytes,
+/// text that is not base64 or is shorter than the tag, and on authentication failure (wrong
+/// APIv3 key, nonce or associated data, or altered ciphertext).
+pub fn aes_gcm_decrypt(
+    key: &[u8; 32],
+    nonce: &[u8],
+    aad: &[u8],
+    ciphertext: &str,
+) -> Result<Vec<u8>> {
+    let (key, nonce) = key_and_nonce(key, nonce)?;
+    let mut buffer = BASE64
+        .decode(ciphertext.trim())
+        .map_err(|e| Error::crypto(format!("the AES-GCM ciphertext is not base64: {e}")))?;
+    if buffer.len() < AES_GCM_TAG_LEN {
+        return Err(Error::crypto(format!(
+            "the AES-GCM ciphertext has {} bytes, fewer than its {AES_GCM_TAG_LEN}-byte tag",
+            buffer.len()
+        )));
+    }
+    let plain = key
+        .open_in_place(nonce, Aad::from(aad), &mut buffer)
+        .map_err(|_| {
+            Error::crypto(
+                "AES-GCM authentication failed: wrong APIv3 key, nonce or associated data, or the ciphertext was altered",
+            )
+        })?;
+    Ok(plain.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    const VECTORS: &str = include_str!("../tests/data/vectors.json");
+
+    fn vectors() -> Vec<serde_json::Value> {
+        let all: serde_json::Value = serde_json::from_str(VECTORS).unwrap();
+        all["aes_gcm"].as_array().unwrap().clone()
+    }
+
+    fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a [u8] {
+        v[name].as_str().unwrap().as_bytes()
+    }
+
+    #[test]
+    fn matches_the_reference_vectors() {
+        let vectors = vectors();
+        assert!(!vectors.is_empty());
+        for v in &vectors {
+            let key: &[u8; 32] = field(v, "key").try_into().unwrap();
+            let (nonce, aad) = (field(v, "nonce"), field(v, "aad"));
+            let cipher = v["ciphertext"].as_str().unwrap();
+            assert_eq!(
+                aes_gcm_encrypt(key, nonce, aad, field(v, "plaintext")).unwrap(),
+                cipher
+            );
+            assert_eq!(
+                aes_gcm_decrypt(key, nonce, aad, cipher).unwrap(),
+                field(v, "plaintext")
+            );
+        }
+    }
+
+    fn is_crypto(e: &Error, words: &str) -> bool {
+        matches!(e.kind(), ErrorKind::Crypto(m) if m.contains(words))
+    }
+
+    #[test]
+    fn failures_are_typed() {
+        let v = &vectors()[0];
+        let key: &[u8; 32] = field(v, "key").try_into().unwrap();
+        let (nonce, aad) = (field(v, "nonce"), field(v, "aad"));
+        let cipher = v["ciphertext"].as_str().unwrap();
+
+        let e = aes_gcm_encrypt(key, b"short", aad, b"x").unwrap_err();
+        assert!(is_crypto(&e, "12 bytes, got 5"), "{e}");
+        let e = aes_gcm_decrypt(key, b"0123456789abc", aad, cipher).unwrap_err();
+        assert!(is_crypto(&e, "12 bytes, got 13"), "{e}");
+        let e = aes_gcm_decrypt(key, nonce, b"other", cipher).unwrap_err();
+        assert!(is_crypto(&e, "authentication failed"), "{e}");
+        let e = aes_gcm_decrypt(&[0; 32], nonce, aad, cipher).unwrap_err();
+        assert!(is_crypto(&e, "authentication failed"), "{e}");
+        let mut altered = BASE64.decode(cipher).unwrap();
+        altered[0] ^= 1;
+        let e = aes_gcm_decrypt(key, nonce, aad, &BASE64.encode(altered)).unwrap_err();
+        assert!(is_crypto(&e, "authentication failed"), "{e}");
+        let e = aes_gcm_decrypt(key, nonce, aad, "not base64!").unwrap_err();
+        assert!(is_crypto(&e, "not base64"), "{e}");
+        let e = aes_gcm_decrypt(key, nonce, aad, "AAAA").unwrap_err();
+        assert!(is_crypto(&e, "fewer than"), "{e}");
+    }
+}

@@ -1,0 +1,328 @@
+//! Request checks, like the platform: required headers, the `Authorization` syntax, mchid,
+//! merchant serial, timestamp window, nonce reuse, and the RSA signature over the canonical
+//! message rebuilt from what was received.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::json;
+
+use super::keys::SandboxKeys;
+use super::reply::Reply;
+use crate::signer::{canonical_request, SCHEME};
+use crate::verifier::MAX_CLOCK_SKEW;
+
+/// The longest canonical message quoted back in `truncated_sign_message`.
+const QUOTED_MESSAGE: usize = 256;
+/// Nonces are remembered this long (a replay older than this fails the clock check).
+const NONCE_MEMORY: i64 = 2 * MAX_CLOCK_SKEW + 60;
+
+/// `nonce_str` values already accepted, with their timestamps.
+#[derive(Debug, Default)]
+pub(crate) struct NonceCache {
+    seen: HashMap<String, i64>,
+}
+
+impl NonceCache {
+    /// Remembers `nonce`; false if it was used within the window (a replay).
+    fn insert(&mut self, nonce: &str, timestamp: i64, now: i64) -> bool {
+        if self.seen.len() >= 4096 {
+            self.seen.retain(|_, ts| now - *ts <= NONCE_MEMORY);
+        }
+        match self.seen.get(nonce) {
+            Some(ts) if now - *ts <= NONCE_MEMORY => false,
+            _ => {
+                self.seen.insert(nonce.to_string(), timestamp);
+                true
+            }
+        }
+    }
+}
+
+/// `400` when `Accept` or `User-Agent` is missing, as WeChat Pay answers.
+pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), Reply> {
+    for (name, label) in [(ACCEPT, "Accept"), (USER_AGENT, "User-Agent")] {
+        let present = headers
+            .get(&name)
+            .is_some_and(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace));
+        if !present {
+            return Err(Reply::error(
+                StatusCode::BAD_REQUEST,
+                "PARAM_ERROR",
+                format!("the HTTP header {label} is missing; WeChat Pay requires Accept and User-Agent on every request"),
+                Some(json!({"field": label, "location": "header", "issue": "missing"})),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The five fields of `Authorization`, in their fixed order.
+#[derive(Debug, PartialEq, Eq)]
+struct Authorization<'a> {
+    mchid: &'a str,
+    serial_no: &'a str,
+    timestamp: &'a str,
+    nonce_str: &'a str,
+    signature: &'a str,
+}
+
+const FIELDS: [&str; 5] = ["mchid", "serial_no", "timestamp", "nonce_str", "signature"];
+
+/// Parses `WECHATPAY2-SHA256-RSA2048 mchid="…",serial_no="…",timestamp="…",nonce_str="…",signature="…"`.
+fn parse_authorization(value: &str) -> Result<Authorization<'_>, String> {
+    let mut rest = value
+        .strip_prefix(SCHEME)
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or_else(|| format!("Authorization must start with \"{SCHEME} \""))?;
+    let mut values = [""; 5];
+    for (i, name) in FIELDS.iter().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix(',').ok_or_else(|| {
+                format!(
+                    "Authorization fields are separated by a comma without spaces (before {name})"
+                )
+            })?;
+        }
+        rest = rest
+            .strip_prefix(name)
+            .and_then(|r| r.strip_prefix("=\""))
+            .ok_or_else(|| {
+                format!(
+                    "Authorization field {} must be {name}=\"…\" (order: {})",
+                    i + 1,
+                    FIELDS.join(", ")
+                )
+            })?;
+        let end = rest
+            .find('"')
+            .ok_or_else(|| format!("Authorization field {name} has no closing quote"))?;
+        values[i] = &rest[..end];
+        rest = &rest[end + 1..];
+    }
+    if !rest.is_empty() {
+        return Err("Authorization has text after the signature field".into());
+    }
+    let [mchid, serial_no, timestamp, nonce_str, signature] = values;
+    Ok(Authorization {
+        mchid,
+        serial_no,
+        timestamp,
+        nonce_str,
+        signature,
+    })
+}
+
+/// The bytes a request signature covers: the body, or the `meta` part of a multipart upload.
+fn signed_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> &'a [u8] {
+    let boundary = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+        .and_then(|ct| {
+            ct.split(';')
+                .filter_map(|p| p.trim().strip_prefix("boundary="))
+                .map(|b| b.trim_matches('"'))
+                .next()
+        });
+    boundary
+        .and_then(|b| multipart_meta(body, b))
+        .unwrap_or(body)
+}
+
+/// The content of the part named `meta` of a multipart body.
+fn multipart_meta<'a>(body: &'a [u8], boundary: &str) -> Option<&'a [u8]> {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut rest = body;
+    while let Some(start) = find(rest, delimiter) {
+        rest = &rest[start + delimiter.len()..];
+        let header_end = find(rest, b"\r\n\r\n")?;
+        let part_headers = String::from_utf8_lossy(&rest[..header_end]).to_ascii_lowercase();
+        let content = &rest[header_end + 4..];
+        let end = find(content, delimiter)?;
+        if part_headers.contains("name=\"meta\"") {
+            return content[..end].strip_suffix(b"\r\n");
+        }
+        rest = &content[end..];
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `401 SIGN_ERROR` with `detail.sign_information` like the platform's.
+fn sign_error(method: &Method, target: &str, message: &[u8], issue: String) -> Reply {
+    let text = String::from_utf8_lossy(message);
+    let mut cut = text.len().min(QUOTED_MESSAGE);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Reply::error(
+        StatusCode::UNAUTHORIZED,
+        "SIGN_ERROR",
+        format!("signature verification failed: {issue}"),
+        Some(json!({
+            "field": "Authorization",
+            "location": "header",
+            "issue": issue,
+            "sign_information": {
+                "method": method.as_str(),
+                "url": target,
+                "truncated_sign_message": &text[..cut],
+                "sign_message_length": message.len(),
+            },
+        })),
+    )
+}
+
+/// Checks the request's signature like the platform. `target` is the raw request target and
+/// `body` the bytes received.
+pub(crate) fn verify_request(
+    keys: &SandboxKeys,
+    nonces: &std::sync::Mutex<NonceCache>,
+    now: i64,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Reply> {
+    let signed = signed_body(headers, body);
+    let message_with =
+        |ts: &str, nonce: &str| canonical_request(method.as_str(), target, ts, nonce, signed);
+    let fail = |ts: &str, nonce: &str, issue: String| {
+        sign_error(method, target, &message_with(ts, nonce), issue)
+    };
+
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(fail(
+            "",
+            "",
+            "the Authorization header is missing; sign the request".into(),
+        ));
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| fail("", "", "the Authorization header is not ASCII".into()))?;
+    let auth = parse_authorization(value).map_err(|issue| fail("", "", issue))?;
+    let fail = |issue: String| fail(auth.timestamp, auth.nonce_str, issue);
+
+    if auth.mchid != keys.mchid {
+        return Err(fail(format!(
+            "mchid {:?} is not the merchant of this sandbox ({})",
+            auth.mchid, keys.mchid
+        )));
+    }
+    if !auth.serial_no.eq_ignore_ascii_case(&keys.merchant_serial) {
+        return Err(fail(format!(
+            "serial_no {:?} is not the merchant API certificate serial ({})",
+            auth.serial_no, keys.merchant_serial
+        )));
+    }
+    let timestamp = auth
+        .timestamp
+        .parse::<i64>()
+        .ok()
+        .filter(|_| {
+            auth.timestamp.bytes().all(|b| b.is_ascii_digit()) && auth.timestamp.len() <= 12
+        })
+        .ok_or_else(|| {
+            fail(format!(
+                "timestamp {:?} is not Unix seconds",
+                auth.timestamp
+            ))
+        })?;
+    if (now - timestamp).abs() > MAX_CLOCK_SKEW {
+        return Err(fail(format!(
+            "timestamp {timestamp} is more than {MAX_CLOCK_SKEW} s from the server clock ({now}); check the clock"
+        )));
+    }
+    let nonce_ok = (1..=32).contains(&auth.nonce_str.len())
+        && auth.nonce_str.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !nonce_ok {
+        return Err(fail(
+            "nonce_str must be 1 to 32 characters of [0-9A-Za-z]".into(),
+        ));
+    }
+    let signature = BASE64
+        .decode(auth.signature)
+        .map_err(|_| fail("signature is not standard base64".into()))?;
+    let message = message_with(auth.timestamp, auth.nonce_str);
+    if !keys.merchant_public.verify_sha256(&message, &signature) {
+        return Err(fail(
+            "the signature does not match the message rebuilt from the request (method, target, timestamp, nonce, body) and the merchant's public key".into(),
+        ));
+    }
+    let fresh = nonces
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(auth.nonce_str, timestamp, now);
+    if !fresh {
+        return Err(fail(format!(
+            "nonce_str {} was already used (replayed request); sign every request with a new nonce",
+            auth.nonce_str
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_syntax_is_strict() {
+        let good = "WECHATPAY2-SHA256-RSA2048 mchid=\"1\",serial_no=\"S\",timestamp=\"2\",nonce_str=\"n\",signature=\"x==\"";
+        assert_eq!(
+            parse_authorization(good).unwrap(),
+            Authorization {
+                mchid: "1",
+                serial_no: "S",
+                timestamp: "2",
+                nonce_str: "n",
+                signature: "x=="
+            }
+        );
+        for bad in [
+            good.replace("WECHATPAY2-SHA256-RSA2048 ", "WECHATPAY2-SHA256-RSA2048  "),
+            good.replace("RSA2048", "RSA4096"),
+            good.replace(",serial_no", ", serial_no"),
+            good.replace("mchid=\"1\",serial_no=\"S\"", "serial_no=\"S\",mchid=\"1\""),
+            good.replace("\"2\"", "2"),
+            format!("{good},extra=\"1\""),
+            good.trim_end_matches('"').to_string(),
+        ] {
+            assert!(parse_authorization(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn multipart_meta_is_the_signed_body() {
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{\"filename\":\"a.png\"}\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nPNG\r\n--B--\r\n";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            "multipart/form-data; boundary=B".parse().unwrap(),
+        );
+        assert_eq!(signed_body(&headers, body), b"{\"filename\":\"a.png\"}");
+        headers.insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        assert_eq!(signed_body(&headers, body), body);
+    }
+
+    #[test]
+    fn nonces_are_single_use() {
+        let mut cache = NonceCache::default();
+        assert!(cache.insert("a", 100, 100));
+        assert!(!cache.insert("a", 100, 150));
+        assert!(cache.insert("a", 100, 100 + NONCE_MEMORY + 1));
+    }
+}

@@ -1,0 +1,148 @@
+//! The control endpoints under `/_sandbox/` (documented in the module above): unsigned,
+//! loopback peers only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::faults::Fault;
+use super::record::to_json;
+use super::reply::Reply;
+use super::{lock, State};
+
+/// The most faults one control request may queue.
+const MAX_COUNT: u64 = 100;
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
+    Reply::error(status, code, message, None)
+}
+
+fn ok(value: Value) -> Reply {
+    Reply::json(StatusCode::OK, &value)
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, Reply> {
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            format!("the body is not JSON: {e}"),
+        )
+    })
+}
+
+/// Answers a control request.
+pub(crate) async fn handle(
+    state: &Arc<State>,
+    peer: SocketAddr,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    if !peer.ip().is_loopback() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "NO_AUTH",
+            "the sandbox control endpoints answer loopback clients only",
+        );
+    }
+    let result = match (method.as_str(), path) {
+        ("POST", "/_sandbox/faults") => queue_fault(state, body),
+        ("GET", "/_sandbox/faults") => {
+            let names: Vec<&str> = lock(&state.faults).iter().map(Fault::name).collect();
+            Ok(ok(json!({"pending": names})))
+        }
+        ("DELETE", "/_sandbox/faults") => {
+            let cleared = std::mem::take(&mut *lock(&state.faults)).len();
+            Ok(ok(json!({"cleared": cleared})))
+        }
+        ("GET", "/_sandbox/requests") => {
+            let requests: Vec<Value> = lock(&state.requests).iter().map(to_json).collect();
+            Ok(ok(Value::Array(requests)))
+        }
+        ("DELETE", "/_sandbox/requests") => {
+            let cleared = lock(&state.requests).clear();
+            Ok(ok(json!({"cleared": cleared})))
+        }
+        ("GET", "/_sandbox/config") => config(state),
+        ("POST", "/_sandbox/notifications") => notify(state, body).await,
+        _ => Err(error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            "sandbox control endpoints: POST|GET|DELETE /_sandbox/faults, GET|DELETE /_sandbox/requests, GET /_sandbox/config, POST /_sandbox/notifications",
+        )),
+    };
+    result.unwrap_or_else(|reply| reply)
+}
+
+fn queue_fault(state: &State, body: &[u8]) -> Result<Reply, Reply> {
+    let value = parse_body(body)?;
+    let fault =
+        Fault::from_json(&value).map_err(|e| error(StatusCode::BAD_REQUEST, "PARAM_ERROR", e))?;
+    let count = match value.get("count") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=MAX_COUNT).contains(n))
+            .ok_or_else(|| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "PARAM_ERROR",
+                    format!("count must be 1 to {MAX_COUNT}"),
+                )
+            })?,
+    };
+    let mut faults = lock(&state.faults);
+    for _ in 0..count {
+        faults.push_back(fault.clone());
+    }
+    Ok(ok(json!({"queued": count, "pending": faults.len()})))
+}
+
+fn config(state: &State) -> Result<Reply, Reply> {
+    let text = std::fs::read_to_string(&state.config.json).map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            format!("cannot read wxpay.json: {e}"),
+        )
+    })?;
+    let config: Value = serde_json::from_str(&text).map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            format!("wxpay.json: {e}"),
+        )
+    })?;
+    Ok(ok(json!({
+        "base_uri": state.base_uri,
+        "config_toml": state.config.toml,
+        "config_json": state.config.json,
+        "config": config,
+    })))
+}
+
+async fn notify(state: &State, body: &[u8]) -> Result<Reply, Reply> {
+    let value = parse_body(body)?;
+    let field = |name: &str| {
+        value.get(name).and_then(Value::as_str).ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "PARAM_ERROR",
+                format!("{name} (a string) is required"),
+            )
+        })
+    };
+    let (url, event_type) = (field("notify_url")?, field("event_type")?);
+    let resource = value.get("resource").cloned().unwrap_or_else(|| json!({}));
+    match state.deliver(url, event_type, &resource).await {
+        Ok(status) => Ok(ok(json!({"status": status}))),
+        Err(e) => Err(error(
+            StatusCode::BAD_GATEWAY,
+            "SYSTEM_ERROR",
+            e.to_string(),
+        )),
+    }
+}

@@ -1,0 +1,305 @@
+//! The sandbox's key material and the client configuration it writes.
+//!
+//! Keys come from a folder laid out like `tests/fixtures/` (with its `fixtures.json`), or are
+//! the crate's embedded **test-only** fixtures. The folder holds:
+//!
+//! | file | what |
+//! |---|---|
+//! | `fixtures.json` | `mchid`, `merchant_serial`, `platform_serial`, `platform_certificate_file`, `public_key_id`, `apiv3_key` |
+//! | `apiclient_key.pem` | the merchant API private key (clients sign with it; the sandbox checks with its public half) |
+//! | `platform_key.pem` + the platform certificate file | the platform certificate and its private half (certificate mode) |
+//! | `pub_key.pem` + `pub_key_private.pem` | the WeChat Pay public key and its private half (public-key mode) |
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::keys::{Certificate, PrivateKey, PublicKey};
+
+/// The embedded fixtures: generated for this project's tests, never valid anywhere else.
+mod embedded {
+    pub(super) const MANIFEST: &str = include_str!("../../tests/fixtures/fixtures.json");
+    pub(super) const MERCHANT_KEY: &str = include_str!("../../tests/fixtures/apiclient_key.pem");
+    pub(super) const PLATFORM_KEY: &str = include_str!("../../tests/fixtures/platform_key.pem");
+    pub(super) const PLATFORM_CERT: &str =
+        include_str!("../../tests/fixtures/wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem");
+    pub(super) const PUBLIC_KEY: &str = include_str!("../../tests/fixtures/pub_key.pem");
+    pub(super) const PUBLIC_KEY_PRIVATE: &str =
+        include_str!("../../tests/fixtures/pub_key_private.pem");
+}
+
+const MERCHANT_KEY_FILE: &str = "apiclient_key.pem";
+const PLATFORM_KEY_FILE: &str = "platform_key.pem";
+const PUBLIC_KEY_FILE: &str = "pub_key.pem";
+const PUBLIC_KEY_PRIVATE_FILE: &str = "pub_key_private.pem";
+
+/// `fixtures.json`.
+#[derive(Deserialize)]
+struct Manifest {
+    mchid: String,
+    merchant_serial: String,
+    platform_serial: String,
+    platform_certificate_file: String,
+    public_key_id: String,
+    apiv3_key: String,
+}
+
+/// Everything the simulator needs to act as WeChat Pay towards one merchant.
+pub(crate) struct SandboxKeys {
+    pub(crate) mchid: String,
+    pub(crate) merchant_serial: String,
+    pub(crate) merchant_key: PrivateKey,
+    merchant_key_pem: String,
+    /// Verifies request signatures.
+    pub(crate) merchant_public: PublicKey,
+    pub(crate) platform_cert: Certificate,
+    pub(crate) platform_key: PrivateKey,
+    pub(crate) public_key_id: String,
+    pub(crate) public_key: PublicKey,
+    public_key_pem: String,
+    pub(crate) public_key_private: PrivateKey,
+    pub(crate) apiv3_key: [u8; 32],
+}
+
+impl fmt::Debug for SandboxKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxKeys")
+            .field("mchid", &self.mchid)
+            .field("merchant_serial", &self.merchant_serial)
+            .field("platform_serial", &self.platform_cert.serial())
+            .field("public_key_id", &self.public_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a file of the keys folder, naming it in the error.
+fn read(dir: &Path, name: &str) -> Result<String> {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path).map_err(|e| {
+        Error::config(format!(
+            "sandbox keys: cannot read {}: {e}; the folder must be laid out like tests/fixtures/",
+            path.display()
+        ))
+    })
+}
+
+impl SandboxKeys {
+    /// The crate's embedded test-only fixtures.
+    pub(crate) fn embedded() -> Result<Self> {
+        use embedded::*;
+        let manifest = serde_json::from_str(MANIFEST)
+            .map_err(|e| Error::config(format!("sandbox keys: fixtures.json: {e}")))?;
+        Self::from_parts(
+            manifest,
+            MERCHANT_KEY.into(),
+            PLATFORM_KEY,
+            PLATFORM_CERT,
+            PUBLIC_KEY.into(),
+            PUBLIC_KEY_PRIVATE,
+        )
+    }
+
+    /// A folder laid out like `tests/fixtures/`.
+    pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
+        let manifest: Manifest =
+            serde_json::from_str(&read(dir, "fixtures.json")?).map_err(|e| {
+                Error::config(format!(
+                    "sandbox keys: {}: {e}",
+                    dir.join("fixtures.json").display()
+                ))
+            })?;
+        let cert_file = Path::new(&manifest.platform_certificate_file);
+        if cert_file.components().count() != 1 {
+            return Err(Error::config(
+                "sandbox keys: platform_certificate_file must be a file name inside the keys folder",
+            ));
+        }
+        let cert = read(dir, &manifest.platform_certificate_file)?;
+        Self::from_parts(
+            manifest,
+            read(dir, MERCHANT_KEY_FILE)?,
+            &read(dir, PLATFORM_KEY_FILE)?,
+            &cert,
+            read(dir, PUBLIC_KEY_FILE)?,
+            &read(dir, PUBLIC_KEY_PRIVATE_FILE)?,
+        )
+    }
+
+    fn from_parts(
+        m: Manifest,
+        merchant_key_pem: String,
+        platform_key: &str,
+        platform_cert: &str,
+        public_key_pem: String,
+        public_key_private: &str,
+    ) -> Result<Self> {
+        let apiv3_key: [u8; 32] = m.apiv3_key.as_bytes().try_into().map_err(|_| {
+            Error::config(format!(
+                "sandbox keys: apiv3_key must be 32 bytes, got {}",
+                m.apiv3_key.len()
+            ))
+        })?;
+        if m.mchid.is_empty() || !m.mchid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::config("sandbox keys: mchid must be digits"));
+        }
+        let merchant_key = PrivateKey::from_pem(&merchant_key_pem)?;
+        let platform_cert = Certificate::from_pem(platform_cert)?;
+        let platform_key = PrivateKey::from_pem(platform_key)?;
+        let public_key = PublicKey::from_pem(&public_key_pem)?;
+        let public_key_private = PrivateKey::from_pem(public_key_private)?;
+        if platform_cert.serial() != m.platform_serial {
+            return Err(Error::config(format!(
+                "sandbox keys: the platform certificate's serial is {}, fixtures.json says {}",
+                platform_cert.serial(),
+                m.platform_serial
+            )));
+        }
+        if &platform_key.public_key() != platform_cert.public_key() {
+            return Err(Error::config(
+                "sandbox keys: platform_key.pem is not the private key of the platform certificate",
+            ));
+        }
+        if public_key_private.public_key() != public_key {
+            return Err(Error::config(
+                "sandbox keys: pub_key_private.pem is not the private half of pub_key.pem",
+            ));
+        }
+        let merchant_serial = m.merchant_serial.to_ascii_uppercase();
+        if merchant_serial.is_empty() || merchant_serial == m.platform_serial {
+            return Err(Error::config(
+                "sandbox keys: merchant_serial must be set and differ from platform_serial",
+            ));
+        }
+        Ok(Self {
+            mchid: m.mchid,
+            merchant_serial,
+            merchant_public: merchant_key.public_key(),
+            merchant_key,
+            merchant_key_pem,
+            platform_cert,
+            platform_key,
+            public_key_id: m.public_key_id,
+            public_key,
+            public_key_pem,
+            public_key_private,
+            apiv3_key,
+        })
+    }
+
+    /// The platform certificate serial.
+    pub(crate) fn platform_serial(&self) -> &str {
+        self.platform_cert.serial()
+    }
+
+    /// The key that signs a response: the platform certificate's when the request's
+    /// `Wechatpay-Serial` names that certificate, else the WeChat Pay public key's (the
+    /// platform's default).
+    pub(crate) fn response_key(&self, request_serial: Option<&str>) -> (&str, &PrivateKey) {
+        match request_serial {
+            Some(serial) if serial.trim().eq_ignore_ascii_case(self.platform_serial()) => {
+                (self.platform_serial(), &self.platform_key)
+            }
+            _ => (&self.public_key_id, &self.public_key_private),
+        }
+    }
+
+    fn certificate_file(&self) -> String {
+        format!("wechatpay_{}.pem", self.platform_serial())
+    }
+
+    /// Writes the client's PEM files, `wxpay.toml` and `wxpay.json` into `dir`.
+    ///
+    /// The TOML names files relative to its folder (surface §5); the JSON, meant for clients
+    /// in other languages, gives absolute paths.
+    pub(crate) fn write_config(&self, dir: &Path, base_uri: &str) -> Result<(PathBuf, PathBuf)> {
+        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
+        let cert_file = self.certificate_file();
+        write_file(&dir.join(MERCHANT_KEY_FILE), &self.merchant_key_pem, true)?;
+        write_file(&dir.join(PUBLIC_KEY_FILE), &self.public_key_pem, false)?;
+        write_file(&dir.join(&cert_file), self.platform_cert.pem(), false)?;
+
+        // JSON string literals are valid TOML basic strings (same escapes).
+        let q = |s: &str| serde_json::Value::from(s).to_string();
+        let apiv3_key = String::from_utf8_lossy(&self.apiv3_key);
+        let toml = format!(
+            "# Written by the wechatpay-chain sandbox: TEST-ONLY keys, never valid against WeChat Pay.\n\
+             mchid = {}\nserial = {}\nprivate_key = {}\napiv3_key = {}\nbase_uri = {}\n\n\
+             [public_keys]\n{} = {}\n\n[certificates]\n{} = {}\n",
+            q(&self.mchid),
+            q(&self.merchant_serial),
+            q(MERCHANT_KEY_FILE),
+            q(&apiv3_key),
+            q(base_uri),
+            q(&self.public_key_id),
+            q(PUBLIC_KEY_FILE),
+            q(self.platform_serial()),
+            q(&cert_file),
+        );
+        let toml_path = dir.join("wxpay.toml");
+        write_file(&toml_path, &toml, false)?;
+
+        let abs = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        let mut public_keys = serde_json::Map::new();
+        public_keys.insert(self.public_key_id.clone(), abs(PUBLIC_KEY_FILE).into());
+        let mut certificates = serde_json::Map::new();
+        certificates.insert(self.platform_serial().to_string(), abs(&cert_file).into());
+        let config = json!({
+            "mchid": self.mchid,
+            "serial": self.merchant_serial,
+            "private_key": abs(MERCHANT_KEY_FILE),
+            "apiv3_key": apiv3_key,
+            "base_uri": base_uri,
+            "public_keys": public_keys,
+            "certificates": certificates,
+        });
+        let json_path = dir.join("wxpay.json");
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| Error::config(format!("sandbox: cannot serialize wxpay.json: {e}")))?;
+        write_file(&json_path, &(text + "\n"), false)?;
+        Ok((toml_path, json_path))
+    }
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> Error {
+    Error::config(format!("sandbox: cannot write {}: {e}", path.display()))
+}
+
+/// Writes a file; private keys are readable by the owner only (Unix).
+fn write_file(path: &Path, contents: &str, private: bool) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(path).map_err(|e| write_error(path, &e))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| write_error(path, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_fixtures_load_and_match_the_folder() {
+        let embedded = SandboxKeys::embedded().unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let folder = SandboxKeys::from_dir(&dir).unwrap();
+        assert_eq!(embedded.mchid, "1900000109");
+        assert_eq!(embedded.platform_serial(), folder.platform_serial());
+        assert_eq!(embedded.public_key, folder.public_key);
+        assert!(!format!("{embedded:?}").contains("TestOnlyApiV3Key"));
+    }
+
+    #[test]
+    fn a_folder_without_fixtures_json_is_named() {
+        let e = SandboxKeys::from_dir(Path::new("/nonexistent-sandbox-keys")).unwrap_err();
+        assert!(e.to_string().contains("fixtures.json"), "{e}");
+    }
+}

@@ -1,0 +1,400 @@
+//! A local WeChat Pay APIv3 simulator (feature `sandbox`): a real hyper server on loopback that
+//! behaves like the platform towards any client, this crate's or another language's.
+//!
+//! - **Keys**: the crate's embedded **test-only** fixtures (mchid `1900000109`; never valid
+//!   against WeChat Pay), or a folder laid out like `tests/fixtures/` ([`SandboxBuilder::keys_dir`]).
+//!   At start it writes a ready client configuration (`wxpay.toml`, `wxpay.json` and the PEM
+//!   files) into [`SandboxBuilder::config_dir`].
+//! - **Checks every request** like the platform: `Accept` and `User-Agent` present (else
+//!   `400`), the endpoint in the catalog (else `404 RESOURCE_NOT_EXISTS`, `405` for a known path
+//!   with another verb), then the `Authorization` syntax, mchid, merchant serial, timestamp
+//!   within 300 s, nonce not reused and the RSA signature over the canonical message rebuilt
+//!   from the bytes received, the `meta` part standing for the body of multipart uploads
+//!   (else `401 SIGN_ERROR` with `detail.sign_information`).
+//! - **Stateful payscore partner flow**: `POST v3/payscore/partner/servicepayondeliveryorder`
+//!   creates an order (`CREATED`); `…/serviceorder/{out_order_no}/send-pendingmessage` and
+//!   `…/send-prepaidmessage` answer `204` once per order (again: `400 INVALID_REQUEST`) and make
+//!   the order await payment; `…/pay` collects it only then (`204`, state `DONE`, and a
+//!   `PAYSCORE.USER_PAID` notification to a loopback `notify_url`); `GET
+//!   v3/payscore/partner/serviceorder` returns the order. Unknown orders: `404 ORDER_NOT_EXIST`;
+//!   missing required fields: `400 PARAM_ERROR`.
+//! - `GET /v3/certificates` returns the platform certificate encrypted with the APIv3 key;
+//!   every other catalog endpoint gets a signed `200 {}` (or `204` when it answers empty).
+//! - **Signs every response**, with the platform certificate key when the request's
+//!   `Wechatpay-Serial` names the certificate, else with the WeChat Pay public key.
+//! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
+//!
+//! ```no_run
+//! # async fn demo() -> wechatpay_chain::Result<()> {
+//! use wechatpay_chain::sandbox::{Fault, Sandbox};
+//! use wechatpay_chain::VerifyError;
+//!
+//! let sandbox = Sandbox::builder().start().await?;
+//! let wxpay = sandbox.client()?;
+//! let certificates = wxpay.v3().certificates().get(()).await?;
+//! assert_eq!(certificates.status(), 200);
+//!
+//! sandbox.inject(Fault::WrongSignature);
+//! let err = wxpay.v3().certificates().get(()).await.unwrap_err();
+//! assert_eq!(err.verify(), Some(&VerifyError::BadSignature));
+//! sandbox.shutdown();
+//! # Ok(()) }
+//! ```
+//!
+//! ## Control endpoints (clients in other languages)
+//!
+//! Clients in other languages read `wxpay.json` (absolute paths) or `wxpay.toml` (paths
+//! relative to it) and drive the sandbox through these unsigned endpoints, which answer
+//! loopback peers only (`403 NO_AUTH` otherwise):
+//!
+//! | request | effect |
+//! |---|---|
+//! | `POST /_sandbox/faults` `{"fault":"delay","ms":1500,"count":1}` | queue `count` (1–100) faults; body format: [`Fault::from_json`] |
+//! | `GET /_sandbox/faults`, `DELETE /_sandbox/faults` | list / clear the queued faults |
+//! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `body`, `body_base64`) / clear the recorded requests |
+//! | `GET /_sandbox/config` | `base_uri`, the config file paths and the `wxpay.json` content |
+//! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
+
+mod auth;
+mod control;
+mod faults;
+mod flows;
+mod keys;
+mod notify;
+mod record;
+mod reply;
+mod server;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use faults::Fault;
+pub use record::RecordedRequest;
+
+use crate::client::{Builder, Wechatpay};
+use crate::error::{Error, Result, TransportKind};
+use crate::signer::{Clock, SystemClock};
+use keys::SandboxKeys;
+use record::Recorder;
+
+/// Locks a mutex; a panic elsewhere cannot leave these plain collections half-updated.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The sandbox's clock (Unix seconds).
+pub(crate) fn now() -> i64 {
+    SystemClock.now()
+}
+
+/// `2025-11-22T00:00:00+08:00`: a Unix time in China Standard Time, the platform's format.
+pub(crate) fn rfc3339_cst(unix: i64) -> String {
+    let local = unix + 8 * 3600;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+08:00",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Where the client configuration was written.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigPaths {
+    dir: PathBuf,
+    pub(crate) toml: PathBuf,
+    pub(crate) json: PathBuf,
+    /// The folder was created by the sandbox (removed at shutdown).
+    owned: bool,
+}
+
+/// Everything the server tasks share.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) keys: SandboxKeys,
+    pub(crate) base_uri: String,
+    pub(crate) config: ConfigPaths,
+    pub(crate) faults: Mutex<VecDeque<Fault>>,
+    pub(crate) requests: Mutex<Recorder>,
+    pub(crate) nonces: Mutex<auth::NonceCache>,
+    pub(crate) orders: Mutex<flows::Orders>,
+    ids: AtomicU64,
+    notifier: notify::Notifier,
+    shutdown: watch::Sender<bool>,
+}
+
+impl State {
+    /// A process-unique number (order ids, Request-IDs, notification ids).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The next queued fault, if any.
+    pub(crate) fn next_fault(&self) -> Option<Fault> {
+        lock(&self.faults).pop_front()
+    }
+
+    /// Signs and POSTs a notification to a loopback `notify_url`.
+    pub(crate) async fn deliver(
+        &self,
+        notify_url: &str,
+        event_type: &str,
+        resource: &serde_json::Value,
+    ) -> Result<u16> {
+        let id = self.next_id();
+        notify::deliver(
+            &self.keys,
+            &self.notifier,
+            now(),
+            id,
+            notify_url,
+            event_type,
+            resource,
+        )
+        .await
+    }
+}
+
+/// The WeChat Pay simulator. Start one with [`Sandbox::builder`].
+#[derive(Debug)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Starts a configuration: `127.0.0.1:0`, the embedded test keys, a fresh config folder.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+}
+
+/// Configures a [`Sandbox`]; [`SandboxBuilder::start`] binds and serves.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SandboxBuilder {
+    listen: SocketAddr,
+    keys_dir: Option<PathBuf>,
+    config_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            keys_dir: None,
+            config_dir: None,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The address to listen on (default `127.0.0.1:0`: a free loopback port). The control
+    /// endpoints answer loopback peers only, whatever the address.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Loads the key material from a folder laid out like `tests/fixtures/`, with its
+    /// `fixtures.json` (default: the embedded test-only fixtures).
+    pub fn keys_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.keys_dir = Some(dir.into());
+        self
+    }
+
+    /// Where to write `wxpay.toml`, `wxpay.json` and the client's PEM files (created if
+    /// needed; default: a fresh folder under [`std::env::temp_dir`], removed at
+    /// [`SandboxHandle::shutdown`]).
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// Loads the keys, binds, writes the client configuration and serves in the background
+    /// on the current tokio runtime until [`SandboxHandle::shutdown`] (or the runtime ends).
+    pub async fn start(self) -> Result<SandboxHandle> {
+        let keys = match &self.keys_dir {
+            Some(dir) => SandboxKeys::from_dir(dir)?,
+            None => SandboxKeys::embedded()?,
+        };
+        let listener = TcpListener::bind(self.listen).await.map_err(|e| {
+            Error::transport(
+                TransportKind::Connect,
+                format!("sandbox: cannot listen on {}: {e}", self.listen),
+            )
+        })?;
+        let addr = listener.local_addr().map_err(|e| {
+            Error::transport(
+                TransportKind::Connect,
+                format!("sandbox: no local address: {e}"),
+            )
+        })?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let host = if addr.is_ipv6() && !addr.ip().is_unspecified() {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let base_uri = format!("http://{host}:{}/", addr.port());
+
+        let (dir, owned) = match self.config_dir {
+            Some(dir) => (dir, false),
+            None => {
+                let tag: String = crate::signer::nonce()?.chars().take(8).collect();
+                let name = format!(
+                    "wechatpay-sandbox-{}-{}-{tag}",
+                    std::process::id(),
+                    addr.port()
+                );
+                (std::env::temp_dir().join(name), true)
+            }
+        };
+        let (toml, json) = keys.write_config(&dir, &base_uri)?;
+        let (shutdown, signal) = watch::channel(false);
+        let state = Arc::new(State {
+            keys,
+            base_uri,
+            config: ConfigPaths {
+                dir,
+                toml,
+                json,
+                owned,
+            },
+            faults: Mutex::default(),
+            requests: Mutex::default(),
+            nonces: Mutex::default(),
+            orders: Mutex::default(),
+            ids: AtomicU64::new(1),
+            notifier: notify::notifier(),
+            shutdown,
+        });
+        tokio::spawn(server::accept_loop(listener, state.clone(), signal));
+        tracing::info!(base_uri = %state.base_uri, "sandbox listening");
+        Ok(SandboxHandle { addr, state })
+    }
+}
+
+/// A running sandbox. Cheap to clone; every clone controls the same server.
+#[derive(Clone)]
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("base_uri", &self.state.base_uri)
+            .field("config_dir", &self.state.config.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxHandle {
+    /// The base URI clients use: `http://127.0.0.1:PORT/`.
+    pub fn base_uri(&self) -> String {
+        self.state.base_uri.clone()
+    }
+
+    /// The address the sandbox listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A client builder preconfigured for this sandbox: mchid, merchant serial and private
+    /// key, the platform certificate and the WeChat Pay public key, the APIv3 key, the base
+    /// URI and no backup host. Adjust it (timeouts, body limit, …) and `build()`.
+    pub fn client_builder(&self) -> Builder {
+        let keys = &self.state.keys;
+        Wechatpay::builder()
+            .mchid(keys.mchid.clone())
+            .serial(keys.merchant_serial.clone())
+            .private_key(keys.merchant_key.clone())
+            .certificate(keys.platform_cert.clone())
+            .public_key(keys.public_key_id.clone(), keys.public_key.clone())
+            .apiv3_key(keys.apiv3_key)
+            .base_uri(self.base_uri())
+            .backup_base_uri(None::<String>)
+    }
+
+    /// A client for this sandbox ([`SandboxHandle::client_builder`] as is).
+    pub fn client(&self) -> Result<Wechatpay> {
+        self.client_builder().build()
+    }
+
+    /// `wxpay.toml`, written at start (the `wxpay --config` format; paths relative to it).
+    pub fn config_toml_path(&self) -> PathBuf {
+        self.state.config.toml.clone()
+    }
+
+    /// `wxpay.json`, written at start: the same facts as JSON, with absolute paths.
+    pub fn config_json_path(&self) -> PathBuf {
+        self.state.config.json.clone()
+    }
+
+    /// The requests received so far, oldest first (method, target, headers and body exactly
+    /// as received; `/_sandbox/…` control requests excluded; the latest 10 000 are kept).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests).iter().cloned().collect()
+    }
+
+    /// Queues a fault for the next request; faults apply first in, first out, one per request.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.state.faults).push_back(fault);
+    }
+
+    /// Delivers a signed notification (protocol §5 shape; `resource` AES-GCM encrypted with
+    /// the APIv3 key; `Wechatpay-*` headers signed with the WeChat Pay public key) to a
+    /// `notify_url` on a loopback host over plain `http://`. Returns the listener's status.
+    ///
+    /// Other hosts are refused ([`ChainError::HostNotAllowed`](crate::ChainError::HostNotAllowed)).
+    pub async fn deliver_notification(
+        &self,
+        notify_url: &str,
+        event_type: &str,
+        resource: serde_json::Value,
+    ) -> Result<u16> {
+        self.state.deliver(notify_url, event_type, &resource).await
+    }
+
+    /// Stops accepting connections, gives open ones 2 s to finish, and removes the config
+    /// folder if the sandbox created it. Idempotent.
+    pub fn shutdown(&self) {
+        let first = !self.state.shutdown.send_replace(true);
+        if first && self.state.config.owned {
+            let _ = std::fs::remove_dir_all(&self.state.config.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_standard_time() {
+        assert_eq!(rfc3339_cst(0), "1970-01-01T08:00:00+08:00");
+        assert_eq!(rfc3339_cst(1_763_740_800), "2025-11-22T00:00:00+08:00");
+        assert_eq!(rfc3339_cst(951_782_400), "2000-02-29T08:00:00+08:00");
+    }
+}
