@@ -244,3 +244,64 @@ PUB_KEY_ID_0119000001092025112200000000000001 = "pub_key.pem"
     assert!(String::from_utf8_lossy(&out.stderr).contains("wxpay.toml"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sandbox_request_exit_codes() {
+    let out = wxpay(&["--sandbox", "v3/certificates"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["status"], 200);
+    assert!(body["body"]["data"][0]["serial_no"].is_string(), "{body}");
+
+    let out = wxpay(&[
+        "--sandbox",
+        "v3/payscore/partner/servicepayondeliveryorder",
+        "-d",
+        r#"{"out_order_no":"X1"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(4), "an API error exits 4");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.lines().last().unwrap().contains("PARAM_ERROR"),
+        "{stderr}"
+    );
+
+    let out = wxpay(&["--sandbox", "v3/no/such/endpoint"]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn served_sandbox_config_works_for_a_separate_client() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("wxpay-served-{}", std::process::id()));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--config-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = lines.next().unwrap().unwrap();
+    assert!(
+        base.starts_with("http://127.0.0.1:") && base.ends_with('/'),
+        "{base}"
+    );
+    let toml = dir.join("wxpay.toml");
+    let out = wxpay(&["-c", toml.to_str().unwrap(), "v3/certificates"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(out.status.success(), "{stderr}");
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["status"], 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,6 @@
 //! What every example shares: a running sandbox, a client for it, and an order body.
+// Each example uses a subset of these helpers.
+#![allow(dead_code)]
 
 use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
 use wechatpay_chain::{json, Value, Wechatpay};
