@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
 use crate::error::ChainError;
@@ -147,10 +147,21 @@ fn expand_segment(
     Ok(last_name)
 }
 
+/// `.` or `..`, plain or as `%2E` triplets: servers remove these segments (RFC 3986 §5.2.4),
+/// which would move a signed request to another endpoint.
+fn is_dot_segment(piece: &str) -> bool {
+    piece.len() <= 6
+        && matches!(
+            &percent_decode_str(piece).collect::<Vec<u8>>()[..],
+            b"." | b".."
+        )
+}
+
 /// Expands a `/`-separated path template with `vars`, appending to `out`.
 ///
 /// A variable whose value is empty may only end the path (a trailing `/`); in the middle it
-/// would silently change the endpoint, so it is an error.
+/// would silently change the endpoint, so it is an error. So is a dot segment (`.`, `..`),
+/// whether a value or the template produced it.
 pub fn expand_path(
     template: &str,
     vars: &Map<String, Value>,
@@ -163,6 +174,13 @@ pub fn expand_path(
         }
         let before = out.len();
         let name = expand_segment(segment, vars, out)?;
+        if out[before..].split('/').any(is_dot_segment) {
+            return Err(ChainError::InvalidSegment {
+                segment: segment.to_string(),
+                reason:
+                    "it expands to a dot segment (`.` or `..`), which would change the endpoint",
+            });
+        }
         if out.len() == before && i + 1 < count {
             return Err(match name {
                 Some(name) => ChainError::EmptyVariable(name),
@@ -267,6 +285,30 @@ mod tests {
         assert_eq!(
             expand("a/{x}/b", json!({"x": ""})),
             Err(ChainError::EmptyVariable("x".into()))
+        );
+    }
+
+    #[test]
+    fn dot_segments_are_errors() {
+        for (t, v) in [
+            ("a/{x}/b", ".."),
+            ("a/{x}", "."),
+            ("a/{+x}", "b/../c"),
+            ("a/{+x}", "%2e%2E"),
+            ("a/../{x}", "b"),
+        ] {
+            assert!(
+                matches!(
+                    expand(t, json!({"x": v})),
+                    Err(ChainError::InvalidSegment { .. })
+                ),
+                "{t} with {v}"
+            );
+        }
+        assert_eq!(expand("a/{x}", json!({"x": "..."})).unwrap(), "a/...");
+        assert_eq!(
+            expand("a/{x}", json!({"x": "%2E%2E"})).unwrap(),
+            "a/%252E%252E"
         );
     }
 
