@@ -39,9 +39,10 @@ const RESERVED: &AsciiSet = &SIMPLE
     .remove(b';')
     .remove(b'=');
 
-/// Literal path text (segment names): like reserved, but `?` and `#` never start a query or
-/// fragment from a path.
-const LITERAL: &AsciiSet = &RESERVED.add(b'?').add(b'#');
+/// Literal path text and `{+name}` values: like reserved, but `?` and `#` are encoded so that
+/// nothing inside the path can start a query or a fragment (a fragment is never sent, so the
+/// signed target would differ from the sent one).
+const PATH: &AsciiSet = &RESERVED.add(b'?').add(b'#');
 
 /// Percent-encodes `value` for simple expansion: only `A-Z a-z 0-9 - . _ ~` stay.
 pub fn encode_simple(value: &str) -> String {
@@ -126,14 +127,14 @@ fn expand_segment(
     let mut rest = segment;
     let mut last_name = None;
     while let Some(open) = rest.find('{') {
-        encode_keeping_triplets(&rest[..open], LITERAL, out);
+        encode_keeping_triplets(&rest[..open], PATH, out);
         let Some(close) = rest[open..].find('}') else {
             return Err(ChainError::UnsupportedExpression(rest[open..].to_string()));
         };
         let expr = parse_expression(&rest[open + 1..open + close])?;
         let text = scalar_text(expr.name, vars.get(expr.name))?;
         if expr.reserved {
-            encode_keeping_triplets(&text, RESERVED, out);
+            encode_keeping_triplets(&text, PATH, out);
         } else {
             out.extend(percent_encode(text.as_bytes(), SIMPLE));
         }
@@ -143,7 +144,7 @@ fn expand_segment(
     if rest.contains('}') {
         return Err(ChainError::UnsupportedExpression(rest.to_string()));
     }
-    encode_keeping_triplets(rest, LITERAL, out);
+    encode_keeping_triplets(rest, PATH, out);
     Ok(last_name)
 }
 
@@ -256,6 +257,14 @@ mod tests {
         assert_eq!(
             expand("a/{x}/b", json!({"x": "A/B C中%2F?#"})).unwrap(),
             "a/A%2FB%20C%E4%B8%AD%252F%3F%23/b"
+        );
+    }
+
+    #[test]
+    fn reserved_expansion_cannot_add_a_query_or_fragment() {
+        assert_eq!(
+            expand("i/{+m}", json!({"m": "a?b=c#d"})).unwrap(),
+            "i/a%3Fb=c%23d"
         );
     }
 
