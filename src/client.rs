@@ -57,6 +57,7 @@ pub(crate) struct ClientInner {
     pub(crate) user_agent: String,
     pub(crate) apiv3_key: Option<ApiV3Key>,
     pub(crate) transport: Transport,
+    pub(crate) get_retries: u32,
 }
 
 /// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone, one connection pool.
@@ -146,8 +147,21 @@ impl Wechatpay {
 }
 
 /// Sends a prepared request, then verifies the response (fail closed).
-async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<Response> {
-    let response = client.transport.send(&request).await?;
+async fn execute(client: Arc<ClientInner>, mut request: PreparedRequest) -> Result<Response> {
+    let mut retried = 0;
+    let response = loop {
+        let response = client.transport.send(&request).await?;
+        match retry_delay(&client, &request, &response, retried) {
+            Some(delay) => {
+                tracing::info!(template = %request.template, status = response.status().as_u16(), ?delay, "retrying GET");
+                tokio::time::sleep(delay).await;
+                retried += 1;
+                // A fresh timestamp and nonce: the platform refuses a replayed nonce.
+                request.sign(&client, client.clock.now())?;
+            }
+            None => break response,
+        }
+    };
     let status = response.status().as_u16();
     if status >= 400 {
         return Err(api_error(&request, response));
@@ -166,6 +180,28 @@ async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<R
         }
     }
     Ok(response)
+}
+
+/// How long to wait before retrying a GET that was rate limited or hit a server error, if the
+/// client allows another retry. `Retry-After` (seconds) is honoured up to 30 s.
+fn retry_delay(
+    client: &ClientInner,
+    request: &PreparedRequest,
+    response: &Response,
+    retried: u32,
+) -> Option<Duration> {
+    let retryable = matches!(response.status().as_u16(), 429 | 500 | 502 | 503);
+    if request.method != Method::GET || !retryable || retried >= client.get_retries {
+        return None;
+    }
+    let backoff = Duration::from_millis(200u64 << retried.min(5));
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs.min(30)));
+    Some(retry_after.unwrap_or(backoff))
 }
 
 /// Turns an error status into an [`ApiError`] that keeps the response.
@@ -259,6 +295,7 @@ pub struct Builder {
     allow_insecure_http: bool,
     apiv3_key: Option<Vec<u8>>,
     transport: TransportConfig,
+    get_retries: u32,
     errors: Vec<Error>,
 }
 
@@ -275,6 +312,7 @@ impl Default for Builder {
             allow_insecure_http: false,
             apiv3_key: None,
             transport: TransportConfig::default(),
+            get_retries: 0,
             errors: Vec::new(),
         }
     }
@@ -390,6 +428,14 @@ impl Builder {
         self
     }
 
+    /// Retries a `GET` answered 429, 500, 502 or 503 up to `retries` times (default 0), re-signed
+    /// each time, after `Retry-After` or an exponential backoff from 200 ms. Other methods are
+    /// never retried: they may not be idempotent.
+    pub fn get_retries(mut self, retries: u32) -> Self {
+        self.get_retries = retries;
+        self
+    }
+
     /// Ignores proxy settings of the environment.
     pub fn no_proxy(mut self) -> Self {
         self.transport.use_env_proxy = false;
@@ -453,6 +499,7 @@ impl Builder {
                 ),
                 apiv3_key,
                 transport,
+                get_retries: self.get_retries,
             }),
             root: Node::root(),
         })

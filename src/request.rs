@@ -10,6 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
 use crate::chain::Chain;
+use crate::client::ClientInner;
 use crate::error::{ChainError, Error, ErrorKind, Result};
 use crate::options::{Body, Options, Query};
 use crate::signer::{authorization, canonical_request, nonce, sign_base64};
@@ -266,9 +267,39 @@ impl Chain {
             headers.insert(header_name, header_value(name, value)?);
         }
 
+        let backup_origin = match &self.node.origin {
+            None => backup.map(|b| b.origin),
+            Some(_) => None,
+        };
+        let mut request = PreparedRequest {
+            method,
+            origin,
+            backup_origin,
+            target,
+            headers,
+            body,
+            message: Vec::new(),
+            template,
+            timeout: options.timeout,
+            skip_verification: options.skip_verification,
+        };
+        request.sign(client, now)?;
+        Ok(request)
+    }
+}
+
+impl PreparedRequest {
+    /// Signs (or re-signs, with a fresh timestamp and nonce) the target and body as they stand.
+    pub(crate) fn sign(&mut self, client: &ClientInner, now: i64) -> Result<()> {
         let timestamp = now.to_string();
         let nonce = nonce()?;
-        let message = canonical_request(method.as_str(), &target, &timestamp, &nonce, &body);
+        let message = canonical_request(
+            self.method.as_str(),
+            &self.target,
+            &timestamp,
+            &nonce,
+            &self.body,
+        );
         let signature = sign_base64(&*client.signer, &message)?;
         let mut auth = HeaderValue::from_str(&authorization(
             &client.mchid,
@@ -279,23 +310,8 @@ impl Chain {
         ))
         .map_err(|_| Error::config("the mchid or serial has characters a header cannot carry"))?;
         auth.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, auth);
-
-        let backup_origin = match &self.node.origin {
-            None => backup.map(|b| b.origin),
-            Some(_) => None,
-        };
-        Ok(PreparedRequest {
-            method,
-            origin,
-            backup_origin,
-            target,
-            headers,
-            body,
-            message,
-            template,
-            timeout: options.timeout,
-            skip_verification: options.skip_verification,
-        })
+        self.headers.insert(header::AUTHORIZATION, auth);
+        self.message = message;
+        Ok(())
     }
 }

@@ -74,3 +74,58 @@ async fn sign_error_shows_both_messages() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn get_is_retried_re_signed_and_post_is_not() {
+    use wechatpay_chain::sandbox::Fault;
+    let run = async {
+        let sandbox = Sandbox::builder().start().await.unwrap();
+        let wxpay = sandbox.client_builder().get_retries(2).build().unwrap();
+        sandbox.inject(Fault::Status(503));
+        sandbox.inject(Fault::Status(429));
+        let response = wxpay.v3().certificates().get(()).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let sent = sandbox.requests();
+        assert_eq!(sent.len(), 3, "two retries");
+        let auth = |i: usize| {
+            sent[i].headers["authorization"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            auth(0) != auth(1) && auth(1) != auth(2),
+            "each attempt is signed anew"
+        );
+
+        for _ in 0..3 {
+            sandbox.inject(Fault::Status(503));
+        }
+        let e = wxpay.v3().certificates().get(()).await.unwrap_err();
+        assert_eq!(
+            e.status(),
+            Some(503),
+            "gives up after the allowed retries: {e}"
+        );
+        assert_eq!(sandbox.requests().len(), 6);
+
+        sandbox.inject(Fault::Status(503));
+        let e = wxpay
+            .v3()
+            .payscore()
+            .partner()
+            .servicepayondeliveryorder()
+            .post(json!({"json": {}}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.api().unwrap().code.as_deref(),
+            Some("SERVICE_UNAVAILABLE")
+        );
+        assert_eq!(sandbox.requests().len(), 7, "a POST is never retried");
+        sandbox.shutdown();
+    };
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap();
+}
