@@ -305,3 +305,50 @@ fn served_sandbox_config_works_for_a_separate_client() {
     assert_eq!(body["status"], 200);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn served_sandbox_generates_keys_into_its_config_dir() {
+    use std::io::{BufRead, BufReader};
+    let out = wxpay(&["sandbox", "--generate-keys", "--keys", FIXTURES]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--keys and --generate-keys conflict"
+    );
+
+    let dir = std::env::temp_dir().join(format!("wxpay-generated-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args([
+            "sandbox",
+            "--generate-keys",
+            "--listen",
+            "127.0.0.1:0",
+            "--config-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = lines.next().unwrap().unwrap();
+    let toml = dir.join("wxpay.toml");
+    let out = wxpay(&["-c", toml.to_str().unwrap(), "v3/certificates"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert!(out.status.success(), "{stderr}");
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("fixtures.json")).unwrap()).unwrap();
+    assert_eq!(
+        body["body"]["data"][0]["serial_no"],
+        manifest["platform_serial"]
+    );
+    assert_ne!(
+        manifest["platform_serial"],
+        "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

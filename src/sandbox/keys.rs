@@ -1,7 +1,9 @@
 //! The sandbox's key material and the client configuration it writes.
 //!
-//! Keys come from a folder laid out like `tests/fixtures/` (with its `fixtures.json`), or are
-//! the crate's embedded **test-only** fixtures. The folder holds:
+//! Keys come from a folder laid out like `tests/fixtures/` (with its `fixtures.json`), are
+//! the crate's embedded **test-only** fixtures, or are freshly generated
+//! ([`SandboxKeys::generate`]; the config folder then becomes such a keys folder). The folder
+//! holds:
 //!
 //! | file | what |
 //! |---|---|
@@ -9,11 +11,12 @@
 //! | `apiclient_key.pem` | the merchant API private key (clients sign with it; the sandbox checks with its public half) |
 //! | `platform_key.pem` + the platform certificate file | the platform certificate and its private half (certificate mode) |
 //! | `pub_key.pem` + `pub_key_private.pem` | the WeChat Pay public key and its private half (public-key mode) |
+//! | `apiclient_cert.pem` | the merchant certificate (written for generated keys; never read) |
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -35,9 +38,11 @@ const MERCHANT_KEY_FILE: &str = "apiclient_key.pem";
 const PLATFORM_KEY_FILE: &str = "platform_key.pem";
 const PUBLIC_KEY_FILE: &str = "pub_key.pem";
 const PUBLIC_KEY_PRIVATE_FILE: &str = "pub_key_private.pem";
+const MERCHANT_CERT_FILE: &str = "apiclient_cert.pem";
+const MANIFEST_FILE: &str = "fixtures.json";
 
 /// `fixtures.json`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct Manifest {
     mchid: String,
     merchant_serial: String,
@@ -62,6 +67,15 @@ pub(crate) struct SandboxKeys {
     public_key_pem: String,
     pub(crate) public_key_private: PrivateKey,
     pub(crate) apiv3_key: [u8; 32],
+    /// Generated keys only: what else the config folder needs to be a keys folder.
+    generated: Option<GeneratedFiles>,
+}
+
+/// The files only a keys folder has (private halves of the platform's keys). No `Debug`.
+struct GeneratedFiles {
+    platform_key_pem: String,
+    public_key_private_pem: String,
+    merchant_cert_pem: String,
 }
 
 impl fmt::Debug for SandboxKeys {
@@ -71,6 +85,7 @@ impl fmt::Debug for SandboxKeys {
             .field("merchant_serial", &self.merchant_serial)
             .field("platform_serial", &self.platform_cert.serial())
             .field("public_key_id", &self.public_key_id)
+            .field("generated", &self.generated.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -102,15 +117,51 @@ impl SandboxKeys {
         )
     }
 
+    /// Fresh key material ([`super::keygen::generate`]), checked like a loaded folder.
+    ///
+    /// Blocking and CPU-bound (RSA key generation): call it off the async executor.
+    pub(crate) fn generate() -> Result<Self> {
+        let g = super::keygen::generate(super::now())?;
+        let manifest = Manifest {
+            mchid: g.mchid,
+            merchant_serial: g.merchant_serial,
+            platform_certificate_file: format!("wechatpay_{}.pem", g.platform_serial),
+            platform_serial: g.platform_serial,
+            public_key_id: g.public_key_id,
+            apiv3_key: g.apiv3_key,
+        };
+        let mut keys = Self::from_parts(
+            manifest,
+            g.merchant_key_pem,
+            &g.platform_key_pem,
+            &g.platform_cert_pem,
+            g.public_key_pem,
+            &g.public_key_private_pem,
+        )?;
+        let merchant_cert = Certificate::from_pem(&g.merchant_cert_pem)?;
+        if merchant_cert.serial() != keys.merchant_serial
+            || merchant_cert.public_key() != &keys.merchant_public
+        {
+            return Err(Error::crypto(
+                "sandbox: the generated merchant certificate does not match its key",
+            ));
+        }
+        keys.generated = Some(GeneratedFiles {
+            platform_key_pem: g.platform_key_pem,
+            public_key_private_pem: g.public_key_private_pem,
+            merchant_cert_pem: g.merchant_cert_pem,
+        });
+        Ok(keys)
+    }
+
     /// A folder laid out like `tests/fixtures/`.
     pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
-        let manifest: Manifest =
-            serde_json::from_str(&read(dir, "fixtures.json")?).map_err(|e| {
-                Error::config(format!(
-                    "sandbox keys: {}: {e}",
-                    dir.join("fixtures.json").display()
-                ))
-            })?;
+        let manifest: Manifest = serde_json::from_str(&read(dir, MANIFEST_FILE)?).map_err(|e| {
+            Error::config(format!(
+                "sandbox keys: {}: {e}",
+                dir.join(MANIFEST_FILE).display()
+            ))
+        })?;
         let cert_file = Path::new(&manifest.platform_certificate_file);
         if cert_file.components().count() != 1 {
             return Err(Error::config(
@@ -186,6 +237,7 @@ impl SandboxKeys {
             public_key_pem,
             public_key_private,
             apiv3_key,
+            generated: None,
         })
     }
 
@@ -210,16 +262,22 @@ impl SandboxKeys {
         format!("wechatpay_{}.pem", self.platform_serial())
     }
 
-    /// Writes the client's PEM files, `wxpay.toml` and `wxpay.json` into `dir`.
+    /// Writes the client's PEM files, `wxpay.toml` and `wxpay.json` into `dir`; for generated
+    /// keys also `fixtures.json`, the platform's private keys and the merchant certificate, so
+    /// that `dir` is a keys folder [`SandboxKeys::from_dir`] loads.
     ///
     /// The TOML names files relative to its folder (surface §5); the JSON, meant for clients
-    /// in other languages, gives absolute paths.
+    /// in other languages, gives absolute paths. Private keys and `fixtures.json` (which holds
+    /// the APIv3 key) are readable by the owner only (Unix).
     pub(crate) fn write_config(&self, dir: &Path, base_uri: &str) -> Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
         let cert_file = self.certificate_file();
         write_file(&dir.join(MERCHANT_KEY_FILE), &self.merchant_key_pem, true)?;
         write_file(&dir.join(PUBLIC_KEY_FILE), &self.public_key_pem, false)?;
         write_file(&dir.join(&cert_file), self.platform_cert.pem(), false)?;
+        if let Some(files) = &self.generated {
+            self.write_keys_folder(dir, files, &cert_file)?;
+        }
 
         // JSON string literals are valid TOML basic strings (same escapes).
         let q = |s: &str| serde_json::Value::from(s).to_string();
@@ -260,6 +318,33 @@ impl SandboxKeys {
             .map_err(|e| Error::config(format!("sandbox: cannot serialize wxpay.json: {e}")))?;
         write_file(&json_path, &(text + "\n"), false)?;
         Ok((toml_path, json_path))
+    }
+
+    /// The rest of a keys folder: `fixtures.json`, the platform's private keys, the merchant
+    /// certificate.
+    fn write_keys_folder(&self, dir: &Path, files: &GeneratedFiles, cert_file: &str) -> Result<()> {
+        let manifest = Manifest {
+            mchid: self.mchid.clone(),
+            merchant_serial: self.merchant_serial.clone(),
+            platform_serial: self.platform_serial().to_string(),
+            platform_certificate_file: cert_file.to_string(),
+            public_key_id: self.public_key_id.clone(),
+            apiv3_key: String::from_utf8_lossy(&self.apiv3_key).into_owned(),
+        };
+        let text = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| Error::config(format!("sandbox: cannot serialize fixtures.json: {e}")))?;
+        write_file(&dir.join(PLATFORM_KEY_FILE), &files.platform_key_pem, true)?;
+        write_file(
+            &dir.join(PUBLIC_KEY_PRIVATE_FILE),
+            &files.public_key_private_pem,
+            true,
+        )?;
+        write_file(
+            &dir.join(MERCHANT_CERT_FILE),
+            &files.merchant_cert_pem,
+            false,
+        )?;
+        write_file(&dir.join(MANIFEST_FILE), &(text + "\n"), true)
     }
 }
 

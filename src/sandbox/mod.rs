@@ -2,9 +2,10 @@
 //! behaves like the platform towards any client, this crate's or another language's.
 //!
 //! - **Keys**: the crate's embedded **test-only** fixtures (mchid `1900000109`; never valid
-//!   against WeChat Pay), or a folder laid out like `tests/fixtures/` ([`SandboxBuilder::keys_dir`]).
-//!   At start it writes a ready client configuration (`wxpay.toml`, `wxpay.json` and the PEM
-//!   files) into [`SandboxBuilder::config_dir`].
+//!   against WeChat Pay), a folder laid out like `tests/fixtures/` ([`SandboxBuilder::keys_dir`]),
+//!   or fresh ones generated at start ([`SandboxBuilder::generate_keys`]). At start it writes a
+//!   ready client configuration (`wxpay.toml`, `wxpay.json` and the PEM files) into
+//!   [`SandboxBuilder::config_dir`].
 //! - **Checks every request** like the platform: `Accept` and `User-Agent` present (else
 //!   `400`), the endpoint in the catalog (else `404 RESOURCE_NOT_EXISTS`, `405` for a known path
 //!   with another verb), then the `Authorization` syntax, mchid, merchant serial, timestamp
@@ -59,6 +60,7 @@ mod auth;
 mod control;
 mod faults;
 mod flows;
+mod keygen;
 mod keys;
 mod notify;
 mod record;
@@ -184,12 +186,23 @@ impl Sandbox {
     }
 }
 
+/// Where the sandbox's key material comes from.
+#[derive(Debug, Clone)]
+enum KeySource {
+    /// The crate's embedded test-only fixtures.
+    Embedded,
+    /// A folder laid out like `tests/fixtures/`.
+    Dir(PathBuf),
+    /// Fresh keys generated at start.
+    Generate,
+}
+
 /// Configures a [`Sandbox`]; [`SandboxBuilder::start`] binds and serves.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SandboxBuilder {
     listen: SocketAddr,
-    keys_dir: Option<PathBuf>,
+    keys: KeySource,
     config_dir: Option<PathBuf>,
 }
 
@@ -197,7 +210,7 @@ impl Default for SandboxBuilder {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            keys_dir: None,
+            keys: KeySource::Embedded,
             config_dir: None,
         }
     }
@@ -212,9 +225,46 @@ impl SandboxBuilder {
     }
 
     /// Loads the key material from a folder laid out like `tests/fixtures/`, with its
-    /// `fixtures.json` (default: the embedded test-only fixtures).
+    /// `fixtures.json` (default: the embedded test-only fixtures). The config folder of a
+    /// sandbox started with [`SandboxBuilder::generate_keys`] is such a folder. Replaces an
+    /// earlier [`SandboxBuilder::generate_keys`].
     pub fn keys_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.keys_dir = Some(dir.into());
+        self.keys = KeySource::Dir(dir.into());
+        self
+    }
+
+    /// Generates fresh key material at [`SandboxBuilder::start`] instead of using the embedded
+    /// fixtures, so no two sandboxes share keys:
+    ///
+    /// - a merchant RSA-2048 private key, with a self-signed merchant certificate whose serial
+    ///   (40 upper-case hex digits) is the merchant serial;
+    /// - a platform RSA-2048 key with a self-signed X.509 platform certificate (CN `WeChat Pay
+    ///   sandbox platform`, a random 20-byte serial, valid from a day ago for five years);
+    /// - a WeChat Pay public key pair with id `PUB_KEY_ID_` + 32 random digits;
+    /// - a random 32-character APIv3 key and a random 10-digit mchid.
+    ///
+    /// The key pairs come from the `rsa` crate, the certificates from `rcgen`, every random
+    /// value from the operating system; generation runs on tokio's blocking pool and takes
+    /// about a second. Besides the client configuration, the config folder then receives
+    /// `fixtures.json`, `platform_key.pem`, `pub_key_private.pem` and `apiclient_cert.pem`:
+    /// it is a keys folder that [`SandboxBuilder::keys_dir`] loads again later (give an
+    /// explicit [`SandboxBuilder::config_dir`] to keep it past
+    /// [`SandboxHandle::shutdown`]; files of the same names there are overwritten). The keys
+    /// are **for tests only**; private keys are never printed or logged, and on Unix their
+    /// files are readable by the owner only. Replaces an earlier [`SandboxBuilder::keys_dir`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::sandbox::Sandbox;
+    ///
+    /// let sandbox = Sandbox::builder().generate_keys().start().await?;
+    /// let wxpay = sandbox.client()?;
+    /// assert_eq!(wxpay.v3().certificates().get(()).await?.status(), 200);
+    /// sandbox.shutdown();
+    /// # Ok(()) }
+    /// ```
+    pub fn generate_keys(mut self) -> Self {
+        self.keys = KeySource::Generate;
         self
     }
 
@@ -229,9 +279,14 @@ impl SandboxBuilder {
     /// Loads the keys, binds, writes the client configuration and serves in the background
     /// on the current tokio runtime until [`SandboxHandle::shutdown`] (or the runtime ends).
     pub async fn start(self) -> Result<SandboxHandle> {
-        let keys = match &self.keys_dir {
-            Some(dir) => SandboxKeys::from_dir(dir)?,
-            None => SandboxKeys::embedded()?,
+        let keys = match &self.keys {
+            KeySource::Embedded => SandboxKeys::embedded()?,
+            KeySource::Dir(dir) => SandboxKeys::from_dir(dir)?,
+            KeySource::Generate => tokio::task::spawn_blocking(SandboxKeys::generate)
+                .await
+                .map_err(|e| {
+                    Error::crypto(format!("sandbox: key generation did not finish: {e}"))
+                })??,
         };
         let listener = TcpListener::bind(self.listen).await.map_err(|e| {
             Error::transport(

@@ -34,6 +34,10 @@ enum Command {
         /// A folder laid out like the test fixtures (with fixtures.json); default: built-in test keys.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// Generate fresh test keys (merchant, platform certificate, public key, APIv3 key) and
+        /// write them into the config dir, which --keys can load later.
+        #[arg(long, conflicts_with = "keys")]
+        generate_keys: bool,
         /// Where to write the client config (wxpay.toml, wxpay.json); default: a temp folder.
         #[arg(long)]
         config_dir: Option<PathBuf>,
@@ -181,8 +185,9 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Some(Command::Sandbox {
             listen,
             keys,
+            generate_keys,
             config_dir,
-        }) => runtime.block_on(send::serve_sandbox(listen, keys, config_dir)),
+        }) => runtime.block_on(send::serve_sandbox(listen, keys, generate_keys, config_dir)),
         None => {
             let config = cli.request.config()?;
             runtime.block_on(send::request(&cli.request, config))

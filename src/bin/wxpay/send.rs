@@ -221,9 +221,13 @@ async fn sandbox_request(
 }
 
 /// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.
+///
+/// Keys: the folder `keys`, fresh ones when `generate_keys` (written into the config folder),
+/// else the built-in test keys.
 pub async fn serve_sandbox(
     listen: SocketAddr,
     keys: Option<PathBuf>,
+    generate_keys: bool,
     config_dir: Option<PathBuf>,
 ) -> Result<(), Fail> {
     if !listen.ip().is_loopback() {
@@ -232,8 +236,15 @@ pub async fn serve_sandbox(
         )));
     }
     let mut builder = Sandbox::builder().listen(listen);
-    if let Some(dir) = keys {
-        builder = builder.keys_dir(dir);
+    match (keys, generate_keys) {
+        (Some(_), true) => {
+            return Err(Fail::input(
+                "--keys and --generate-keys exclude each other: load keys or generate them",
+            ))
+        }
+        (Some(dir), false) => builder = builder.keys_dir(dir),
+        (None, true) => builder = builder.generate_keys(),
+        (None, false) => {}
     }
     if let Some(dir) = config_dir {
         builder = builder.config_dir(dir);
