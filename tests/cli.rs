@@ -274,33 +274,56 @@ fn sandbox_request_exit_codes() {
     assert_eq!(out.status.code(), Some(4));
 }
 
+/// A `wxpay sandbox` process, killed when dropped (also when a test fails).
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Serves `wxpay sandbox` writing its config into `dir`, then runs a separate
+/// `wxpay -c dir/wxpay.toml v3/certificates`: (first stdout line, that run's output).
+fn served_sandbox_and_client(extra: &[&str], dir: &std::path::Path) -> (String, Output) {
+    use std::io::{BufRead, BufReader};
+    let mut args = vec![
+        "sandbox",
+        "--listen",
+        "127.0.0.1:0",
+        "--config-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let mut server = Served(
+        Command::new(env!("CARGO_BIN_EXE_wxpay"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = server.0.stdout.take().unwrap();
+    let base = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let toml = dir.join("wxpay.toml");
+    let out = wxpay(&["-c", toml.to_str().unwrap(), "v3/certificates"]);
+    drop(server);
+    (base, out)
+}
+
 #[test]
 fn served_sandbox_config_works_for_a_separate_client() {
-    use std::io::{BufRead, BufReader};
     let dir = std::env::temp_dir().join(format!("wxpay-served-{}", std::process::id()));
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--config-dir",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let base = lines.next().unwrap().unwrap();
+    let (base, out) = served_sandbox_and_client(&[], &dir);
     assert!(
         base.starts_with("http://127.0.0.1:") && base.ends_with('/'),
         "{base}"
     );
-    let toml = dir.join("wxpay.toml");
-    let out = wxpay(&["-c", toml.to_str().unwrap(), "v3/certificates"]);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    server.kill().unwrap();
-    let _ = server.wait();
-    assert!(out.status.success(), "{stderr}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["status"], 200);
     let _ = std::fs::remove_dir_all(&dir);
@@ -308,7 +331,6 @@ fn served_sandbox_config_works_for_a_separate_client() {
 
 #[test]
 fn served_sandbox_generates_keys_into_its_config_dir() {
-    use std::io::{BufRead, BufReader};
     let out = wxpay(&["sandbox", "--generate-keys", "--keys", FIXTURES]);
     assert_eq!(
         out.status.code(),
@@ -318,25 +340,8 @@ fn served_sandbox_generates_keys_into_its_config_dir() {
 
     let dir = std::env::temp_dir().join(format!("wxpay-generated-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args([
-            "sandbox",
-            "--generate-keys",
-            "--listen",
-            "127.0.0.1:0",
-            "--config-dir",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let base = lines.next().unwrap().unwrap();
-    let toml = dir.join("wxpay.toml");
-    let out = wxpay(&["-c", toml.to_str().unwrap(), "v3/certificates"]);
+    let (base, out) = served_sandbox_and_client(&["--generate-keys"], &dir);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    server.kill().unwrap();
-    let _ = server.wait();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     assert!(out.status.success(), "{stderr}");
     let body: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -250,11 +250,15 @@ pub async fn serve_sandbox(
         builder = builder.config_dir(dir);
     }
     let sandbox = builder.start().await.map_err(Fail::from)?;
-    println!("{}", sandbox.base_uri());
-    println!("config: {}", sandbox.config_toml_path().display());
-    println!("config: {}", sandbox.config_json_path().display());
+    // A reader that stops after the base URI must not bring the server down: write errors
+    // (a closed pipe) are ignored instead of panicking like println! would.
     use std::io::Write as _;
-    let _ = std::io::stdout().flush();
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", sandbox.base_uri());
+    let _ = writeln!(stdout, "config: {}", sandbox.config_toml_path().display());
+    let _ = writeln!(stdout, "config: {}", sandbox.config_json_path().display());
+    let _ = stdout.flush();
+    drop(stdout);
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| Fail::input(format!("cannot wait for Ctrl-C: {e}")))?;
