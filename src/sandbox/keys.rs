@@ -267,8 +267,8 @@ impl SandboxKeys {
     /// that `dir` is a keys folder [`SandboxKeys::from_dir`] loads.
     ///
     /// The TOML names files relative to its folder (surface §5); the JSON, meant for clients
-    /// in other languages, gives absolute paths. Private keys and `fixtures.json` (which holds
-    /// the APIv3 key) are readable by the owner only (Unix).
+    /// in other languages, gives absolute paths. Private keys and the files that hold the
+    /// APIv3 key (`fixtures.json`, `wxpay.toml`, `wxpay.json`) are readable by the owner only (Unix).
     pub(crate) fn write_config(&self, dir: &Path, base_uri: &str) -> Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
         let cert_file = self.certificate_file();
@@ -297,7 +297,7 @@ impl SandboxKeys {
             q(&cert_file),
         );
         let toml_path = dir.join("wxpay.toml");
-        write_file(&toml_path, &toml, false)?;
+        write_file(&toml_path, &toml, true)?;
 
         let abs = |name: &str| dir.join(name).to_string_lossy().into_owned();
         let mut public_keys = serde_json::Map::new();
@@ -316,7 +316,7 @@ impl SandboxKeys {
         let json_path = dir.join("wxpay.json");
         let text = serde_json::to_string_pretty(&config)
             .map_err(|e| Error::config(format!("sandbox: cannot serialize wxpay.json: {e}")))?;
-        write_file(&json_path, &(text + "\n"), false)?;
+        write_file(&json_path, &(text + "\n"), true)?;
         Ok((toml_path, json_path))
     }
 
