@@ -428,6 +428,21 @@ mod tests {
     }
 
     #[test]
+    fn non_rsa_and_short_keys_are_refused() {
+        for (file, needle) in [
+            ("invalid/ec_p256_key.pem", "RSA key of at least 2048 bits"),
+            ("invalid/rsa1024_key.pem", "2048 bits"),
+        ] {
+            let e = PrivateKey::from_pem(fixture(file)).unwrap_err();
+            assert!(e.to_string().contains(needle), "{file}: {e}");
+        }
+        let e = PublicKey::from_pem(fixture("invalid/ec_p256_pub.pem")).unwrap_err();
+        assert!(e.to_string().contains("not an RSA public key"), "{e}");
+        let e = PublicKey::from_pem(fixture("invalid/rsa1024_pub.pem")).unwrap_err();
+        assert!(e.to_string().contains("fewer than 2048 bits"), "{e}");
+    }
+
+    #[test]
     fn private_key_debug_is_redacted() {
         let k = PrivateKey::from_pem(fixture("apiclient_key.pem")).unwrap();
         let d = format!("{k:?}");
