@@ -11,15 +11,7 @@ async fn main() -> wechatpay_chain::Result<()> {
     let (_sandbox, wxpay) = support::start().await?;
     support::create_order(&wxpay, "1234323JKHDFE1243252").await?;
     // Payment is collected only once the order awaits it: after the pending message.
-    wxpay
-        .v3()
-        .payscore()
-        .partner()
-        .serviceorder()
-        ._out_order_no_()
-        .send_pendingmessage()
-        .post(json!({"out_order_no": "1234323JKHDFE1243252", "json": support::message_body()}))
-        .await?;
+    support::send_pending_message(&wxpay, "1234323JKHDFE1243252").await?;
     let response = wxpay
         .v3()
         .payscore()

@@ -282,7 +282,8 @@ impl Chain {
     }
 }
 
-/// Configures a [`Wechatpay`] client. Errors are collected and reported by [`Builder::build`].
+/// Configures a [`Wechatpay`] client. Setters never fail; [`Builder::build`] checks the whole
+/// configuration and says what to fix.
 #[must_use]
 pub struct Builder {
     mchid: Option<String>,
@@ -296,7 +297,6 @@ pub struct Builder {
     apiv3_key: Option<Vec<u8>>,
     transport: TransportConfig,
     get_retries: u32,
-    errors: Vec<Error>,
 }
 
 impl Default for Builder {
@@ -313,7 +313,6 @@ impl Default for Builder {
             apiv3_key: None,
             transport: TransportConfig::default(),
             get_retries: 0,
-            errors: Vec::new(),
         }
     }
 }
@@ -443,10 +442,7 @@ impl Builder {
     }
 
     /// Checks the configuration and builds the client.
-    pub fn build(mut self) -> Result<Wechatpay> {
-        if let Some(e) = self.errors.drain(..).next() {
-            return Err(e);
-        }
+    pub fn build(self) -> Result<Wechatpay> {
         let mchid = self
             .mchid
             .map(|m| m.trim().to_string())

@@ -227,7 +227,7 @@ impl Chain {
             target.push_str(&query);
         }
 
-        let (body, is_json) = match options.body {
+        let (body, has_body) = match options.body {
             Some(Body::Json(value)) => (
                 Bytes::from(serde_json::to_vec(&value).map_err(|e| {
                     ChainError::InvalidOptions(format!("the json body cannot be serialized: {e}"))
@@ -245,7 +245,8 @@ impl Chain {
             HeaderValue::from_str(&client.user_agent)
                 .map_err(|_| Error::config("the user agent has invalid characters"))?,
         );
-        if is_json {
+        // A raw body is JSON too unless a user header says otherwise (it overrides this one).
+        if has_body {
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

@@ -105,16 +105,24 @@ async fn nothing_prints_a_secret() {
         .unwrap_err();
     assert!(e.is_connect(), "{e}");
     check_error("transport", &e);
-    let e = wxpay
+    // SIGN_ERROR shows the local canonical message: still nothing secret in it.
+    let wrong = PrivateKey::from_pem_file(format!("{FIX}platform_key.pem")).unwrap();
+    let signer_mismatch = sandbox
+        .client_builder()
+        .private_key(wrong)
+        .apiv3_key(APIV3_KEY)
+        .build()
+        .unwrap();
+    let e = signer_mismatch
         .v3()
         .pay()
         .transactions()
         .native()
-        .post(json!({"headers": {"Wechatpay-Serial": "X"}, "json": {}}))
-        .await;
-    if let Err(e) = e {
-        check_error("api or verify", &e);
-    }
+        .post(json!({"json": {}}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.api().unwrap().code.as_deref(), Some("SIGN_ERROR"), "{e}");
+    check_error("sign error", &e);
     sandbox.inject(Fault::WrongSignature);
     let e = wxpay.v3().certificates().get(()).await.unwrap_err();
     assert!(e.verify().is_some(), "{e}");

@@ -54,3 +54,20 @@ pub async fn create_order(wxpay: &Wechatpay, out_order_no: &str) -> wechatpay_ch
         .await?
         .json()
 }
+
+/// Sends the pending message of an order (a prerequisite of `pay`), in the method form.
+pub async fn send_pending_message(
+    wxpay: &Wechatpay,
+    out_order_no: &str,
+) -> wechatpay_chain::Result<()> {
+    wxpay
+        .v3()
+        .payscore()
+        .partner()
+        .serviceorder()
+        ._out_order_no_()
+        .send_pendingmessage()
+        .post(json!({"out_order_no": out_order_no, "json": message_body()}))
+        .await?;
+    Ok(())
+}
