@@ -8,7 +8,7 @@ use wechatpay_chain::json;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> wechatpay_chain::Result<()> {
-    let (_sandbox, wxpay) = support::start().await?;
+    let (sandbox, wxpay) = support::start().await?;
     support::create_order(&wxpay, "1234323JKHDFE1243252").await?;
     // Payment is collected only once the order awaits it: after the pending message.
     support::send_pending_message(&wxpay, "1234323JKHDFE1243252").await?;
@@ -25,5 +25,6 @@ async fn main() -> wechatpay_chain::Result<()> {
         }))
         .await?;
     println!("pay: HTTP {} (signature verified)", response.status());
+    sandbox.shutdown();
     Ok(())
 }

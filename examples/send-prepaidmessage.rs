@@ -8,7 +8,7 @@ use wechatpay_chain::json;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> wechatpay_chain::Result<()> {
-    let (_sandbox, wxpay) = support::start().await?;
+    let (sandbox, wxpay) = support::start().await?;
     support::create_order(&wxpay, "1234323JKHDFE1243252").await?;
     let response = wxpay
         .v3()
@@ -23,5 +23,6 @@ async fn main() -> wechatpay_chain::Result<()> {
         "send-prepaidmessage: HTTP {} (signature verified)",
         response.status()
     );
+    sandbox.shutdown();
     Ok(())
 }

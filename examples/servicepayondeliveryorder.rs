@@ -6,8 +6,9 @@ mod support;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> wechatpay_chain::Result<()> {
-    let (_sandbox, wxpay) = support::start().await?;
+    let (sandbox, wxpay) = support::start().await?;
     let order = support::create_order(&wxpay, "1234323JKHDFE1243252").await?;
     println!("created, verified: {order}");
+    sandbox.shutdown();
     Ok(())
 }

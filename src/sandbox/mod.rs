@@ -149,6 +149,15 @@ impl State {
         self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Stops the server (see [`SandboxHandle::shutdown`]); the first call removes an owned
+    /// config folder.
+    fn shutdown(&self) {
+        let first = !self.shutdown.send_replace(true);
+        if first && self.config.owned {
+            let _ = std::fs::remove_dir_all(&self.config.dir);
+        }
+    }
+
     /// The next queued fault, if any.
     pub(crate) fn next_fault(&self) -> Option<Fault> {
         lock(&self.faults).pop_front()
@@ -345,15 +354,32 @@ impl SandboxBuilder {
         });
         tokio::spawn(server::accept_loop(listener, state.clone(), signal));
         tracing::info!(base_uri = %state.base_uri, "sandbox listening");
-        Ok(SandboxHandle { addr, state })
+        Ok(SandboxHandle {
+            addr,
+            state: state.clone(),
+            _owner: Arc::new(Owner(state)),
+        })
     }
 }
 
-/// A running sandbox. Cheap to clone; every clone controls the same server.
+/// Shuts the sandbox down when the last handle goes away. The server tasks hold the
+/// [`State`], not this, so they cannot keep a forgotten sandbox (and its key folder) alive.
+#[derive(Debug)]
+struct Owner(Arc<State>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+/// A running sandbox. Cheap to clone; every clone controls the same server. When the last
+/// clone is dropped the sandbox shuts down as with [`SandboxHandle::shutdown`].
 #[derive(Clone)]
 pub struct SandboxHandle {
     addr: SocketAddr,
     state: Arc<State>,
+    _owner: Arc<Owner>,
 }
 
 impl fmt::Debug for SandboxHandle {
@@ -433,12 +459,10 @@ impl SandboxHandle {
     }
 
     /// Stops accepting connections, gives open ones 2 s to finish, and removes the config
-    /// folder if the sandbox created it. Idempotent.
+    /// folder (with any key files in it) if the sandbox created it. Idempotent; dropping the
+    /// last handle does the same.
     pub fn shutdown(&self) {
-        let first = !self.state.shutdown.send_replace(true);
-        if first && self.state.config.owned {
-            let _ = std::fs::remove_dir_all(&self.state.config.dir);
-        }
+        self.state.shutdown();
     }
 }
 
