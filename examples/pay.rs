@@ -1,6 +1,9 @@
 //! Collects payment for a payscore order that awaits payment.
 //! PHP: `$instance->v3->payscore->partner->serviceorder->_out_order_no_->pay->post([...])`
 
+// An example talks to its reader on stdout.
+#![allow(clippy::print_stdout)]
+
 #[path = "support/mod.rs"]
 mod support;
 

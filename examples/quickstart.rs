@@ -4,6 +4,9 @@
 //! verified here — and finally a second pending message, which the sandbox refuses as the
 //! platform would.
 
+// An example talks to its reader on stdout.
+#![allow(clippy::print_stdout)]
+
 #[path = "support/mod.rs"]
 mod support;
 

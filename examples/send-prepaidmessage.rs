@@ -1,6 +1,9 @@
 //! Sends the send-prepaidmessage of a payscore order: 204, verified, and only once per order.
 //! PHP: `$instance->v3->payscore->partner->serviceorder->_out_order_no_->sendPrepaidmessage->post([...])`
 
+// An example talks to its reader on stdout.
+#![allow(clippy::print_stdout)]
+
 #[path = "support/mod.rs"]
 mod support;
 

@@ -1,6 +1,9 @@
 //! Creates a pay-on-delivery payscore order against the embedded sandbox.
 //! PHP: `$instance->v3->payscore->partner->servicepayondeliveryorder->post(['json' => [...]])`
 
+// An example talks to its reader on stdout.
+#![allow(clippy::print_stdout)]
+
 #[path = "support/mod.rs"]
 mod support;
 

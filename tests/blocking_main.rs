@@ -1,5 +1,8 @@
 //! The blocking calls work from a plain `fn main`: no runtime, no `#[tokio::main]`.
 
+// A harness-less test reports on stdout.
+#![allow(clippy::print_stdout)]
+
 use wechatpay_chain::sandbox::Sandbox;
 use wechatpay_chain::{json, wait};
 

@@ -39,10 +39,8 @@ async fn sandbox() -> SandboxHandle {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    use wechatpay_chain::Clock as _;
+    wechatpay_chain::SystemClock.now()
 }
 
 /// The seed endpoints written in one chain form.

@@ -129,10 +129,8 @@ fn pem_lines(pem: &str) -> Vec<String> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    use wechatpay_chain::Clock as _;
+    wechatpay_chain::SystemClock.now()
 }
 
 #[tokio::test]

@@ -6,11 +6,11 @@ use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
 use wechatpay_chain::{json, Value, Wechatpay};
 
 /// The service and sub-merchant every example uses.
-pub const SERVICE_ID: &str = "2002000000000558128851361561536";
-pub const SUB_MCHID: &str = "1900000109";
+pub(crate) const SERVICE_ID: &str = "2002000000000558128851361561536";
+pub(crate) const SUB_MCHID: &str = "1900000109";
 
 /// Starts the embedded sandbox on a free loopback port and a client pointed at it.
-pub async fn start() -> wechatpay_chain::Result<(SandboxHandle, Wechatpay)> {
+pub(crate) async fn start() -> wechatpay_chain::Result<(SandboxHandle, Wechatpay)> {
     let sandbox = Sandbox::builder().start().await?;
     let wxpay = sandbox.client()?;
     println!("sandbox at {}", sandbox.base_uri());
@@ -18,7 +18,7 @@ pub async fn start() -> wechatpay_chain::Result<(SandboxHandle, Wechatpay)> {
 }
 
 /// The body of a pay-on-delivery order (`servicepayondeliveryorder`).
-pub fn order(out_order_no: &str, notify_url: &str) -> Value {
+pub(crate) fn order(out_order_no: &str, notify_url: &str) -> Value {
     json!({
         "out_order_no": out_order_no,
         "appid": "wxd678efh567hg6787",
@@ -34,7 +34,7 @@ pub fn order(out_order_no: &str, notify_url: &str) -> Value {
 }
 
 /// The body of send-pendingmessage / send-prepaidmessage.
-pub fn message_body() -> Value {
+pub(crate) fn message_body() -> Value {
     json!({
         "service_id": SERVICE_ID,
         "sub_mchid": SUB_MCHID,
@@ -44,7 +44,7 @@ pub fn message_body() -> Value {
 }
 
 /// Creates an order in the method form and returns the platform's answer.
-pub async fn create_order(wxpay: &Wechatpay, out_order_no: &str) -> wechatpay_chain::Result<Value> {
+pub(crate) async fn create_order(wxpay: &Wechatpay, out_order_no: &str) -> wechatpay_chain::Result<Value> {
     wxpay
         .v3()
         .payscore()
@@ -56,7 +56,7 @@ pub async fn create_order(wxpay: &Wechatpay, out_order_no: &str) -> wechatpay_ch
 }
 
 /// Sends the pending message of an order (a prerequisite of `pay`), in the method form.
-pub async fn send_pending_message(
+pub(crate) async fn send_pending_message(
     wxpay: &Wechatpay,
     out_order_no: &str,
 ) -> wechatpay_chain::Result<()> {

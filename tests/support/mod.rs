@@ -12,73 +12,73 @@ use wechatpay_chain::{
 };
 
 /// The Unix second the request vectors were signed at (`request_signatures[0].timestamp`).
-pub const VECTOR_EPOCH: i64 = 1_763_780_000;
+pub(crate) const VECTOR_EPOCH: i64 = 1_763_780_000;
 
 /// A path inside the crate, from a path relative to its root.
-pub fn path(relative: &str) -> PathBuf {
+pub(crate) fn path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 /// Reads a file of the crate as text, naming it on failure.
-pub fn read(relative: &str) -> String {
+pub(crate) fn read(relative: &str) -> String {
     let p = path(relative);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
 /// Parses a JSON file of the crate.
-pub fn json(relative: &str) -> Value {
+pub(crate) fn json(relative: &str) -> Value {
     serde_json::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative} is not JSON: {e}"))
 }
 
 /// `tests/data/vectors.json`: protocol vectors (signatures, responses, …).
-pub fn vectors() -> Value {
+pub(crate) fn vectors() -> Value {
     json("tests/data/vectors.json")
 }
 
 /// `tests/data/chain-vectors.json`: chain, template and query vectors.
-pub fn chain_vectors() -> Value {
+pub(crate) fn chain_vectors() -> Value {
     json("tests/data/chain-vectors.json")
 }
 
 /// A fixture file's text.
-pub fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     read(&format!("tests/fixtures/{name}"))
 }
 
 /// `tests/fixtures/fixtures.json`: ids and serials of the test keys.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Fixtures {
-    pub mchid: String,
-    pub merchant_serial: String,
-    pub platform_serial: String,
-    pub platform_certificate_file: String,
-    pub public_key_id: String,
-    pub apiv3_key: String,
+pub(crate) struct Fixtures {
+    pub(crate) mchid: String,
+    pub(crate) merchant_serial: String,
+    pub(crate) platform_serial: String,
+    pub(crate) platform_certificate_file: String,
+    pub(crate) public_key_id: String,
+    pub(crate) apiv3_key: String,
 }
 
-pub fn fixtures() -> Fixtures {
+pub(crate) fn fixtures() -> Fixtures {
     serde_json::from_value(json("tests/fixtures/fixtures.json")).expect("fixtures.json shape")
 }
 
 /// The merchant API private key (PKCS#8).
-pub fn merchant_key() -> PrivateKey {
+pub(crate) fn merchant_key() -> PrivateKey {
     PrivateKey::from_pem(fixture("apiclient_key.pem")).expect("merchant key")
 }
 
 /// The platform certificate named by `fixtures.json`.
-pub fn platform_certificate() -> Certificate {
+pub(crate) fn platform_certificate() -> Certificate {
     Certificate::from_pem(fixture(&fixtures().platform_certificate_file))
         .expect("platform certificate")
 }
 
 /// The WeChat Pay public key (SPKI).
-pub fn public_key() -> PublicKey {
+pub(crate) fn public_key() -> PublicKey {
     PublicKey::from_pem(fixture("pub_key.pem")).expect("public key")
 }
 
 /// A key store holding both platform keys: the certificate (under its serial) and the public
 /// key (under its `PUB_KEY_ID_…`).
-pub fn key_store() -> KeyStore {
+pub(crate) fn key_store() -> KeyStore {
     let store = KeyStore::new();
     store.insert_certificate(platform_certificate());
     store.insert_public_key(fixtures().public_key_id, public_key());
@@ -86,7 +86,7 @@ pub fn key_store() -> KeyStore {
 }
 
 /// A builder with the merchant identity, both platform keys and a clock stopped at `now`.
-pub fn builder_at(now: i64) -> Builder {
+pub(crate) fn builder_at(now: i64) -> Builder {
     let f = fixtures();
     Wechatpay::builder()
         .mchid(f.mchid)
@@ -99,24 +99,24 @@ pub fn builder_at(now: i64) -> Builder {
 }
 
 /// A client whose clock is stopped at `now`.
-pub fn client_at(now: i64) -> Wechatpay {
+pub(crate) fn client_at(now: i64) -> Wechatpay {
     builder_at(now).build().expect("test client")
 }
 
 /// A client whose clock is stopped at [`VECTOR_EPOCH`].
-pub fn client() -> Wechatpay {
+pub(crate) fn client() -> Wechatpay {
     client_at(VECTOR_EPOCH)
 }
 
 /// A JSON string field, with a readable panic.
-pub fn str_field<'a>(case: &'a Value, name: &str) -> &'a str {
+pub(crate) fn str_field<'a>(case: &'a Value, name: &str) -> &'a str {
     case[name]
         .as_str()
         .unwrap_or_else(|| panic!("field {name} missing or not a string in {case}"))
 }
 
 /// A JSON array field, with a readable panic.
-pub fn array<'a>(value: &'a Value, name: &str) -> &'a [Value] {
+pub(crate) fn array<'a>(value: &'a Value, name: &str) -> &'a [Value] {
     value[name]
         .as_array()
         .unwrap_or_else(|| panic!("field {name} missing or not an array"))

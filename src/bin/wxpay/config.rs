@@ -12,21 +12,21 @@ use crate::Fail;
 /// The configuration file (surface.md §5). Relative paths resolve against its folder.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub mchid: Option<String>,
-    pub serial: Option<String>,
-    pub private_key: Option<PathBuf>,
+pub(crate) struct FileConfig {
+    pub(crate) mchid: Option<String>,
+    pub(crate) serial: Option<String>,
+    pub(crate) private_key: Option<PathBuf>,
     pub apiv3_key: Option<String>,
-    pub base_uri: Option<String>,
+    pub(crate) base_uri: Option<String>,
     #[serde(default)]
-    pub public_keys: BTreeMap<String, PathBuf>,
+    pub(crate) public_keys: BTreeMap<String, PathBuf>,
     #[serde(default)]
-    pub certificates: BTreeMap<String, PathBuf>,
+    pub(crate) certificates: BTreeMap<String, PathBuf>,
 }
 
 impl FileConfig {
     /// Reads and parses a config file, resolving its relative paths.
-    pub fn load(path: &Path) -> Result<Self, Fail> {
+    pub(crate) fn load(path: &Path) -> Result<Self, Fail> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Fail::input(format!("cannot read config {}: {e}", path.display())))?;
         let mut config: Self = toml::from_str(&text).map_err(|e| {
@@ -57,24 +57,24 @@ fn one_line(s: &str) -> String {
 
 /// Settings given on the command line or in the environment (they win over the file).
 #[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub mchid: Option<String>,
-    pub serial: Option<String>,
-    pub private_key: Option<PathBuf>,
+pub(crate) struct Overrides {
+    pub(crate) mchid: Option<String>,
+    pub(crate) serial: Option<String>,
+    pub(crate) private_key: Option<PathBuf>,
     pub apiv3_key: Option<String>,
-    pub base_uri: Option<String>,
-    pub public_keys: Vec<(String, PathBuf)>,
-    pub certificates: Vec<PathBuf>,
+    pub(crate) base_uri: Option<String>,
+    pub(crate) public_keys: Vec<(String, PathBuf)>,
+    pub(crate) certificates: Vec<PathBuf>,
 }
 
 /// The merged configuration: what a client is built from.
 #[derive(Debug, Default)]
-pub struct Config {
-    pub file: FileConfig,
+pub(crate) struct Config {
+    pub(crate) file: FileConfig,
 }
 
 impl Config {
-    pub fn merge(file: FileConfig, over: Overrides) -> Self {
+    pub(crate) fn merge(file: FileConfig, over: Overrides) -> Self {
         let mut file = file;
         file.mchid = over.mchid.or(file.mchid);
         file.serial = over.serial.or(file.serial);
@@ -90,7 +90,7 @@ impl Config {
     }
 
     /// A builder with everything configured except the private key.
-    pub fn builder(&self) -> Result<Builder, Fail> {
+    pub(crate) fn builder(&self) -> Result<Builder, Fail> {
         let c = &self.file;
         let mut builder = Wechatpay::builder();
         if let Some(m) = &c.mchid {
@@ -123,7 +123,7 @@ impl Config {
     }
 
     /// The configured private key, if any.
-    pub fn private_key(&self) -> Result<Option<PrivateKey>, Fail> {
+    pub(crate) fn private_key(&self) -> Result<Option<PrivateKey>, Fail> {
         self.file
             .private_key
             .as_ref()

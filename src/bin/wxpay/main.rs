@@ -3,6 +3,9 @@
 //! Exit status: 0 for a verified 2xx (or a dry run); 2 bad input or configuration; 3 transport
 //! failure; 4 API error (status ≥ 400); 5 verification failure. Errors are one line on stderr.
 
+// A command line talks on stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod config;
 mod send;
 
