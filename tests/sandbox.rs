@@ -17,7 +17,7 @@ use wechatpay_chain::crypto::aes_gcm_decrypt;
 use wechatpay_chain::sandbox::{Fault, Sandbox, SandboxHandle};
 use wechatpay_chain::{
     verifier, Certificate, Chain, ChainError, ErrorKind, FixedClock, Method, Options, PrivateKey,
-    TransportKind, VerifyError, Wechatpay,
+    StatusCode, TransportKind, VerifyError, Wechatpay,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
@@ -145,7 +145,7 @@ async fn seed_endpoints_work_in_all_three_chain_forms() {
             assert_eq!(pending.status(), 204, "{form}");
             assert!(pending.bytes().is_empty());
             let again = seeds.pending.post(order_action(&no)).await.unwrap_err();
-            assert_eq!(again.status(), Some(400), "{form}");
+            assert_eq!(again.status(), Some(StatusCode::BAD_REQUEST), "{form}");
             assert_eq!(api_code(&again), Some("INVALID_REQUEST"), "{form}: {again}");
             assert!(again
                 .api()
@@ -212,7 +212,7 @@ async fn order_rules_and_parameter_errors() {
             .unwrap_err();
         assert_eq!(
             (e.status(), api_code(&e)),
-            (Some(404), Some("ORDER_NOT_EXIST")),
+            (Some(StatusCode::NOT_FOUND), Some("ORDER_NOT_EXIST")),
             "{e}"
         );
         let e = seeds
@@ -259,7 +259,7 @@ async fn order_rules_and_parameter_errors() {
             let e = seeds.create.post(json!({"json": body})).await.unwrap_err();
             assert_eq!(
                 (e.status(), api_code(&e)),
-                (Some(400), Some("PARAM_ERROR")),
+                (Some(StatusCode::BAD_REQUEST), Some("PARAM_ERROR")),
                 "{field}: {e}"
             );
             assert_eq!(e.api().unwrap().detail.as_ref().unwrap()["field"], field);
@@ -299,7 +299,7 @@ async fn catalog_unknown_paths_and_wrong_verbs() {
             .unwrap_err();
         assert_eq!(
             (e.status(), api_code(&e)),
-            (Some(404), Some("RESOURCE_NOT_EXISTS")),
+            (Some(StatusCode::NOT_FOUND), Some("RESOURCE_NOT_EXISTS")),
             "{e}"
         );
         let e = wxpay
@@ -310,7 +310,7 @@ async fn catalog_unknown_paths_and_wrong_verbs() {
             .get(())
             .await
             .unwrap_err();
-        assert_eq!(e.status(), Some(405), "{e}");
+        assert_eq!(e.status(), Some(StatusCode::METHOD_NOT_ALLOWED), "{e}");
         assert_eq!(e.response().unwrap().headers()["allow"], "POST");
         // Any other catalog endpoint: a signed, verified generic answer.
         let ok = wxpay
@@ -436,7 +436,7 @@ async fn requests_are_checked_like_the_platform() {
         ];
         for (what, builder, words) in cases {
             let e = builder.build().unwrap().v3().certificates().get(()).await.unwrap_err();
-            assert_eq!((e.status(), api_code(&e)), (Some(401), Some("SIGN_ERROR")), "{what}: {e}");
+            assert_eq!((e.status(), api_code(&e)), (Some(StatusCode::UNAUTHORIZED), Some("SIGN_ERROR")), "{what}: {e}");
             assert!(e.to_string().contains(words), "{what}: {e}");
             assert!(e.api().unwrap().server_sign_message().unwrap().starts_with("GET\n/v3/certificates\n"));
         }
@@ -518,7 +518,7 @@ async fn every_fault_is_a_distinct_client_error() {
             let e = certificates().await.unwrap_err();
             assert_eq!(
                 e.status(),
-                Some(200),
+                Some(StatusCode::OK),
                 "{name}: the error keeps the response"
             );
             let v = e.verify().unwrap_or_else(|| panic!("{name}: {e}"));
@@ -540,7 +540,7 @@ async fn every_fault_is_a_distinct_client_error() {
             sandbox.inject(Fault::Status(status));
             let e = certificates().await.unwrap_err();
             assert_eq!(
-                (e.status(), api_code(&e)),
+                (e.status().map(|s| s.as_u16()), api_code(&e)),
                 (Some(status), Some(code)),
                 "{e}"
             );
@@ -711,7 +711,7 @@ async fn failover_reaches_the_backup_sandbox() {
         let wxpay = first
             .client_builder()
             .base_uri(format!("http://127.0.0.1:{closed}/"))
-            .backup_base_uri(Some(backup.base_uri()))
+            .backup_base_uri(backup.base_uri())
             .build()
             .unwrap();
         let response = wxpay.v3().certificates().get(()).await.unwrap();
