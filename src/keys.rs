@@ -466,7 +466,8 @@ mod tests {
     #[test]
     fn non_rsa_and_short_keys_are_refused() {
         use KeyMaterial::{PrivateKey, PublicKey};
-        let cases: [(&str, fn(&str) -> Result<()>, KeyError); 4] = [
+        type Load = fn(&str) -> Result<()>;
+        let cases: [(&str, Load, KeyError); 4] = [
             (
                 "invalid/ec_p256_key.pem",
                 |pem| super::PrivateKey::from_pem(pem).map(drop),

@@ -90,7 +90,7 @@ pub fn nonce() -> Result<String> {
 ///
 /// A signer that cannot sign returns [`Error::signing`] with its own error as the cause: the
 /// request fails before anything is sent, with kind
-/// [`CryptoError::Sign`](crate::CryptoError::Sign) and the cause reachable through
+/// [`CryptoError::Sign`] and the cause reachable through
 /// [`source()`](std::error::Error::source).
 pub trait Sign: Send + Sync + fmt::Debug {
     /// RSASSA-PKCS1-v1_5 SHA-256 signature bytes over `message`.

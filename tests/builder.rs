@@ -56,7 +56,8 @@ fn keys_without_a_shared_store_go_to_the_clients_own() {
 #[test]
 fn a_failing_build_leaves_a_shared_store_untouched() {
     let f = support::fixtures();
-    let failing: Vec<(&str, Box<dyn Fn(Builder) -> Builder>)> = vec![
+    type Break = Box<dyn Fn(Builder) -> Builder>;
+    let failing: Vec<(&str, Break)> = vec![
         ("no mchid", Box::new(|b| b.mchid(""))),
         ("bad APIv3 key", Box::new(|b| b.apiv3_key("short"))),
         ("bad base URI", Box::new(|b| b.base_uri("not a uri"))),
