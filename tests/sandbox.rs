@@ -504,7 +504,18 @@ async fn every_fault_is_a_distinct_client_error() {
         sandbox.inject(Fault::Truncate);
         let e = certificates().await.unwrap_err();
         assert_eq!(e.transport_kind(), Some(TransportKind::Io), "truncate: {e}");
-        assert!(e.to_string().contains("reading the body"), "truncate: {e}");
+        // hyper's body error is the source, and the early end of the stream its cause.
+        let hyper_error =
+            std::error::Error::source(&e).and_then(|s| s.downcast_ref::<hyper::Error>());
+        let eof = hyper_error
+            .and_then(std::error::Error::source)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind);
+        assert_eq!(
+            eof,
+            Some(std::io::ErrorKind::UnexpectedEof),
+            "truncate: {e:?}"
+        );
 
         sandbox.inject(Fault::MalformedBody);
         let response = certificates()
