@@ -634,7 +634,10 @@ impl fmt::Display for KeyError {
 impl fmt::Display for CryptoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Sign => write!(f, "signing failed; nothing was sent"),
+            Self::Sign => write!(
+                f,
+                "the signer could not sign; its own error is the source (a request is not sent)"
+            ),
             Self::Random => write!(f, "the system random generator failed"),
             Self::NonceLength(n) => write!(f, "the AES-GCM nonce must be 12 bytes, got {n}"),
             Self::Base64 => write!(f, "the AES-GCM ciphertext is not base64"),
