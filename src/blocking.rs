@@ -9,13 +9,12 @@ use std::sync::{mpsc, OnceLock};
 use http::Method;
 
 use crate::chain::Chain;
-use crate::error::{Error, Result, TransportKind};
+use crate::error::{ConfigError, Error, Result, TransportKind};
 use crate::options::Options;
 use crate::response::Response;
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
-        OnceLock::new();
+    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -23,10 +22,13 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
                 .thread_name("wechatpay-blocking")
                 .enable_all()
                 .build()
-                .map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| Error::config(format!("cannot start the background runtime: {e}")))
+        // io::Error is not Clone: the cause is copied for each caller.
+        .map_err(|e| {
+            Error::from(ConfigError::Runtime)
+                .with_source(std::io::Error::new(e.kind(), e.to_string()))
+        })
 }
 
 /// Runs `future` to completion on the shared background runtime.

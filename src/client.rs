@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::Method;
 
 use crate::chain::{Chain, Node};
-use crate::error::{ApiError, Error, ErrorKind, Result};
+use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 use crate::options::Options;
 use crate::request::{BaseUri, PreparedRequest, DEFAULT_BASE_URI};
@@ -24,12 +24,10 @@ pub struct ApiV3Key([u8; 32]);
 impl ApiV3Key {
     /// Checks the length: the APIv3 key is exactly 32 bytes.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Self> {
-        let bytes: [u8; 32] = key.as_ref().try_into().map_err(|_| {
-            Error::config(format!(
-                "the APIv3 key must be 32 bytes, got {}; copy it from the merchant platform (API安全 → APIv3密钥)",
-                key.as_ref().len()
-            ))
-        })?;
+        let bytes: [u8; 32] = key
+            .as_ref()
+            .try_into()
+            .map_err(|_| ConfigError::ApiV3KeyLength(key.as_ref().len()))?;
         Ok(Self(bytes))
     }
 
@@ -218,7 +216,7 @@ fn api_error(request: &PreparedRequest, response: Response) -> Error {
     let local_message = (code.as_deref() == Some("SIGN_ERROR"))
         .then(|| String::from_utf8_lossy(&request.message).into_owned());
     let api = ApiError {
-        status: response.status().as_u16(),
+        status: response.status(),
         code,
         message: field("message"),
         detail: parsed.as_ref().and_then(|v| v.get("detail")).cloned(),
@@ -282,21 +280,48 @@ impl Chain {
     }
 }
 
-/// Configures a [`Wechatpay`] client. Setters never fail; [`Builder::build`] checks the whole
-/// configuration and says what to fix.
+/// Configures a [`Wechatpay`] client. Setters never fail and change nothing outside the
+/// builder; [`Builder::build`] checks the whole configuration, says what to fix, and only then
+/// adds the keys to the key store.
 #[must_use]
 pub struct Builder {
     mchid: Option<String>,
     serial: Option<String>,
     signer: Option<Arc<dyn Sign>>,
-    keys: Arc<KeyStore>,
+    key_store: Option<Arc<KeyStore>>,
+    pending_keys: Vec<PendingKey>,
     clock: SharedClock,
     base_uri: String,
-    backup_base_uri: Option<Option<String>>,
+    backup: Backup,
     allow_insecure_http: bool,
     apiv3_key: Option<Vec<u8>>,
     transport: TransportConfig,
     get_retries: u32,
+}
+
+/// A platform key given to the builder, inserted into the store by `build()`.
+enum PendingKey {
+    PublicKey(String, PublicKey),
+    Certificate(Certificate),
+}
+
+impl PendingKey {
+    /// The id the store will file it under.
+    fn id(&self) -> &str {
+        match self {
+            Self::PublicKey(id, _) => id.trim(),
+            Self::Certificate(cert) => cert.serial(),
+        }
+    }
+}
+
+/// The backup host choice.
+#[derive(Debug)]
+enum Backup {
+    /// `api2.mch.weixin.qq.com` for the default host, none otherwise.
+    Default,
+    None,
+    Uri(String),
 }
 
 impl Default for Builder {
@@ -305,10 +330,11 @@ impl Default for Builder {
             mchid: None,
             serial: None,
             signer: None,
-            keys: Arc::new(KeyStore::new()),
+            key_store: None,
+            pending_keys: Vec::new(),
             clock: Arc::new(SystemClock),
             base_uri: DEFAULT_BASE_URI.into(),
-            backup_base_uri: None,
+            backup: Backup::Default,
             allow_insecure_http: false,
             apiv3_key: None,
             transport: TransportConfig::default(),
@@ -323,6 +349,15 @@ impl fmt::Debug for Builder {
             .field("mchid", &self.mchid)
             .field("serial", &self.serial)
             .field("base_uri", &self.base_uri)
+            .field("backup", &self.backup)
+            .field(
+                "platform_keys",
+                &self
+                    .pending_keys
+                    .iter()
+                    .map(PendingKey::id)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -346,27 +381,34 @@ impl Builder {
         self
     }
 
-    /// A custom signer (remote signing, HSM) instead of a private key.
+    /// A custom signer (remote signing, HSM, KMS) instead of a private key. It reports its own
+    /// failures with [`Error::signing`].
     pub fn signer(mut self, signer: Arc<dyn Sign>) -> Self {
         self.signer = Some(signer);
         self
     }
 
-    /// Adds a WeChat Pay public key under its id (`PUB_KEY_ID_…`).
-    pub fn public_key(self, id: impl Into<String>, key: PublicKey) -> Self {
-        self.keys.insert_public_key(id, key);
+    /// Adds a WeChat Pay public key under its id (`PUB_KEY_ID_…`), inserted into the key store
+    /// by [`Builder::build`].
+    pub fn public_key(mut self, id: impl Into<String>, key: PublicKey) -> Self {
+        self.pending_keys
+            .push(PendingKey::PublicKey(id.into(), key));
         self
     }
 
-    /// Adds a platform certificate (its serial is read from it).
-    pub fn certificate(self, cert: Certificate) -> Self {
-        self.keys.insert_certificate(cert);
+    /// Adds a platform certificate (its serial is read from it), inserted into the key store by
+    /// [`Builder::build`].
+    pub fn certificate(mut self, cert: Certificate) -> Self {
+        self.pending_keys.push(PendingKey::Certificate(cert));
         self
     }
 
-    /// Uses a shared key store (e.g. one refreshed by a certificate downloader).
+    /// Uses a shared key store (e.g. one refreshed by a certificate downloader) instead of a
+    /// new one. Keys given with [`Builder::public_key`] and [`Builder::certificate`], before or
+    /// after this call, are added to it by a successful [`Builder::build`]; a failing build
+    /// leaves it untouched.
     pub fn key_store(mut self, keys: Arc<KeyStore>) -> Self {
-        self.keys = keys;
+        self.key_store = Some(keys);
         self
     }
 
@@ -384,9 +426,16 @@ impl Builder {
     }
 
     /// The base used once when the primary host cannot be reached (connect failure only).
-    /// Default: `api2.mch.weixin.qq.com` for the default host, none otherwise; `None` disables.
-    pub fn backup_base_uri(mut self, uri: Option<impl Into<String>>) -> Self {
-        self.backup_base_uri = Some(uri.map(Into::into));
+    /// Default: `api2.mch.weixin.qq.com` for the default host, none otherwise; see
+    /// [`Builder::no_backup`].
+    pub fn backup_base_uri(mut self, uri: impl Into<String>) -> Self {
+        self.backup = Backup::Uri(uri.into());
+        self
+    }
+
+    /// No backup host, not even the default one: a connect failure is reported as is.
+    pub fn no_backup(mut self) -> Self {
+        self.backup = Backup::None;
         self
     }
 
@@ -442,47 +491,63 @@ impl Builder {
     }
 
     /// Checks the configuration and builds the client.
+    ///
+    /// Everything is checked before anything is applied: on error nothing outside the builder
+    /// has changed (a shared [`KeyStore`] included). The error is
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) with a [`ConfigError`] saying what to
+    /// fix, or [`ErrorKind::Chain`](crate::ErrorKind::Chain) for a base URI that cannot be used.
     pub fn build(self) -> Result<Wechatpay> {
         let mchid = self
             .mchid
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty())
-            .ok_or_else(|| Error::config("mchid is missing; set it with .mchid(\"1900000109\")"))?;
+            .ok_or(ConfigError::MissingMchid)?;
         if !mchid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::config(format!("mchid {mchid:?} must be digits")));
+            return Err(ConfigError::InvalidMchid(mchid).into());
         }
         let serial = self
             .serial
             .map(|s| s.trim().trim_start_matches("serial=").to_ascii_uppercase())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::config("the merchant certificate serial is missing; set it with .serial(…) (openssl x509 -noout -serial -in apiclient_cert.pem)"))?;
+            .ok_or(ConfigError::MissingSerial)?;
         if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::config(format!(
-                "the merchant serial {serial:?} must be hexadecimal"
-            )));
+            return Err(ConfigError::InvalidSerial(serial).into());
         }
-        let signer = self.signer.ok_or_else(|| {
-            Error::config("no private key; set it with .private_key(PrivateKey::from_pem_file(\"apiclient_key.pem\")?)")
-        })?;
-        if self.keys.contains_ignore_case(&serial) {
-            return Err(Error::config(format!(
-                "the platform keys contain the merchant's own serial {serial}; that is the merchant certificate, not a WeChat Pay platform certificate or public key"
-            )));
+        let signer = self.signer.ok_or(ConfigError::MissingPrivateKey)?;
+        let own_serial_pending = self
+            .pending_keys
+            .iter()
+            .any(|k| k.id().eq_ignore_ascii_case(&serial));
+        let own_serial_shared = self
+            .key_store
+            .as_ref()
+            .is_some_and(|store| store.contains_ignore_case(&serial));
+        if own_serial_pending || own_serial_shared {
+            return Err(ConfigError::OwnSerialInKeyStore(serial).into());
         }
         let apiv3_key = self.apiv3_key.map(ApiV3Key::new).transpose()?;
         let base = BaseUri::parse(&self.base_uri, self.allow_insecure_http)?;
-        let backup = match self.backup_base_uri {
-            None => base.default_backup(),
-            Some(None) => None,
-            Some(Some(uri)) => Some(BaseUri::parse(&uri, self.allow_insecure_http)?),
+        let backup = match self.backup {
+            Backup::Default => base.default_backup(),
+            Backup::None => None,
+            Backup::Uri(uri) => Some(BaseUri::parse(&uri, self.allow_insecure_http)?),
         };
         let transport = Transport::new(self.transport)?;
+
+        // Nothing below can fail: only now is a shared store touched.
+        let keys = self.key_store.unwrap_or_default();
+        for key in self.pending_keys {
+            match key {
+                PendingKey::PublicKey(id, key) => keys.insert_public_key(id, key),
+                PendingKey::Certificate(cert) => keys.insert_certificate(cert),
+            }
+        }
         Ok(Wechatpay {
             inner: Arc::new(ClientInner {
                 mchid,
                 serial,
                 signer,
-                keys: self.keys,
+                keys,
                 clock: self.clock,
                 base,
                 backup,
@@ -553,12 +618,18 @@ mod tests {
             .certificate(Certificate::from_pem_file(format!("{fix}apiclient_cert.pem")).unwrap())
             .build()
             .unwrap_err();
-        assert!(e.to_string().contains("merchant's own serial"), "{e}");
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Config(ConfigError::OwnSerialInKeyStore(
+                "3775B6A45ACD588826D15E583A95F5DD2A4B1A16".into()
+            ))
+        );
     }
 
     #[test]
     fn apiv3_key_length_is_checked_and_redacted() {
-        assert!(ApiV3Key::new("short").is_err());
+        let e = ApiV3Key::new("short").unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Config(ConfigError::ApiV3KeyLength(5)));
         let k = ApiV3Key::new("TestOnlyApiV3Key0123456789abcdef").unwrap();
         assert_eq!(format!("{k:?}"), "ApiV3Key(..)");
     }

@@ -18,20 +18,19 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 
-use crate::error::{Error, Result};
+use crate::error::{CryptoError, Error, Result};
 
 /// Length of the authentication tag appended to the ciphertext.
 pub const AES_GCM_TAG_LEN: usize = 16;
 
 fn key_and_nonce(key: &[u8; 32], nonce: &[u8]) -> Result<(LessSafeKey, Nonce)> {
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| {
-        Error::crypto(format!(
-            "the AES-GCM nonce must be {NONCE_LEN} bytes, got {}",
-            nonce.len()
-        ))
-    })?;
-    let key = UnboundKey::new(&AES_256_GCM, key)
-        .map_err(|_| Error::crypto("the AES-256-GCM key was refused"))?;
+    if nonce.len() != NONCE_LEN {
+        return Err(CryptoError::NonceLength(nonce.len()).into());
+    }
+    // ring's errors say nothing the kind does not: they are not kept as sources.
+    let nonce = Nonce::try_assume_unique_for_key(nonce)
+        .map_err(|_| CryptoError::NonceLength(nonce.len()))?;
+    let key = UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Cipher)?;
     Ok((LessSafeKey::new(key), nonce))
 }
 
@@ -42,16 +41,17 @@ pub fn aes_gcm_encrypt(key: &[u8; 32], nonce: &[u8], aad: &[u8], plain: &[u8]) -
     let (key, nonce) = key_and_nonce(key, nonce)?;
     let mut buffer = plain.to_vec();
     key.seal_in_place_append_tag(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| Error::crypto("AES-GCM encryption failed"))?;
+        .map_err(|_| CryptoError::Cipher)?;
     Ok(BASE64.encode(buffer))
 }
 
 /// Decrypts base64 `ciphertext || tag` with AES-256-GCM, checking the tag over the
 /// ciphertext and `aad`.
 ///
-/// Fails with [`ErrorKind::Crypto`](crate::ErrorKind::Crypto) on a nonce that is not 12 bytes,
-/// text that is not base64 or is shorter than the tag, and on authentication failure (wrong
-/// APIv3 key, nonce or associated data, or altered ciphertext).
+/// Fails with [`ErrorKind::Crypto`](crate::ErrorKind::Crypto): [`CryptoError::NonceLength`] on
+/// a nonce that is not 12 bytes, [`CryptoError::Base64`] and [`CryptoError::Truncated`] on text
+/// that is not base64 or is shorter than the tag, and [`CryptoError::Decrypt`] on
+/// authentication failure (wrong APIv3 key, nonce or associated data, or altered ciphertext).
 pub fn aes_gcm_decrypt(
     key: &[u8; 32],
     nonce: &[u8],
@@ -61,20 +61,13 @@ pub fn aes_gcm_decrypt(
     let (key, nonce) = key_and_nonce(key, nonce)?;
     let mut buffer = BASE64
         .decode(ciphertext.trim())
-        .map_err(|e| Error::crypto(format!("the AES-GCM ciphertext is not base64: {e}")))?;
+        .map_err(|e| Error::from(CryptoError::Base64).with_source(e))?;
     if buffer.len() < AES_GCM_TAG_LEN {
-        return Err(Error::crypto(format!(
-            "the AES-GCM ciphertext has {} bytes, fewer than its {AES_GCM_TAG_LEN}-byte tag",
-            buffer.len()
-        )));
+        return Err(CryptoError::Truncated(buffer.len()).into());
     }
     let plain = key
         .open_in_place(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| {
-            Error::crypto(
-                "AES-GCM authentication failed: wrong APIv3 key, nonce or associated data, or the ciphertext was altered",
-            )
-        })?;
+        .map_err(|_| CryptoError::Decrypt)?;
     Ok(plain.to_vec())
 }
 
@@ -113,8 +106,11 @@ mod tests {
         }
     }
 
-    fn is_crypto(e: &Error, words: &str) -> bool {
-        matches!(e.kind(), ErrorKind::Crypto(m) if m.contains(words))
+    fn crypto_error(e: &Error) -> &CryptoError {
+        match e.kind() {
+            ErrorKind::Crypto(c) => c,
+            other => panic!("not a crypto error: {other:?}"),
+        }
     }
 
     #[test]
@@ -125,20 +121,22 @@ mod tests {
         let cipher = v["ciphertext"].as_str().unwrap();
 
         let e = aes_gcm_encrypt(key, b"short", aad, b"x").unwrap_err();
-        assert!(is_crypto(&e, "12 bytes, got 5"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::NonceLength(5), "{e}");
         let e = aes_gcm_decrypt(key, b"0123456789abc", aad, cipher).unwrap_err();
-        assert!(is_crypto(&e, "12 bytes, got 13"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::NonceLength(13), "{e}");
         let e = aes_gcm_decrypt(key, nonce, b"other", cipher).unwrap_err();
-        assert!(is_crypto(&e, "authentication failed"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::Decrypt, "{e}");
         let e = aes_gcm_decrypt(&[0; 32], nonce, aad, cipher).unwrap_err();
-        assert!(is_crypto(&e, "authentication failed"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::Decrypt, "{e}");
         let mut altered = BASE64.decode(cipher).unwrap();
         altered[0] ^= 1;
         let e = aes_gcm_decrypt(key, nonce, aad, &BASE64.encode(altered)).unwrap_err();
-        assert!(is_crypto(&e, "authentication failed"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::Decrypt, "{e}");
         let e = aes_gcm_decrypt(key, nonce, aad, "not base64!").unwrap_err();
-        assert!(is_crypto(&e, "not base64"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::Base64, "{e}");
+        let source = std::error::Error::source(&e).expect("the decoder's error is kept");
+        assert!(source.downcast_ref::<base64::DecodeError>().is_some());
         let e = aes_gcm_decrypt(key, nonce, aad, "AAAA").unwrap_err();
-        assert!(is_crypto(&e, "fewer than"), "{e}");
+        assert_eq!(crypto_error(&e), &CryptoError::Truncated(3), "{e}");
     }
 }

@@ -1,21 +1,31 @@
 //! One error type for everything the SDK can report, with kinds a caller can match on.
 //!
-//! [`Error`] is opaque (one pointer wide) and carries an [`ErrorKind`]. Errors that come from a
-//! response (API errors and verification failures) also carry that [`Response`], so nothing the
-//! server said is lost. No error ever contains a private key or the APIv3 key.
+//! [`Error`] is opaque (one pointer wide) and carries an [`ErrorKind`]; key, crypto, config and
+//! decode failures have typed sub-kinds ([`KeyError`], [`CryptoError`], [`ConfigError`],
+//! [`DecodeError`]) so callers and tests never match message text. `Display` is our one-line
+//! summary; the underlying cause (an I/O error, a parser's error, hyper's error, a custom
+//! signer's error) is kept in [`std::error::Error::source`] and not repeated in the message.
+//! Errors that come from a response (API errors and verification failures) also carry that
+//! [`Response`], so nothing the server said is lost. No error ever contains a private key or
+//! the APIv3 key.
 
 use std::fmt;
+use std::path::PathBuf;
+
+use http::StatusCode;
 
 use crate::response::Response;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A boxed cause, as kept in [`std::error::Error::source`].
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The error of every fallible operation of this crate.
 ///
-/// Match on [`Error::kind`]; `Display` is one line that says what happened and what to do.
+/// Match on [`Error::kind`]; `Display` is one line that says what happened and what to do, and
+/// [`source()`](std::error::Error::source) gives the underlying cause when there is one.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -33,9 +43,9 @@ pub enum ErrorKind {
     /// The chain, its URI template or the options could not make a request (nothing was sent).
     Chain(ChainError),
     /// The client configuration is incomplete or inconsistent.
-    Config(String),
-    /// A key or certificate could not be loaded or used.
-    Key(String),
+    Config(ConfigError),
+    /// A key or certificate could not be loaded.
+    Key(KeyError),
     /// The request could not be carried to the server or the response not read back.
     Transport(TransportError),
     /// WeChat Pay answered with an error status (≥ 400).
@@ -43,9 +53,9 @@ pub enum ErrorKind {
     /// A response (or notification) failed verification; it must not be trusted.
     Verify(VerifyError),
     /// A body could not be decoded into the requested type.
-    Decode(String),
-    /// A cryptographic operation (decryption, encryption, digest) failed.
-    Crypto(String),
+    Decode(DecodeError),
+    /// A cryptographic operation (signing, decryption, encryption, randomness) failed.
+    Crypto(CryptoError),
     /// The operation is not supported (for example APIv2 chains).
     Unsupported(String),
 }
@@ -90,13 +100,127 @@ pub enum ChainError {
     InvalidOptions(String),
 }
 
+/// Why the client configuration was refused by [`Builder::build`](crate::Builder::build) (or a
+/// value it needs could not be used).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No merchant id was given.
+    MissingMchid,
+    /// The merchant id is not all digits.
+    InvalidMchid(String),
+    /// No merchant certificate serial was given.
+    MissingSerial,
+    /// The merchant certificate serial is not hexadecimal.
+    InvalidSerial(String),
+    /// Neither a private key nor a custom signer was given.
+    MissingPrivateKey,
+    /// The platform keys contain the merchant's own certificate serial.
+    OwnSerialInKeyStore(String),
+    /// The APIv3 key is not 32 bytes; the length given.
+    ApiV3KeyLength(usize),
+    /// A value that goes into a request header has characters a header cannot carry.
+    InvalidHeaderValue(&'static str),
+    /// The TLS set-up failed (the cause is the source).
+    Tls,
+    /// The background runtime of the blocking calls could not start (the cause is the source).
+    Runtime,
+    /// The sandbox could not set itself up (its keys folder, files or key generation).
+    #[cfg(feature = "sandbox")]
+    Sandbox(String),
+}
+
+/// Which kind of key material a [`KeyError`] is about.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMaterial {
+    /// The merchant API private key (`apiclient_key.pem`).
+    PrivateKey,
+    /// A WeChat Pay public key (`pub_key.pem`).
+    PublicKey,
+    /// A platform (or merchant) X.509 certificate.
+    Certificate,
+}
+
+/// Why a key or certificate could not be loaded.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// The file could not be read (the I/O error is the source).
+    Read {
+        /// What the file should hold.
+        material: KeyMaterial,
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// No PEM block, or a PEM block of another type.
+    Pem {
+        /// What was expected.
+        material: KeyMaterial,
+        /// The label of the block found (`BEGIN {label}`), if there was a PEM block.
+        found: Option<String>,
+    },
+    /// The DER inside the PEM block does not parse (the parser's error is the source).
+    Malformed(KeyMaterial),
+    /// The key is not an RSA key.
+    NotRsa(KeyMaterial),
+    /// The RSA key has fewer than 2048 bits.
+    TooSmall(KeyMaterial),
+}
+
+/// Why a cryptographic operation failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    /// Signing failed: the private key's or a custom [`Sign`](crate::Sign)'s failure (the
+    /// cause, if any, is the source). See [`Error::signing`].
+    Sign,
+    /// The system random generator failed.
+    Random,
+    /// An AES-GCM nonce is not 12 bytes; the length given.
+    NonceLength(usize),
+    /// An AES-GCM ciphertext is not base64 (the decoder's error is the source).
+    Base64,
+    /// An AES-GCM ciphertext is shorter than its 16-byte tag; the length decoded.
+    Truncated(usize),
+    /// AES-GCM authentication failed: wrong APIv3 key, nonce or associated data, or the
+    /// ciphertext was altered.
+    Decrypt,
+    /// The AES-256-GCM cipher refused the key or could not encrypt.
+    Cipher,
+}
+
+/// Why a body could not be decoded.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The body is not UTF-8 (the decoder's error is the source).
+    NotUtf8,
+    /// The body is not JSON of the requested shape (the `serde_json::Error` is the source).
+    Json,
+}
+
 /// Why a request could not be carried.
+///
+/// A custom transport builds one with [`TransportError::new`] and turns it into an [`Error`]
+/// with `Error::from`, or with [`Error::transport_with_source`] to keep its cause.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     /// The failure class.
     pub kind: TransportKind,
-    /// What the transport reported.
+    /// A one-line summary of what failed; the cause itself is the error's source.
     pub message: String,
+}
+
+impl TransportError {
+    /// A transport failure of class `kind`, summarized by `message` (one line).
+    pub fn new(kind: TransportKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 /// Failure classes of the transport.
@@ -114,10 +238,11 @@ pub enum TransportKind {
 }
 
 /// An error answer of WeChat Pay (`{"code","message","detail"}` with status ≥ 400).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// HTTP status.
-    pub status: u16,
+    pub status: StatusCode,
     /// `code`, e.g. `PARAM_ERROR`, if the body was the JSON error shape.
     pub code: Option<String>,
     /// `message`, if present.
@@ -126,8 +251,8 @@ pub struct ApiError {
     pub detail: Option<serde_json::Value>,
     /// The `Request-ID` response header, to quote to WeChat Pay support.
     pub request_id: Option<String>,
-    /// For `401 SIGN_ERROR`: the canonical message this client signed, to compare with
-    /// `detail.sign_information.truncated_sign_message`.
+    /// For `401 SIGN_ERROR`: the whole canonical message this client signed, to compare with
+    /// [`ApiError::server_sign_message`].
     pub local_message: Option<String>,
 }
 
@@ -192,27 +317,40 @@ impl Error {
         self
     }
 
-    pub(crate) fn config(msg: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Config(msg.into()))
-    }
-
-    pub(crate) fn key(msg: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Key(msg.into()))
-    }
-
-    pub(crate) fn crypto(msg: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Crypto(msg.into()))
-    }
-
-    pub(crate) fn decode(msg: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Decode(msg.into()))
+    #[cfg(feature = "sandbox")]
+    pub(crate) fn sandbox(message: impl Into<String>) -> Self {
+        Self::from(ConfigError::Sandbox(message.into()))
     }
 
     pub(crate) fn transport(kind: TransportKind, message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Transport(TransportError {
-            kind,
-            message: message.into(),
-        }))
+        Self::from(TransportError::new(kind, message))
+    }
+
+    /// The error a custom [`Sign`](crate::Sign) (HSM, KMS, remote signer) returns when it
+    /// cannot sign: kind [`CryptoError::Sign`], with `cause` as its
+    /// [`source()`](std::error::Error::source). The request fails before anything is sent.
+    ///
+    /// ```
+    /// use wechatpay_chain::{CryptoError, Error, ErrorKind};
+    ///
+    /// let e = Error::signing(std::io::Error::other("the HSM is offline"));
+    /// assert_eq!(e.kind(), &ErrorKind::Crypto(CryptoError::Sign));
+    /// let cause = std::error::Error::source(&e).unwrap();
+    /// assert!(cause.downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn signing(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::from(CryptoError::Sign).with_source(cause)
+    }
+
+    /// A transport failure with its cause, for custom transports: `message` is a one-line
+    /// summary, `source` the underlying error (kept in
+    /// [`source()`](std::error::Error::source), not repeated in the message).
+    pub fn transport_with_source(
+        kind: TransportKind,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::from(TransportError::new(kind, message)).with_source(source)
     }
 
     /// What went wrong.
@@ -250,8 +388,8 @@ impl Error {
     }
 
     /// The HTTP status of the response, if there was one.
-    pub fn status(&self) -> Option<u16> {
-        self.inner.response.as_ref().map(|r| r.status().as_u16())
+    pub fn status(&self) -> Option<StatusCode> {
+        self.inner.response.as_ref().map(Response::status)
     }
 
     /// The transport failure class, if the request could not be carried.
@@ -273,16 +411,26 @@ impl Error {
     }
 }
 
-impl From<ChainError> for Error {
-    fn from(e: ChainError) -> Self {
-        Self::new(ErrorKind::Chain(e))
-    }
+macro_rules! from_kind {
+    ($($error:ty => $variant:ident),* $(,)?) => {
+        $(
+            impl From<$error> for Error {
+                fn from(e: $error) -> Self {
+                    Self::new(ErrorKind::$variant(e))
+                }
+            }
+        )*
+    };
 }
 
-impl From<VerifyError> for Error {
-    fn from(e: VerifyError) -> Self {
-        Self::new(ErrorKind::Verify(e))
-    }
+from_kind! {
+    ChainError => Chain,
+    ConfigError => Config,
+    KeyError => Key,
+    TransportError => Transport,
+    VerifyError => Verify,
+    DecodeError => Decode,
+    CryptoError => Crypto,
 }
 
 impl fmt::Debug for Error {
@@ -303,8 +451,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner.kind {
             ErrorKind::Chain(e) => write!(f, "invalid request: {e}"),
-            ErrorKind::Config(m) => write!(f, "configuration error: {m}"),
-            ErrorKind::Key(m) => write!(f, "key error: {m}"),
+            ErrorKind::Config(e) => write!(f, "configuration error: {e}"),
+            ErrorKind::Key(e) => write!(f, "key error: {e}"),
             ErrorKind::Transport(t) => write!(f, "{t}"),
             ErrorKind::Api(a) => write!(f, "{a}"),
             ErrorKind::Verify(v) => {
@@ -318,8 +466,8 @@ impl fmt::Display for Error {
                 }
                 write!(f, "; do not trust this response")
             }
-            ErrorKind::Decode(m) => write!(f, "decode error: {m}"),
-            ErrorKind::Crypto(m) => write!(f, "crypto error: {m}"),
+            ErrorKind::Decode(e) => write!(f, "decode error: {e}"),
+            ErrorKind::Crypto(e) => write!(f, "crypto error: {e}"),
             ErrorKind::Unsupported(m) => write!(f, "unsupported: {m}"),
         }
     }
@@ -377,6 +525,147 @@ impl fmt::Display for ChainError {
     }
 }
 
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingMchid => write!(f, "mchid is missing; set it with .mchid(\"1900000109\")"),
+            Self::InvalidMchid(m) => write!(f, "mchid {m:?} must be digits"),
+            Self::MissingSerial => write!(
+                f,
+                "the merchant certificate serial is missing; set it with .serial(…) (openssl x509 -noout -serial -in apiclient_cert.pem)"
+            ),
+            Self::InvalidSerial(s) => write!(f, "the merchant serial {s:?} must be hexadecimal"),
+            Self::MissingPrivateKey => write!(
+                f,
+                "no private key; set it with .private_key(PrivateKey::from_pem_file(\"apiclient_key.pem\")?) or .signer(…)"
+            ),
+            Self::OwnSerialInKeyStore(s) => write!(
+                f,
+                "the platform keys contain the merchant's own serial {s}; that is the merchant certificate, not a WeChat Pay platform certificate or public key"
+            ),
+            Self::ApiV3KeyLength(n) => write!(
+                f,
+                "the APIv3 key must be 32 bytes, got {n}; copy it from the merchant platform (API安全 → APIv3密钥)"
+            ),
+            Self::InvalidHeaderValue(what) => write!(
+                f,
+                "the {what} has characters a request header cannot carry"
+            ),
+            Self::Tls => write!(f, "the TLS set-up failed"),
+            Self::Runtime => write!(f, "the background runtime of the blocking calls could not start"),
+            #[cfg(feature = "sandbox")]
+            Self::Sandbox(m) => write!(f, "sandbox: {m}"),
+        }
+    }
+}
+
+impl fmt::Display for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PrivateKey => "private key",
+            Self::PublicKey => "public key",
+            Self::Certificate => "certificate",
+        })
+    }
+}
+
+impl KeyMaterial {
+    /// The PEM labels accepted for this material, for messages.
+    fn labels(self) -> &'static str {
+        match self {
+            Self::PrivateKey => "BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY",
+            Self::PublicKey => "BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY",
+            Self::Certificate => "BEGIN CERTIFICATE",
+        }
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { material, path } => write!(
+                f,
+                "cannot read the {material} file {}; check the path and its permissions",
+                path.display()
+            ),
+            Self::Pem {
+                material,
+                found: None,
+            } => write!(
+                f,
+                "no PEM block in the {material}; expected text starting with -----BEGIN"
+            ),
+            Self::Pem {
+                material,
+                found: Some(label),
+            } => {
+                write!(
+                    f,
+                    "expected {} for the {material}, found BEGIN {label}",
+                    material.labels()
+                )?;
+                match (material, label.as_str()) {
+                    (KeyMaterial::PublicKey, "CERTIFICATE") => {
+                        write!(f, "; this is a certificate, load it with Certificate::from_pem")
+                    }
+                    (KeyMaterial::PrivateKey, _) => write!(
+                        f,
+                        "; use the apiclient_key.pem from the merchant platform"
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            Self::Malformed(material) => write!(
+                f,
+                "the {material} is malformed; check that the file is complete and unaltered"
+            ),
+            Self::NotRsa(material) => write!(
+                f,
+                "the {material} is not an RSA key; WeChat Pay uses RSA keys of at least 2048 bits"
+            ),
+            Self::TooSmall(material) => write!(
+                f,
+                "the {material} has fewer than 2048 bits; WeChat Pay needs an RSA key of at least 2048 bits"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sign => write!(
+                f,
+                "the signer could not sign; its own error is the source (a request is not sent)"
+            ),
+            Self::Random => write!(f, "the system random generator failed"),
+            Self::NonceLength(n) => write!(f, "the AES-GCM nonce must be 12 bytes, got {n}"),
+            Self::Base64 => write!(f, "the AES-GCM ciphertext is not base64"),
+            Self::Truncated(n) => write!(
+                f,
+                "the AES-GCM ciphertext has {n} bytes, fewer than its 16-byte tag"
+            ),
+            Self::Decrypt => write!(
+                f,
+                "AES-GCM authentication failed: wrong APIv3 key, nonce or associated data, or the ciphertext was altered"
+            ),
+            Self::Cipher => write!(f, "the AES-256-GCM cipher refused the key or failed to encrypt"),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotUtf8 => write!(f, "the response body is not UTF-8; read it with .bytes()"),
+            Self::Json => write!(
+                f,
+                "the response body is not the expected JSON; read it with .text() or .bytes()"
+            ),
+        }
+    }
+}
+
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
@@ -391,7 +680,7 @@ impl fmt::Display for TransportError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WeChat Pay answered {}", self.status)?;
+        write!(f, "WeChat Pay answered {}", self.status.as_u16())?;
         if let Some(code) = &self.code {
             write!(f, " {code}")?;
         }
@@ -401,13 +690,22 @@ impl fmt::Display for ApiError {
         if let Some(id) = &self.request_id {
             write!(f, " (Request-ID {id})")?;
         }
-        if let (Some(local), Some(server)) = (&self.local_message, self.server_sign_message()) {
+        // The signed message can be megabytes (it holds the body): name the fields to compare
+        // instead of printing it.
+        if let Some(local) = &self.local_message {
             write!(
                 f,
-                "; signed locally {:?}, server saw {:?}",
-                local,
-                one_line(server)
+                "; compare ApiError::local_message ({} bytes signed here)",
+                local.len()
             )?;
+            match self.server_sign_message() {
+                Some(server) => write!(
+                    f,
+                    " with ApiError::server_sign_message() ({} bytes the server saw, possibly truncated)",
+                    server.len()
+                )?,
+                None => write!(f, " with what the server received")?,
+            }
         }
         Ok(())
     }
@@ -447,6 +745,7 @@ impl fmt::Display for VerifyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
 
     #[test]
     fn error_is_one_pointer_wide() {
@@ -462,5 +761,50 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains('\n'));
+    }
+
+    #[test]
+    fn the_cause_is_the_source_and_not_in_the_message() {
+        let cause = std::io::Error::other("connection reset by peer");
+        let e = Error::transport_with_source(TransportKind::Io, "api.example: sending", cause);
+        assert_eq!(e.transport_kind(), Some(TransportKind::Io));
+        assert!(!e.to_string().contains("reset by peer"), "{e}");
+        let source = e.source().expect("the cause is kept");
+        assert_eq!(source.to_string(), "connection reset by peer");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+    }
+
+    #[test]
+    fn signing_failure_keeps_its_cause() {
+        let e = Error::signing("the HSM is offline");
+        assert_eq!(e.kind(), &ErrorKind::Crypto(CryptoError::Sign));
+        assert_eq!(e.source().unwrap().to_string(), "the HSM is offline");
+        assert!(!e.to_string().contains("HSM"), "{e}");
+    }
+
+    #[test]
+    fn sign_error_display_names_the_fields_instead_of_the_message() {
+        let body = "x".repeat(10_000);
+        let local = format!("POST\n/v3/pay/transactions/native\n1\nn\n{body}\n");
+        let api = ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: Some("SIGN_ERROR".into()),
+            message: Some("签名错误".into()),
+            detail: Some(serde_json::json!({
+                "sign_information": {"truncated_sign_message": "POST\n/v3/pay/transactions/native\n1\nn\nxx"}
+            })),
+            request_id: Some("08F1".into()),
+            local_message: Some(local.clone()),
+        };
+        let shown = api.to_string();
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(!shown.contains("xxxx"), "{shown}");
+        assert!(shown.contains("ApiError::local_message"), "{shown}");
+        assert!(shown.contains(&format!("{} bytes", local.len())), "{shown}");
+        assert_eq!(
+            api.local_message.as_deref(),
+            Some(local.as_str()),
+            "the field keeps it"
+        );
     }
 }

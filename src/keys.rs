@@ -15,25 +15,57 @@ use x509_parser::pem::Pem;
 use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
 use x509_parser::public_key::RSAPublicKey;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, KeyMaterial, Result};
 
 const MIN_BITS: usize = 2048;
 
-/// Reads a key file, naming the path in the error.
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| Error::key(format!("cannot read {what} {}: {e}", path.display())))
+/// Reads a key file; the error names the path and keeps the I/O error as its source.
+fn read_file(path: &Path, material: KeyMaterial) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Error::from(KeyError::Read {
+            material,
+            path: path.to_path_buf(),
+        })
+        .with_source(e)
+    })
 }
 
-/// Decodes the first PEM block, naming what was expected in the error.
-fn first_pem(pem: &[u8], what: &str) -> Result<Pem> {
+/// Decodes the first PEM block.
+fn first_pem(pem: &[u8], material: KeyMaterial) -> Result<Pem> {
     let mut blocks = Pem::iter_from_buffer(pem);
     match blocks.next() {
         Some(Ok(block)) => Ok(block),
-        _ => Err(Error::key(format!(
-            "{what}: no PEM block found; expected text starting with -----BEGIN"
-        ))),
+        Some(Err(e)) => Err(Error::from(KeyError::Pem {
+            material,
+            found: None,
+        })
+        .with_source(e)),
+        None => Err(KeyError::Pem {
+            material,
+            found: None,
+        }
+        .into()),
     }
+}
+
+/// A PEM block whose label is not one `material` accepts.
+fn wrong_label(material: KeyMaterial, label: &str) -> Error {
+    KeyError::Pem {
+        material,
+        found: Some(label.to_string()),
+    }
+    .into()
+}
+
+/// Classifies ring's refusal of a private key. ring names the reason only through `Display`
+/// (and its error is no `std::error::Error` without its `std` feature), so the kind carries it.
+fn rejected_private_key(e: ring::error::KeyRejected) -> Error {
+    match e.to_string().as_str() {
+        "WrongAlgorithm" => KeyError::NotRsa(KeyMaterial::PrivateKey),
+        "TooSmall" => KeyError::TooSmall(KeyMaterial::PrivateKey),
+        _ => KeyError::Malformed(KeyMaterial::PrivateKey),
+    }
+    .into()
 }
 
 /// Bit length of a big-endian unsigned integer with possible leading zero bytes.
@@ -56,25 +88,15 @@ pub struct PrivateKey {
 impl PrivateKey {
     /// Loads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
-        let block = first_pem(pem.as_ref(), "private key")?;
+        let block = first_pem(pem.as_ref(), KeyMaterial::PrivateKey)?;
         let pair = match block.label.as_str() {
             "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&block.contents),
             "RSA PRIVATE KEY" => RsaKeyPair::from_der(&block.contents),
-            other => {
-                return Err(Error::key(format!(
-                    "expected BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY, found BEGIN {other}; use the apiclient_key.pem from the merchant platform"
-                )))
-            }
+            other => return Err(wrong_label(KeyMaterial::PrivateKey, other)),
         }
-        .map_err(|e| {
-            Error::key(format!(
-                "not a usable RSA private key ({e}); WeChat Pay needs an RSA key of at least {MIN_BITS} bits"
-            ))
-        })?;
+        .map_err(rejected_private_key)?;
         if pair.public().modulus_len() * 8 < MIN_BITS {
-            return Err(Error::key(format!(
-                "the private key has fewer than {MIN_BITS} bits"
-            )));
+            return Err(KeyError::TooSmall(KeyMaterial::PrivateKey).into());
         }
         Ok(Self {
             pair: Arc::new(pair),
@@ -83,7 +105,7 @@ impl PrivateKey {
 
     /// Loads a PEM private key from a file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_pem(read_file(path.as_ref(), "private key")?)
+        Self::from_pem(read_file(path.as_ref(), KeyMaterial::PrivateKey)?)
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`: the raw signature bytes.
@@ -96,7 +118,7 @@ impl PrivateKey {
                 message,
                 &mut signature,
             )
-            .map_err(|_| Error::crypto("RSA signing failed"))?;
+            .map_err(|_| Error::signing("ring could not produce an RSA signature"))?;
         Ok(signature)
     }
 
@@ -128,11 +150,9 @@ impl PublicKey {
 
     fn checked_pkcs1(der: &[u8]) -> Result<Self> {
         let (_, key) = RSAPublicKey::from_der(der)
-            .map_err(|_| Error::key("malformed RSA public key (PKCS#1 RSAPublicKey)"))?;
+            .map_err(|e| Error::from(KeyError::Malformed(KeyMaterial::PublicKey)).with_source(e))?;
         if bit_len(key.modulus) < MIN_BITS {
-            return Err(Error::key(format!(
-                "the public key has fewer than {MIN_BITS} bits"
-            )));
+            return Err(KeyError::TooSmall(KeyMaterial::PublicKey).into());
         }
         Ok(Self::from_pkcs1_der(der.to_vec()))
     }
@@ -140,33 +160,26 @@ impl PublicKey {
     /// Parses a DER `SubjectPublicKeyInfo` holding an RSA key.
     pub fn from_spki_der(der: &[u8]) -> Result<Self> {
         let (_, spki) = SubjectPublicKeyInfo::from_der(der)
-            .map_err(|_| Error::key("malformed public key (SubjectPublicKeyInfo)"))?;
+            .map_err(|e| Error::from(KeyError::Malformed(KeyMaterial::PublicKey)).with_source(e))?;
         if spki.algorithm.algorithm != OID_PKCS1_RSAENCRYPTION {
-            return Err(Error::key(
-                "not an RSA public key; WeChat Pay public keys are RSA",
-            ));
+            return Err(KeyError::NotRsa(KeyMaterial::PublicKey).into());
         }
         Self::checked_pkcs1(&spki.subject_public_key.data)
     }
 
     /// Loads a PEM public key: SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
-        let block = first_pem(pem.as_ref(), "public key")?;
+        let block = first_pem(pem.as_ref(), KeyMaterial::PublicKey)?;
         match block.label.as_str() {
             "PUBLIC KEY" => Self::from_spki_der(&block.contents),
             "RSA PUBLIC KEY" => Self::checked_pkcs1(&block.contents),
-            "CERTIFICATE" => Err(Error::key(
-                "this is a certificate; load it with Certificate::from_pem",
-            )),
-            other => Err(Error::key(format!(
-                "expected BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY, found BEGIN {other}"
-            ))),
+            other => Err(wrong_label(KeyMaterial::PublicKey, other)),
         }
     }
 
     /// Loads a PEM public key from a file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_pem(read_file(path.as_ref(), "public key")?)
+        Self::from_pem(read_file(path.as_ref(), KeyMaterial::PublicKey)?)
     }
 
     /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature.
@@ -203,16 +216,13 @@ pub struct Certificate {
 impl Certificate {
     /// Parses an X.509 certificate in PEM.
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
-        let block = first_pem(pem.as_ref(), "certificate")?;
+        let block = first_pem(pem.as_ref(), KeyMaterial::Certificate)?;
         if block.label != "CERTIFICATE" {
-            return Err(Error::key(format!(
-                "expected BEGIN CERTIFICATE, found BEGIN {}",
-                block.label
-            )));
+            return Err(wrong_label(KeyMaterial::Certificate, &block.label));
         }
-        let cert = block
-            .parse_x509()
-            .map_err(|e| Error::key(format!("malformed X.509 certificate: {e}")))?;
+        let cert = block.parse_x509().map_err(|e| {
+            Error::from(KeyError::Malformed(KeyMaterial::Certificate)).with_source(e)
+        })?;
         let serial = cert
             .raw_serial()
             .iter()
@@ -232,7 +242,7 @@ impl Certificate {
 
     /// Parses an X.509 certificate from a PEM file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_pem(read_file(path.as_ref(), "certificate")?)
+        Self::from_pem(read_file(path.as_ref(), KeyMaterial::Certificate)?)
     }
 
     /// The serial number in upper-case hex, the value of `Wechatpay-Serial`.
@@ -417,29 +427,107 @@ mod tests {
         );
     }
 
+    fn key_error(e: &Error) -> &KeyError {
+        match e.kind() {
+            crate::ErrorKind::Key(k) => k,
+            other => panic!("not a key error: {other:?}"),
+        }
+    }
+
+    fn pem(material: KeyMaterial, found: Option<&str>) -> KeyError {
+        KeyError::Pem {
+            material,
+            found: found.map(str::to_string),
+        }
+    }
+
     #[test]
-    fn wrong_pem_kinds_are_named() {
+    fn wrong_pem_kinds_are_typed() {
         let e = PrivateKey::from_pem(fixture("pub_key.pem")).unwrap_err();
-        assert!(e.to_string().contains("found BEGIN PUBLIC KEY"), "{e}");
+        assert_eq!(
+            key_error(&e),
+            &pem(KeyMaterial::PrivateKey, Some("PUBLIC KEY"))
+        );
         let e = PublicKey::from_pem(fixture("apiclient_cert.pem")).unwrap_err();
-        assert!(e.to_string().contains("certificate"), "{e}");
+        assert_eq!(
+            key_error(&e),
+            &pem(KeyMaterial::PublicKey, Some("CERTIFICATE"))
+        );
+        assert!(e.to_string().contains("Certificate::from_pem"), "{e}");
+        let e = Certificate::from_pem(fixture("pub_key.pem")).unwrap_err();
+        assert_eq!(
+            key_error(&e),
+            &pem(KeyMaterial::Certificate, Some("PUBLIC KEY"))
+        );
         let e = PrivateKey::from_pem("garbage").unwrap_err();
-        assert!(e.to_string().contains("no PEM block"), "{e}");
+        assert_eq!(key_error(&e), &pem(KeyMaterial::PrivateKey, None));
     }
 
     #[test]
     fn non_rsa_and_short_keys_are_refused() {
-        for (file, needle) in [
-            ("invalid/ec_p256_key.pem", "RSA key of at least 2048 bits"),
-            ("invalid/rsa1024_key.pem", "2048 bits"),
-        ] {
-            let e = PrivateKey::from_pem(fixture(file)).unwrap_err();
-            assert!(e.to_string().contains(needle), "{file}: {e}");
+        use KeyMaterial::{PrivateKey, PublicKey};
+        type Load = fn(&str) -> Result<()>;
+        let cases: [(&str, Load, KeyError); 4] = [
+            (
+                "invalid/ec_p256_key.pem",
+                |pem| super::PrivateKey::from_pem(pem).map(drop),
+                KeyError::NotRsa(PrivateKey),
+            ),
+            (
+                "invalid/rsa1024_key.pem",
+                |pem| super::PrivateKey::from_pem(pem).map(drop),
+                KeyError::TooSmall(PrivateKey),
+            ),
+            (
+                "invalid/ec_p256_pub.pem",
+                |pem| super::PublicKey::from_pem(pem).map(drop),
+                KeyError::NotRsa(PublicKey),
+            ),
+            (
+                "invalid/rsa1024_pub.pem",
+                |pem| super::PublicKey::from_pem(pem).map(drop),
+                KeyError::TooSmall(PublicKey),
+            ),
+        ];
+        for (file, load, expected) in cases {
+            let e = load(&fixture(file)).unwrap_err();
+            assert_eq!(key_error(&e), &expected, "{file}: {e}");
+            assert!(
+                e.to_string().contains("2048 bits"),
+                "{file}: says what is needed: {e}"
+            );
         }
-        let e = PublicKey::from_pem(fixture("invalid/ec_p256_pub.pem")).unwrap_err();
-        assert!(e.to_string().contains("not an RSA public key"), "{e}");
-        let e = PublicKey::from_pem(fixture("invalid/rsa1024_pub.pem")).unwrap_err();
-        assert!(e.to_string().contains("fewer than 2048 bits"), "{e}");
+    }
+
+    #[test]
+    fn malformed_der_keeps_the_parser_error_as_source() {
+        use std::error::Error as _;
+        let e = super::PublicKey::from_spki_der(b"\x30\x03\x02\x01").unwrap_err();
+        assert_eq!(key_error(&e), &KeyError::Malformed(KeyMaterial::PublicKey));
+        assert!(e.source().is_some(), "{e:?}");
+    }
+
+    #[test]
+    fn unreadable_file_keeps_the_io_error_as_source() {
+        use std::error::Error as _;
+        let path = format!("{FIX}does-not-exist.pem");
+        let e = super::PrivateKey::from_pem_file(&path).unwrap_err();
+        assert_eq!(
+            key_error(&e),
+            &KeyError::Read {
+                material: KeyMaterial::PrivateKey,
+                path: path.clone().into()
+            }
+        );
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        assert!(
+            !e.to_string().contains("No such file"),
+            "the cause is not repeated: {e}"
+        );
     }
 
     #[test]

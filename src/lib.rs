@@ -70,7 +70,8 @@ pub use blocking::{wait, Blocking};
 pub use chain::{normalize_segment, Chain};
 pub use client::{ApiV3Key, Builder, Wechatpay};
 pub use error::{
-    ApiError, ChainError, Error, ErrorKind, Result, TransportError, TransportKind, VerifyError,
+    ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
+    KeyMaterial, Result, TransportError, TransportKind, VerifyError,
 };
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use options::{Options, Query};
@@ -78,7 +79,7 @@ pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI};
 pub use response::Response;
 pub use signer::{Clock, FixedClock, Sign, SystemClock};
 
-pub use http::Method;
+pub use http::{Method, StatusCode};
 pub use serde_json::{json, Value};
 
 #[cfg(doctest)]

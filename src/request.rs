@@ -11,7 +11,7 @@ use http::Method;
 
 use crate::chain::Chain;
 use crate::client::ClientInner;
-use crate::error::{ChainError, Error, ErrorKind, Result};
+use crate::error::{ChainError, ConfigError, Error, ErrorKind, Result};
 use crate::options::{Body, Options, Query};
 use crate::signer::{authorization, canonical_request, nonce, sign_base64};
 use crate::template::{expand_path, query_from_map, query_from_str};
@@ -243,7 +243,7 @@ impl Chain {
         headers.insert(
             header::USER_AGENT,
             HeaderValue::from_str(&client.user_agent)
-                .map_err(|_| Error::config("the user agent has invalid characters"))?,
+                .map_err(|_| ConfigError::InvalidHeaderValue("user agent"))?,
         );
         // A raw body is JSON too unless a user header says otherwise (it overrides this one).
         if has_body {
@@ -309,7 +309,7 @@ impl PreparedRequest {
             &nonce,
             &signature,
         ))
-        .map_err(|_| Error::config("the mchid or serial has characters a header cannot carry"))?;
+        .map_err(|_| ConfigError::InvalidHeaderValue("mchid or serial"))?;
         auth.set_sensitive(true);
         self.headers.insert(header::AUTHORIZATION, auth);
         self.message = message;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Result};
 
 /// The answer of WeChat Pay. Returned by the verbs only after verification passed (or was
 /// explicitly skipped for that one request).
@@ -50,22 +50,20 @@ impl Response {
     /// The body as UTF-8 text.
     pub fn text(&self) -> Result<&str> {
         std::str::from_utf8(&self.body)
-            .map_err(|e| Error::decode(format!("response body is not UTF-8: {e}")))
+            .map_err(|e| Error::from(DecodeError::NotUtf8).with_source(e))
     }
 
     /// The body parsed as JSON into `T` (use `serde_json::Value` for untyped access).
-    /// An empty body (204) parses as JSON `null`.
+    /// An empty body (204) parses as JSON `null`. On failure the error is
+    /// [`DecodeError::Json`](crate::DecodeError::Json) with the `serde_json::Error` (line,
+    /// column, field) as its [`source()`](std::error::Error::source).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         let body: &[u8] = if self.body.is_empty() {
             b"null"
         } else {
             &self.body
         };
-        serde_json::from_slice(body).map_err(|e| {
-            Error::decode(format!(
-                "response body is not the expected JSON ({e}); read it with .text() or .bytes()"
-            ))
-        })
+        serde_json::from_slice(body).map_err(|e| Error::from(DecodeError::Json).with_source(e))
     }
 
     /// Consumes the response, returning its parts.

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::error::{Error, Result};
+use crate::error::{CryptoError, Error, Result};
 use crate::keys::PrivateKey;
 
 /// The signature scheme name used in `Authorization` and `Wechatpay-Signature-Type`.
@@ -73,7 +73,7 @@ pub fn nonce() -> Result<String> {
     let mut buf = [0u8; 48];
     while out.len() < 32 {
         rng.fill(&mut buf)
-            .map_err(|_| Error::crypto("the system random generator failed"))?;
+            .map_err(|_| Error::from(CryptoError::Random))?;
         // 248 = 4 × 62: bytes at or above it are rejected so every character is equally likely.
         for &b in buf.iter().filter(|&&b| b < 248) {
             if out.len() == 32 {
@@ -86,7 +86,12 @@ pub fn nonce() -> Result<String> {
 }
 
 /// Something that produces `SHA256-RSA` signatures with the merchant API key: the key itself,
-/// or a remote signer / HSM.
+/// or a remote signer / HSM / KMS.
+///
+/// A signer that cannot sign returns [`Error::signing`] with its own error as the cause: the
+/// request fails before anything is sent, with kind
+/// [`CryptoError::Sign`] and the cause reachable through
+/// [`source()`](std::error::Error::source).
 pub trait Sign: Send + Sync + fmt::Debug {
     /// RSASSA-PKCS1-v1_5 SHA-256 signature bytes over `message`.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;

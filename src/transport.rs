@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
-use crate::error::{Error, Result, TransportKind};
+use crate::error::{ConfigError, Error, Result, TransportKind};
 use crate::request::PreparedRequest;
 use crate::response::Response;
 
@@ -112,7 +112,7 @@ impl Transport {
         #[cfg(not(feature = "native-roots"))]
         let builder = builder.with_provider_and_webpki_roots(provider);
         let https = builder
-            .map_err(|e| Error::config(format!("TLS set-up failed: {e}")))?
+            .map_err(|e| Error::from(ConfigError::Tls).with_source(e))?
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -176,7 +176,7 @@ impl Transport {
             headers.extend(request.headers.clone());
         }
         let http_request = builder.body(Full::new(request.body.clone())).map_err(|e| {
-            Error::transport(TransportKind::Io, format!("cannot build the request: {e}"))
+            Error::transport_with_source(TransportKind::Io, "cannot build the request", e)
         })?;
         let limit = self.config.body_limit;
         let exchange = async {
@@ -186,7 +186,7 @@ impl Transport {
                 } else {
                     TransportKind::Io
                 };
-                Error::transport(kind, format!("{origin}: {}", error_chain(&e))).with_source(e)
+                Error::transport_with_source(kind, origin, e)
             })?;
             let (parts, body) = response.into_parts();
             let bytes = Limited::new(body, limit)
@@ -203,9 +203,10 @@ impl Transport {
                             ),
                         )
                     } else {
-                        Error::transport(
+                        Error::transport_with_source(
                             TransportKind::Io,
-                            format!("reading the body: {}", error_chain(&*e)),
+                            format!("{origin}: reading the response body"),
+                            e,
                         )
                     }
                 })?
@@ -220,16 +221,4 @@ impl Transport {
             )),
         }
     }
-}
-
-/// The error and its sources on one line (hyper's top-level messages are terse).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -17,7 +17,7 @@ use wechatpay_chain::crypto::aes_gcm_decrypt;
 use wechatpay_chain::sandbox::{Fault, Sandbox, SandboxHandle};
 use wechatpay_chain::{
     verifier, Certificate, Chain, ChainError, ErrorKind, FixedClock, Method, Options, PrivateKey,
-    TransportKind, VerifyError, Wechatpay,
+    StatusCode, TransportKind, VerifyError, Wechatpay,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
@@ -113,6 +113,13 @@ fn api_code(e: &wechatpay_chain::Error) -> Option<&str> {
     e.api().and_then(|a| a.code.as_deref())
 }
 
+/// The `message` of the sandbox's error answer (its words, not this crate's).
+fn api_message(e: &wechatpay_chain::Error) -> &str {
+    e.api()
+        .and_then(|a| a.message.as_deref())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn seed_endpoints_work_in_all_three_chain_forms() {
     bounded(async {
@@ -143,7 +150,7 @@ async fn seed_endpoints_work_in_all_three_chain_forms() {
             assert_eq!(pending.status(), 204, "{form}");
             assert!(pending.bytes().is_empty());
             let again = seeds.pending.post(order_action(&no)).await.unwrap_err();
-            assert_eq!(again.status(), Some(400), "{form}");
+            assert_eq!(again.status(), Some(StatusCode::BAD_REQUEST), "{form}");
             assert_eq!(api_code(&again), Some("INVALID_REQUEST"), "{form}: {again}");
             assert!(again
                 .api()
@@ -210,7 +217,7 @@ async fn order_rules_and_parameter_errors() {
             .unwrap_err();
         assert_eq!(
             (e.status(), api_code(&e)),
-            (Some(404), Some("ORDER_NOT_EXIST")),
+            (Some(StatusCode::NOT_FOUND), Some("ORDER_NOT_EXIST")),
             "{e}"
         );
         let e = seeds
@@ -237,7 +244,7 @@ async fn order_rules_and_parameter_errors() {
             Some("INVALID_REQUEST"),
             "pay before any message: {e}"
         );
-        assert!(e.to_string().contains("not awaiting payment"), "{e}");
+        assert!(api_message(&e).contains("not awaiting payment"), "{e}");
         // Another service id does not see the order.
         let other =
             json!({"out_order_no": "RULES-1", "json": {"service_id": "1", "sub_mchid": SUB_MCHID}});
@@ -257,7 +264,7 @@ async fn order_rules_and_parameter_errors() {
             let e = seeds.create.post(json!({"json": body})).await.unwrap_err();
             assert_eq!(
                 (e.status(), api_code(&e)),
-                (Some(400), Some("PARAM_ERROR")),
+                (Some(StatusCode::BAD_REQUEST), Some("PARAM_ERROR")),
                 "{field}: {e}"
             );
             assert_eq!(e.api().unwrap().detail.as_ref().unwrap()["field"], field);
@@ -297,7 +304,7 @@ async fn catalog_unknown_paths_and_wrong_verbs() {
             .unwrap_err();
         assert_eq!(
             (e.status(), api_code(&e)),
-            (Some(404), Some("RESOURCE_NOT_EXISTS")),
+            (Some(StatusCode::NOT_FOUND), Some("RESOURCE_NOT_EXISTS")),
             "{e}"
         );
         let e = wxpay
@@ -308,7 +315,7 @@ async fn catalog_unknown_paths_and_wrong_verbs() {
             .get(())
             .await
             .unwrap_err();
-        assert_eq!(e.status(), Some(405), "{e}");
+        assert_eq!(e.status(), Some(StatusCode::METHOD_NOT_ALLOWED), "{e}");
         assert_eq!(e.response().unwrap().headers()["allow"], "POST");
         // Any other catalog endpoint: a signed, verified generic answer.
         let ok = wxpay
@@ -413,7 +420,7 @@ async fn a_body_altered_after_signing_is_a_sign_error() {
         assert_eq!(status, 200);
         let e = wxpay.execute(prepared).await.unwrap_err();
         assert_eq!(api_code(&e), Some("SIGN_ERROR"), "{e}");
-        assert!(e.to_string().contains("already used"), "{e}");
+        assert!(api_message(&e).contains("already used"), "{e}");
         assert!(e.api().unwrap().local_message.is_some());
         sandbox.shutdown();
     })
@@ -434,8 +441,8 @@ async fn requests_are_checked_like_the_platform() {
         ];
         for (what, builder, words) in cases {
             let e = builder.build().unwrap().v3().certificates().get(()).await.unwrap_err();
-            assert_eq!((e.status(), api_code(&e)), (Some(401), Some("SIGN_ERROR")), "{what}: {e}");
-            assert!(e.to_string().contains(words), "{what}: {e}");
+            assert_eq!((e.status(), api_code(&e)), (Some(StatusCode::UNAUTHORIZED), Some("SIGN_ERROR")), "{what}: {e}");
+            assert!(api_message(&e).contains(words), "{what}: {e}");
             assert!(e.api().unwrap().server_sign_message().unwrap().starts_with("GET\n/v3/certificates\n"));
         }
         let ok = sandbox.client_builder().private_key(merchant).build().unwrap();
@@ -495,7 +502,18 @@ async fn every_fault_is_a_distinct_client_error() {
         sandbox.inject(Fault::Truncate);
         let e = certificates().await.unwrap_err();
         assert_eq!(e.transport_kind(), Some(TransportKind::Io), "truncate: {e}");
-        assert!(e.to_string().contains("reading the body"), "truncate: {e}");
+        // hyper's body error is the source, and the early end of the stream its cause.
+        let hyper_error =
+            std::error::Error::source(&e).and_then(|s| s.downcast_ref::<hyper::Error>());
+        let eof = hyper_error
+            .and_then(std::error::Error::source)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind);
+        assert_eq!(
+            eof,
+            Some(std::io::ErrorKind::UnexpectedEof),
+            "truncate: {e:?}"
+        );
 
         sandbox.inject(Fault::MalformedBody);
         let response = certificates()
@@ -516,7 +534,7 @@ async fn every_fault_is_a_distinct_client_error() {
             let e = certificates().await.unwrap_err();
             assert_eq!(
                 e.status(),
-                Some(200),
+                Some(StatusCode::OK),
                 "{name}: the error keeps the response"
             );
             let v = e.verify().unwrap_or_else(|| panic!("{name}: {e}"));
@@ -538,7 +556,7 @@ async fn every_fault_is_a_distinct_client_error() {
             sandbox.inject(Fault::Status(status));
             let e = certificates().await.unwrap_err();
             assert_eq!(
-                (e.status(), api_code(&e)),
+                (e.status().map(|s| s.as_u16()), api_code(&e)),
                 (Some(status), Some(code)),
                 "{e}"
             );
@@ -709,7 +727,7 @@ async fn failover_reaches_the_backup_sandbox() {
         let wxpay = first
             .client_builder()
             .base_uri(format!("http://127.0.0.1:{closed}/"))
-            .backup_base_uri(Some(backup.base_uri()))
+            .backup_base_uri(backup.base_uri())
             .build()
             .unwrap();
         let response = wxpay.v3().certificates().get(()).await.unwrap();

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wechatpay_chain::crypto::aes_gcm_decrypt;
 use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
-use wechatpay_chain::{Certificate, Options, PrivateKey, PublicKey, VerifyError, Wechatpay};
+use wechatpay_chain::{
+    Certificate, Options, PrivateKey, PublicKey, StatusCode, VerifyError, Wechatpay,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 const SERVICE_ID: &str = "2002000000000558128851361561536";
@@ -302,7 +304,7 @@ async fn two_generated_sandboxes_have_different_keys() {
         seed_flow(&b.client().unwrap(), "KEYGEN-B").await;
         let stranger = a.client_builder().base_uri(b.base_uri()).build().unwrap();
         let e = stranger.v3().certificates().get(()).await.unwrap_err();
-        assert_eq!(e.status(), Some(401), "{e}");
+        assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED), "{e}");
 
         // B's merchant identity signed with A's merchant key: the signature check fails.
         let forger = b
@@ -311,7 +313,7 @@ async fn two_generated_sandboxes_have_different_keys() {
             .build()
             .unwrap();
         let e = forger.v3().certificates().get(()).await.unwrap_err();
-        assert_eq!(e.status(), Some(401), "{e}");
+        assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED), "{e}");
         assert_eq!(
             e.api().and_then(|api| api.code.as_deref()),
             Some("SIGN_ERROR")
@@ -328,7 +330,7 @@ async fn two_generated_sandboxes_have_different_keys() {
             )
             .apiv3_key(mb.apiv3_key.clone())
             .base_uri(b.base_uri())
-            .backup_base_uri(None::<String>)
+            .no_backup()
             .build()
             .unwrap();
         let e = wrong_key.v3().certificates().get(()).await.unwrap_err();

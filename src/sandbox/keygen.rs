@@ -15,7 +15,7 @@ use rsa::rand_core::OsRng;
 use rsa::RsaPrivateKey;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 
-use crate::error::{Error, Result};
+use crate::error::{CryptoError, Error, Result};
 
 /// RSA modulus size of every generated key (WeChat Pay's).
 const BITS: usize = 2048;
@@ -48,14 +48,14 @@ pub(crate) struct Generated {
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::crypto(format!("sandbox: cannot generate {what}: {e}"))
+    Error::sandbox(format!("cannot generate {what}: {e}"))
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0; N];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| Error::crypto("the system random generator failed"))?;
+        .map_err(|_| CryptoError::Random)?;
     Ok(bytes)
 }
 
@@ -164,7 +164,7 @@ pub(crate) fn generate(now: i64) -> Result<Generated> {
         let join = |handle: std::thread::ScopedJoinHandle<'_, Result<RsaPair>>| {
             handle
                 .join()
-                .unwrap_or_else(|_| Err(Error::crypto("sandbox: key generation panicked")))
+                .unwrap_or_else(|_| Err(Error::sandbox("key generation panicked")))
         };
         (join(merchant), join(platform), public_key)
     });

@@ -94,10 +94,11 @@ impl fmt::Debug for SandboxKeys {
 fn read(dir: &Path, name: &str) -> Result<String> {
     let path = dir.join(name);
     std::fs::read_to_string(&path).map_err(|e| {
-        Error::config(format!(
-            "sandbox keys: cannot read {}: {e}; the folder must be laid out like tests/fixtures/",
+        Error::sandbox(format!(
+            "cannot read {}; the keys folder must be laid out like tests/fixtures/",
             path.display()
         ))
+        .with_source(e)
     })
 }
 
@@ -105,8 +106,9 @@ impl SandboxKeys {
     /// The crate's embedded test-only fixtures.
     pub(crate) fn embedded() -> Result<Self> {
         use embedded::*;
-        let manifest = serde_json::from_str(MANIFEST)
-            .map_err(|e| Error::config(format!("sandbox keys: fixtures.json: {e}")))?;
+        let manifest = serde_json::from_str(MANIFEST).map_err(|e| {
+            Error::sandbox("the embedded fixtures.json does not parse").with_source(e)
+        })?;
         Self::from_parts(
             manifest,
             MERCHANT_KEY.into(),
@@ -142,8 +144,8 @@ impl SandboxKeys {
         if merchant_cert.serial() != keys.merchant_serial
             || merchant_cert.public_key() != &keys.merchant_public
         {
-            return Err(Error::crypto(
-                "sandbox: the generated merchant certificate does not match its key",
+            return Err(Error::sandbox(
+                "the generated merchant certificate does not match its key",
             ));
         }
         keys.generated = Some(GeneratedFiles {
@@ -157,15 +159,16 @@ impl SandboxKeys {
     /// A folder laid out like `tests/fixtures/`.
     pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
         let manifest: Manifest = serde_json::from_str(&read(dir, MANIFEST_FILE)?).map_err(|e| {
-            Error::config(format!(
-                "sandbox keys: {}: {e}",
+            Error::sandbox(format!(
+                "{} does not parse",
                 dir.join(MANIFEST_FILE).display()
             ))
+            .with_source(e)
         })?;
         let cert_file = Path::new(&manifest.platform_certificate_file);
         if cert_file.components().count() != 1 {
-            return Err(Error::config(
-                "sandbox keys: platform_certificate_file must be a file name inside the keys folder",
+            return Err(Error::sandbox(
+                "keys folder: platform_certificate_file must be a file name inside the keys folder",
             ));
         }
         let cert = read(dir, &manifest.platform_certificate_file)?;
@@ -188,13 +191,13 @@ impl SandboxKeys {
         public_key_private: &str,
     ) -> Result<Self> {
         let apiv3_key: [u8; 32] = m.apiv3_key.as_bytes().try_into().map_err(|_| {
-            Error::config(format!(
-                "sandbox keys: apiv3_key must be 32 bytes, got {}",
+            Error::sandbox(format!(
+                "keys folder: apiv3_key must be 32 bytes, got {}",
                 m.apiv3_key.len()
             ))
         })?;
         if m.mchid.is_empty() || !m.mchid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::config("sandbox keys: mchid must be digits"));
+            return Err(Error::sandbox("keys folder: mchid must be digits"));
         }
         let merchant_key = PrivateKey::from_pem(&merchant_key_pem)?;
         let platform_cert = Certificate::from_pem(platform_cert)?;
@@ -202,26 +205,26 @@ impl SandboxKeys {
         let public_key = PublicKey::from_pem(&public_key_pem)?;
         let public_key_private = PrivateKey::from_pem(public_key_private)?;
         if platform_cert.serial() != m.platform_serial {
-            return Err(Error::config(format!(
-                "sandbox keys: the platform certificate's serial is {}, fixtures.json says {}",
+            return Err(Error::sandbox(format!(
+                "keys folder: the platform certificate's serial is {}, fixtures.json says {}",
                 platform_cert.serial(),
                 m.platform_serial
             )));
         }
         if &platform_key.public_key() != platform_cert.public_key() {
-            return Err(Error::config(
-                "sandbox keys: platform_key.pem is not the private key of the platform certificate",
+            return Err(Error::sandbox(
+                "keys folder: platform_key.pem is not the private key of the platform certificate",
             ));
         }
         if public_key_private.public_key() != public_key {
-            return Err(Error::config(
-                "sandbox keys: pub_key_private.pem is not the private half of pub_key.pem",
+            return Err(Error::sandbox(
+                "keys folder: pub_key_private.pem is not the private half of pub_key.pem",
             ));
         }
         let merchant_serial = m.merchant_serial.to_ascii_uppercase();
         if merchant_serial.is_empty() || merchant_serial == m.platform_serial {
-            return Err(Error::config(
-                "sandbox keys: merchant_serial must be set and differ from platform_serial",
+            return Err(Error::sandbox(
+                "keys folder: merchant_serial must be set and differ from platform_serial",
             ));
         }
         Ok(Self {
@@ -270,7 +273,7 @@ impl SandboxKeys {
     /// in other languages, gives absolute paths. Private keys and the files that hold the
     /// APIv3 key (`fixtures.json`, `wxpay.toml`, `wxpay.json`) are readable by the owner only (Unix).
     pub(crate) fn write_config(&self, dir: &Path, base_uri: &str) -> Result<(PathBuf, PathBuf)> {
-        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
+        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
         let cert_file = self.certificate_file();
         write_file(&dir.join(MERCHANT_KEY_FILE), &self.merchant_key_pem, true)?;
         write_file(&dir.join(PUBLIC_KEY_FILE), &self.public_key_pem, false)?;
@@ -315,7 +318,7 @@ impl SandboxKeys {
         });
         let json_path = dir.join("wxpay.json");
         let text = serde_json::to_string_pretty(&config)
-            .map_err(|e| Error::config(format!("sandbox: cannot serialize wxpay.json: {e}")))?;
+            .map_err(|e| Error::sandbox("cannot serialize wxpay.json").with_source(e))?;
         write_file(&json_path, &(text + "\n"), true)?;
         Ok((toml_path, json_path))
     }
@@ -332,7 +335,7 @@ impl SandboxKeys {
             apiv3_key: String::from_utf8_lossy(&self.apiv3_key).into_owned(),
         };
         let text = serde_json::to_string_pretty(&manifest)
-            .map_err(|e| Error::config(format!("sandbox: cannot serialize fixtures.json: {e}")))?;
+            .map_err(|e| Error::sandbox("cannot serialize fixtures.json").with_source(e))?;
         write_file(&dir.join(PLATFORM_KEY_FILE), &files.platform_key_pem, true)?;
         write_file(
             &dir.join(PUBLIC_KEY_PRIVATE_FILE),
@@ -348,8 +351,8 @@ impl SandboxKeys {
     }
 }
 
-fn write_error(path: &Path, e: &std::io::Error) -> Error {
-    Error::config(format!("sandbox: cannot write {}: {e}", path.display()))
+fn write_error(path: &Path, e: std::io::Error) -> Error {
+    Error::sandbox(format!("cannot write {}", path.display())).with_source(e)
 }
 
 /// Writes a file; private keys are readable by the owner only (Unix).
@@ -363,8 +366,8 @@ fn write_file(path: &Path, contents: &str, private: bool) -> Result<()> {
     }
     #[cfg(not(unix))]
     let _ = private;
-    let mut file = options.open(path).map_err(|e| write_error(path, &e))?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| write_error(path, &e))
+    let mut file = options.open(path).map_err(|e| write_error(path, e))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| write_error(path, e))
 }
 
 #[cfg(test)]

@@ -293,9 +293,7 @@ impl SandboxBuilder {
             KeySource::Dir(dir) => SandboxKeys::from_dir(dir)?,
             KeySource::Generate => tokio::task::spawn_blocking(SandboxKeys::generate)
                 .await
-                .map_err(|e| {
-                    Error::crypto(format!("sandbox: key generation did not finish: {e}"))
-                })??,
+                .map_err(|e| Error::sandbox("key generation did not finish").with_source(e))??,
         };
         let listener = TcpListener::bind(self.listen).await.map_err(|e| {
             Error::transport(
@@ -415,7 +413,7 @@ impl SandboxHandle {
             .public_key(keys.public_key_id.clone(), keys.public_key.clone())
             .apiv3_key(keys.apiv3_key)
             .base_uri(self.base_uri())
-            .backup_base_uri(None::<String>)
+            .no_backup()
     }
 
     /// A client for this sandbox ([`SandboxHandle::client_builder`] as is).

@@ -79,8 +79,9 @@ fn body(
 ) -> Result<Vec<u8>> {
     let nonce: String = nonce()?.chars().take(12).collect();
     let kind = original_type(event_type);
-    let plain = serde_json::to_vec(resource)
-        .map_err(|e| Error::crypto(format!("the resource cannot be serialized: {e}")))?;
+    let plain = serde_json::to_vec(resource).map_err(|e| {
+        Error::sandbox("the notification resource cannot be serialized").with_source(e)
+    })?;
     let ciphertext = aes_gcm_encrypt(&keys.apiv3_key, nonce.as_bytes(), kind.as_bytes(), &plain)?;
     let body = json!({
         "id": format!("EV-{now}{id:010}"),

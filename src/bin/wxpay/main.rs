@@ -139,10 +139,15 @@ impl From<Error> for Fail {
             ErrorKind::Verify(_) => 5,
             _ => 2,
         };
-        Self {
-            code,
-            message: e.to_string(),
+        // The library keeps causes in source(); a terminal user wants them on the same line.
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
         }
+        Self { code, message }
     }
 }
 
