@@ -158,7 +158,12 @@ impl Options {
     }
 
     /// `query` or `params` (the axios spelling) of the PHP-style map; both at once conflict.
-    fn query_value(mut self, key: &'static str, value: Value, seen: &mut Option<&'static str>) -> Self {
+    fn query_value(
+        mut self,
+        key: &'static str,
+        value: Value,
+        seen: &mut Option<&'static str>,
+    ) -> Self {
         if let Some(first) = seen.replace(key) {
             return self.fail(ChainError::ConflictingOptions { first, second: key });
         }
@@ -270,18 +275,27 @@ mod tests {
         let o: Options = json!([1]).into();
         assert!(matches!(o.error, Some(ChainError::InvalidOptions(_))));
         let o: Options = json!({"json": {}, "body": "x"}).into();
-        assert!(matches!(o.error, Some(ChainError::ConflictingOptions { .. })));
+        assert!(matches!(
+            o.error,
+            Some(ChainError::ConflictingOptions { .. })
+        ));
     }
 
     #[test]
     fn params_is_the_query() {
         let o: Options = json!({"params": {"limit": 5}}).into();
-        assert_eq!(o.query, Some(Query::Map(json!({"limit": 5}).as_object().unwrap().clone())));
+        assert_eq!(
+            o.query,
+            Some(Query::Map(json!({"limit": 5}).as_object().unwrap().clone()))
+        );
         assert!(o.params.is_empty());
         let o: Options = json!({"query": {"a": 1}, "params": {"b": 2}}).into();
         assert_eq!(
             o.error,
-            Some(ChainError::ConflictingOptions { first: "query", second: "params" })
+            Some(ChainError::ConflictingOptions {
+                first: "query",
+                second: "params"
+            })
         );
     }
 
@@ -292,7 +306,10 @@ mod tests {
         assert!(o.params.is_empty());
         for bad in [json!(0), json!(-1), json!("5"), json!(true), json!(1e300)] {
             let o: Options = json!({"timeout": bad}).into();
-            assert!(matches!(o.error, Some(ChainError::InvalidTimeout(_))), "{bad}");
+            assert!(
+                matches!(o.error, Some(ChainError::InvalidTimeout(_))),
+                "{bad}"
+            );
         }
         assert!(matches!(
             Options::new().timeout(Duration::ZERO).error,

@@ -105,10 +105,9 @@ impl BaseUri {
             "http" if allow_insecure_http || is_loopback(&host) => {}
             "http" => return Err(ChainError::InsecureScheme(uri.to_string()).into()),
             other => {
-                return Err(ChainError::InvalidUri(format!(
-                    "{uri}: unsupported scheme {other}"
-                ))
-                .into())
+                return Err(
+                    ChainError::InvalidUri(format!("{uri}: unsupported scheme {other}")).into(),
+                )
             }
         }
         if parsed.query().is_some() || uri.contains('#') {
@@ -244,7 +243,11 @@ struct ResolvedPath {
 /// Step 1: the chain's template, or — for PHP's recipe `chain("{+download_url}")` whose value
 /// is an absolute URL — the URL itself, resolved like `chain(url)` (Guzzle's absolute-reference
 /// rule) so the host allow-list applies instead of gluing the URL under the base path.
-fn resolve_path(chain: &Chain, template: &str, params: &Map<String, Value>) -> Result<ResolvedPath> {
+fn resolve_path(
+    chain: &Chain,
+    template: &str,
+    params: &Map<String, Value>,
+) -> Result<ResolvedPath> {
     let node = &chain.node;
     let as_is = || ResolvedPath {
         origin: node.origin.as_deref().map(Into::into),
@@ -371,9 +374,11 @@ fn encode_body(method: &Method, body: Option<Body>) -> Result<Option<Bytes>, Cha
         });
     }
     match body {
-        Body::Json(value) => serde_json::to_vec(&value).map(|v| Some(Bytes::from(v))).map_err(|e| {
-            ChainError::InvalidOptions(format!("the json body cannot be serialized: {e}"))
-        }),
+        Body::Json(value) => serde_json::to_vec(&value)
+            .map(|v| Some(Bytes::from(v)))
+            .map_err(|e| {
+                ChainError::InvalidOptions(format!("the json body cannot be serialized: {e}"))
+            }),
         Body::Raw(bytes) => Ok(Some(bytes)),
     }
 }

@@ -260,7 +260,10 @@ pub fn query_from_str(query: &str) -> Result<String, ChainError> {
     if let Some(c) = query.chars().find(|&c| {
         !c.is_ascii()
             || c.is_ascii_control()
-            || matches!(c, ' ' | '#' | '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}')
+            || matches!(
+                c,
+                ' ' | '#' | '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}'
+            )
     }) {
         return Err(ChainError::InvalidQuery(format!(
             "the query string contains {c:?}, which a request line cannot carry; percent-encode it or pass the query as an object"
@@ -374,10 +377,18 @@ mod tests {
         );
         assert!(query_from_str("a=b c").is_err());
         assert!(query_from_str("a=b#c").is_err());
-        for bad in ["a=\"x\"", "a=<b>", "a=\\", "a=^", "a=`", "a={b}", "a=|", "a=中", "a=\u{7f}"] {
-            assert!(matches!(query_from_str(bad), Err(ChainError::InvalidQuery(_))), "{bad}");
+        for bad in [
+            "a=\"x\"", "a=<b>", "a=\\", "a=^", "a=`", "a={b}", "a=|", "a=中", "a=\u{7f}",
+        ] {
+            assert!(
+                matches!(query_from_str(bad), Err(ChainError::InvalidQuery(_))),
+                "{bad}"
+            );
         }
-        assert_eq!(query_from_str("a=b:c@d/e?f&g=%20").unwrap(), "a=b:c@d/e?f&g=%20");
+        assert_eq!(
+            query_from_str("a=b:c@d/e?f&g=%20").unwrap(),
+            "a=b:c@d/e?f&g=%20"
+        );
         assert_eq!(query_from_str("?a=b").unwrap(), "a=b");
     }
 }
