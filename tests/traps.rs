@@ -242,7 +242,7 @@ fn userinfo_is_refused_and_never_echoed() {
     let built = support::builder_at(support::VECTOR_EPOCH)
         .base_uri(with_password)
         .build();
-    let error = built.err().expect("a base URI with userinfo is refused");
+    let error = built.expect_err("a base URI with userinfo is refused");
     assert!(
         matches!(error.chain(), Some(ChainError::UserInfo(_))),
         "{error:?}"
@@ -337,8 +337,7 @@ fn the_apiv3_only_guard_cannot_be_bypassed() {
     let error = support::builder_at(support::VECTOR_EPOCH)
         .base_uri("https://api.mch.weixin.qq.com/V2/")
         .build()
-        .err()
-        .expect("a v2 base URI is refused");
+        .expect_err("a v2 base URI is refused");
     assert!(
         matches!(error.kind(), ErrorKind::Unsupported(_)),
         "{error:?}"
