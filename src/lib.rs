@@ -76,7 +76,7 @@ pub use error::{
 };
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use options::{Options, Query};
-pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI};
+pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;
 pub use signer::{Clock, FixedClock, Sign, SystemClock};
 

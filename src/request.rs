@@ -423,7 +423,7 @@ fn build_headers(
 
 /// Step 7: the target must be sendable as is — within [`MAX_TARGET_LEN`] and a valid
 /// request-line target — or the request fails here, before signing, not in the transport.
-pub fn check_target(target: &str) -> Result<(), ChainError> {
+pub(crate) fn check_target(target: &str) -> Result<(), ChainError> {
     if target.len() > MAX_TARGET_LEN {
         return Err(ChainError::TargetTooLong {
             length: target.len(),
@@ -442,7 +442,8 @@ impl Chain {
     /// Every chain, template, option, query, header and target problem is reported here, before
     /// signing: the steps are [`Chain::template`], the `{+url}` resolution, the base URI and
     /// host allow-list, template expansion, the APIv3-only guard, the unused-option check, the
-    /// query, the body, the headers and [`check_target`].
+    /// query, the body, the headers and the target check (at most [`MAX_TARGET_LEN`] bytes, a
+    /// valid request-line target).
     pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
         let options = options.into();
         if let Some(e) = options.error {
@@ -511,5 +512,70 @@ impl PreparedRequest {
         self.headers.insert(header::AUTHORIZATION, auth);
         self.message = message;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_limit_is_inclusive() {
+        let at_limit = format!("/{}", "a".repeat(MAX_TARGET_LEN - 1));
+        assert_eq!(check_target(&at_limit), Ok(()));
+        let over = format!("{at_limit}b");
+        assert_eq!(
+            check_target(&over),
+            Err(ChainError::TargetTooLong {
+                length: MAX_TARGET_LEN + 1,
+                limit: MAX_TARGET_LEN
+            })
+        );
+        assert!(matches!(
+            check_target("/a b"),
+            Err(ChainError::InvalidTarget(_))
+        ));
+    }
+
+    #[test]
+    fn authorities() {
+        for ok in [
+            "https://api.mch.weixin.qq.com/",
+            "https://api.mch.weixin.qq.com:443/hk/",
+            "http://[::1]:8080/",
+            "http://127.0.0.1:1",
+        ] {
+            assert_eq!(check_authority(ok), Ok(()), "{ok}");
+        }
+        for port in [
+            "https://h:0/",
+            "https://h:65536/",
+            "https://h:/",
+            "https://h:x1/",
+            "http://[::1]:/",
+        ] {
+            assert!(
+                matches!(check_authority(port), Err(ChainError::InvalidPort(_))),
+                "{port}"
+            );
+        }
+        assert_eq!(
+            check_authority("https://u:pw@h/a"),
+            Err(ChainError::UserInfo("https://***@h/a".into()))
+        );
+    }
+
+    #[test]
+    fn apiv3_guard_reads_the_decoded_path() {
+        for path in ["/v2/pay", "/V2/pay", "/%76%32/pay", "/hk/v2/pay"] {
+            let base_len = if path.starts_with("/hk/") { 4 } else { 1 };
+            let e = check_apiv3_only(path, base_len).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::Unsupported(_)), "{path}");
+        }
+        assert!(check_apiv3_only("/v2/x", 4).is_err(), "a v2 base path");
+        assert!(
+            check_apiv3_only("/v3/pay/v2", 1).is_ok(),
+            "v2 deeper is data"
+        );
     }
 }
