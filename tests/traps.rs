@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
 use wechatpay_chain::{ChainError, Error, ErrorKind, Method, Options};
 
@@ -355,7 +353,7 @@ fn the_apiv3_only_guard_cannot_be_bypassed() {
 #[cfg(feature = "sandbox")]
 mod sandbox {
     use super::*;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
     use wechatpay_chain::sandbox::{Fault, Sandbox};
 
     async fn bounded<F: std::future::Future>(f: F) -> F::Output {
