@@ -420,6 +420,28 @@ mod sandbox {
     }
 
     #[tokio::test]
+    async fn a_download_url_variable_is_sent_to_its_own_path_on_the_base_host() {
+        bounded(async {
+            let sandbox = Sandbox::builder().start().await.unwrap();
+            let wxpay = sandbox.client().unwrap();
+            let base = sandbox.base_uri();
+            let url = format!("{}/v3/certificates", base.trim_end_matches('/'));
+            let response = wxpay
+                .chain("{+download_url}")
+                .get(json!({ "download_url": url }))
+                .await
+                .expect("the absolute URL on the sandbox host is fetched and verified");
+            assert_eq!(response.status(), 200);
+            let recorded = sandbox.requests();
+            assert_eq!(recorded.len(), 1);
+            // Resolved as an absolute reference, not glued under the base path.
+            assert_eq!(recorded[0].target, "/v3/certificates");
+            sandbox.shutdown();
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn js_style_post_never_reaches_the_server() {
         bounded(async {
             let sandbox = Sandbox::builder().start().await.unwrap();
