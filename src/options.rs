@@ -16,7 +16,7 @@ use crate::error::ChainError;
 pub enum Query {
     /// Entries in insertion order; `null` entries are dropped.
     Map(Map<String, Value>),
-    /// Used as given after checking for `#` and raw spaces.
+    /// Used as given after checking it holds only characters a request line can carry.
     String(String),
 }
 
@@ -29,6 +29,12 @@ pub(crate) enum Body {
 
 /// Everything a verb takes besides the chain. Build it from a `serde_json::Value` (PHP style)
 /// or with the builder methods; both are accepted by every verb.
+///
+/// Reserved keys of the map: `json`, `body`, `query` (or `params`, the axios spelling; not
+/// both), `headers`, `base_uri`, `timeout` (seconds > 0, fractions allowed). Any other key is a
+/// template variable, and must be one of the chain's: an unused key is refused before signing
+/// ([`ChainError::UnusedOptions`]), so `post(json!({"appid": …}))` without `json` cannot send
+/// an empty body.
 ///
 /// ```
 /// use serde_json::json;
