@@ -455,10 +455,11 @@ impl Chain {
         let destination =
             resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
 
+        // Unused keys first: a misspelt variable is named as such, not as a missing one.
+        check_unused_options(&template, &options.params, &method, options.body.is_some())?;
         let mut target = destination.base_path.clone();
         expand_path(&path.template, &options.params, &mut target)?;
         check_apiv3_only(&target, destination.base_path.len())?;
-        check_unused_options(&template, &options.params, &method, options.body.is_some())?;
 
         let query = build_query(options.query.as_ref(), path.query.as_deref())?;
         if !query.is_empty() {

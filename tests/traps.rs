@@ -45,17 +45,20 @@ fn js_style_post_data_is_refused_with_the_json_hint() {
 fn an_unused_key_is_named_without_the_hint_when_a_body_is_there_or_on_get() {
     let wxpay = support::client();
     let by_id = wxpay.chain("v3/pay/transactions/id/{transaction_id}");
-    let (e, _) = chain_error(by_id.prepare(
-        Method::GET,
+    // A misspelt variable is named as unused (rather than reported as the missing one).
+    for options in [
         json!({"transaction_id": "42", "transacton_id": "typo"}),
-    ));
-    assert_eq!(
-        e,
-        ChainError::UnusedOptions {
-            keys: vec!["transacton_id".into()],
-            body_hint: false
-        }
-    );
+        json!({"transacton_id": "typo"}),
+    ] {
+        let (e, _) = chain_error(by_id.prepare(Method::GET, options));
+        assert_eq!(
+            e,
+            ChainError::UnusedOptions {
+                keys: vec!["transacton_id".into()],
+                body_hint: false
+            }
+        );
+    }
     let native = wxpay.v3().pay().transactions().native();
     let (e, _) = chain_error(native.prepare(
         Method::POST,
