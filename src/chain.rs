@@ -1,5 +1,6 @@
 //! The [`Chain`]: path segments accumulated in any of three forms (methods, `chain("…")`,
-//! `wxpay["…"]`), normalized like the PHP/JS SDKs (minus their bugs), bound to a client.
+//! `wxpay["…"]`), bound to a client. Names given to `.seg()` are normalized like the PHP/JS
+//! property spellings (minus their bugs); declarative and indexed strings are paths as written.
 //!
 //! A chain is a cheap clone: one handle to the client plus one to its node. Building a chain
 //! never fails; a bad segment is kept as a deferred error and reported by the verb (or by
@@ -13,7 +14,7 @@ use elsa::sync::FrozenMap;
 
 use crate::client::{ClientInner, Wechatpay};
 use crate::error::ChainError;
-use crate::template::encode_simple;
+use crate::template::{encode_literal_segment, encode_simple};
 
 /// Normalizes a segment name given by name (PHP/JS property spelling), per spec §2.
 ///
@@ -146,7 +147,10 @@ impl Node {
         self.segments.push(segment.into_boxed_str());
     }
 
-    /// Appends a declarative path, an absolute URL, or nothing for `""`.
+    /// Appends a declarative path (chain.md §1), an absolute URL, or nothing for `""`.
+    ///
+    /// Pieces are paths as written: a `{…}` piece is a template expression, every other piece
+    /// a literal kept verbatim (percent-encoded where a segment cannot carry a character).
     fn push_path(&mut self, path: &str) {
         if let Some(rest) = path
             .strip_prefix("https://")
@@ -162,7 +166,7 @@ impl Node {
         let path = path.strip_prefix('/').unwrap_or(path);
         if !path.is_empty() {
             for piece in path.split('/') {
-                self.push(normalize_segment(piece));
+                self.push_literal(piece);
             }
         }
         if let Some(q) = query {
@@ -170,33 +174,71 @@ impl Node {
         }
     }
 
+    /// Appends one piece of a declarative string or URL: an expression as is, a literal
+    /// verbatim (encoded), a dot segment refused (servers would remove it and move the
+    /// signed request to another endpoint).
+    fn push_literal(&mut self, piece: &str) {
+        if self.error.is_none() && matches!(piece, "." | "..") {
+            self.error = Some(ChainError::InvalidSegment {
+                segment: piece.to_string(),
+                reason: "`.` and `..` are not allowed in a path; servers would remove them and change the endpoint",
+            });
+            return;
+        }
+        if piece.starts_with('{') {
+            self.push(piece.to_string());
+        } else {
+            self.push(encode_literal_segment(piece));
+        }
+    }
+
     fn push_absolute(&mut self, url: &str, after_scheme: &str) {
         if !self.segments.is_empty() || self.origin.is_some() {
             self.error = Some(ChainError::InvalidUri(format!(
-                "an absolute URL must start a chain: {url}"
+                "an absolute URL must start a chain: {}",
+                redact_userinfo(url)
             )));
             return;
         }
         let scheme_len = url.len() - after_scheme.len();
-        let (authority, path_and_query) = match after_scheme.find('/') {
+        let (authority, path_and_query) = match after_scheme.find(['/', '?', '#']) {
             Some(i) => after_scheme.split_at(i),
             None => (after_scheme, "/"),
         };
+        if authority.contains('@') {
+            self.origin = Some(redact_userinfo(&url[..scheme_len + authority.len()]).into());
+            self.error = Some(ChainError::UserInfo(redact_userinfo(url)));
+            return;
+        }
         self.origin = Some(url[..scheme_len + authority.len()].into());
+        if path_and_query.contains('#') {
+            self.error = Some(ChainError::InvalidUri(format!(
+                "a URL with a fragment cannot be requested: {url}"
+            )));
+            return;
+        }
         let (path, query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (path_and_query, None),
         };
         // The pieces of a real URL are already encoded: kept verbatim, never normalized.
         for piece in path.trim_start_matches('/').split('/') {
-            self.push(piece.to_string());
-        }
-        if path_and_query.contains('#') {
-            self.error = Some(ChainError::InvalidUri(format!(
-                "a URL with a fragment cannot be requested: {url}"
-            )));
+            self.push_literal(piece);
         }
         self.query = query.map(Into::into);
+    }
+}
+
+/// `url` with any userinfo replaced by `***`, so a password never reaches a message or log.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
+        None => url.to_string(),
     }
 }
 
@@ -246,10 +288,22 @@ impl Chain {
         self.with(|n| n.push(encode_simple(value)))
     }
 
-    /// Appends a `/`-separated path, each piece normalized like [`Chain::seg`]. A leading `/`
-    /// is dropped, a trailing `/` kept; `?query` is kept as the default query. An absolute
-    /// `https://` URL starts an absolute chain (allowed only towards the base host or its
-    /// backup, checked before signing).
+    /// Appends a `/`-separated path **as written** (chain.md §1): `{…}` pieces are template
+    /// expressions; every other piece is kept verbatim — no case change, no `_x_`/`$x$`
+    /// conversion — so an ID in the path (`…/out-trade-no/P123abcXYZ`) arrives exactly as
+    /// written. Characters a segment cannot carry are percent-encoded; sub-delims, `:`, `@`
+    /// and `%XX` triplets pass through. A leading `/` is dropped, a trailing `/` kept; an empty
+    /// middle piece or a `.`/`..` piece is an error. `?query` is kept as the default query. An
+    /// absolute `https://` URL starts an absolute chain (allowed only towards the base host or
+    /// its backup, checked before signing). Only [`Chain::seg`] normalizes names.
+    ///
+    /// ```
+    /// # use wechatpay_chain::Wechatpay;
+    /// # fn demo(wxpay: &Wechatpay) {
+    /// let chain = wxpay.chain("v3/pay/transactions/out-trade-no/P123abcXYZ");
+    /// assert_eq!(chain.template().unwrap(), "v3/pay/transactions/out-trade-no/P123abcXYZ");
+    /// # }
+    /// ```
     pub fn chain(&self, path: &str) -> Self {
         self.with(|n| n.push_path(path))
     }
@@ -317,7 +371,8 @@ impl fmt::Debug for Chain {
 impl Index<&'static str> for Chain {
     type Output = Chain;
 
-    /// `chain["v3/pay/transactions/native"]`: the same as [`Chain::chain`], interned so a
+    /// `chain["v3/pay/transactions/native"]`: the same as [`Chain::chain`] (a path as
+    /// written, never normalized), interned so a
     /// reference can be returned. Keys are `&'static str`, so the cache stays bounded.
     fn index(&self, path: &'static str) -> &Chain {
         self.node.child(path, || self.chain(path))

@@ -98,6 +98,43 @@ pub enum ChainError {
     InvalidHeader(String),
     /// An options object that does not have the expected shape.
     InvalidOptions(String),
+    /// Option keys that are neither reserved (`json`, `query`, `params`, `headers`, `body`,
+    /// `base_uri`, `timeout`) nor a variable of the chain's template: never silently dropped.
+    UnusedOptions {
+        /// The unused keys, in the order given.
+        keys: Vec<String>,
+        /// True when the request is a POST/PUT/PATCH without `json`/`body`: the keys look like
+        /// a body given the JS way (`post(data)`) and belong under `json`.
+        body_hint: bool,
+    },
+    /// Two options that mean the same thing were both given (`query` and `params`,
+    /// `json` and `body`).
+    ConflictingOptions {
+        /// The first key.
+        first: &'static str,
+        /// The second key.
+        second: &'static str,
+    },
+    /// A `timeout` option that is not a positive, finite number of seconds.
+    InvalidTimeout(String),
+    /// A body on a method that does not carry one (`GET`).
+    BodyNotAllowed {
+        /// The request method.
+        method: String,
+    },
+    /// The request target (path and query) is longer than the crate sends.
+    TargetTooLong {
+        /// The target's length in bytes.
+        length: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request target cannot be carried in a request line.
+    InvalidTarget(String),
+    /// A base URI or absolute URL with userinfo (`user:pw@host`); shown redacted.
+    UserInfo(String),
+    /// A base URI or absolute URL whose port is empty, not a number, 0 or above 65535.
+    InvalidPort(String),
 }
 
 /// Why the client configuration was refused by [`Builder::build`](crate::Builder::build) (or a
@@ -521,6 +558,45 @@ impl fmt::Display for ChainError {
             Self::InvalidUri(m) => write!(f, "invalid URI: {m}"),
             Self::InvalidHeader(m) => write!(f, "invalid header: {m}"),
             Self::InvalidOptions(m) => write!(f, "invalid options: {m}"),
+            Self::UnusedOptions { keys, body_hint } => {
+                write!(
+                    f,
+                    "unused option key(s) {}: neither a reserved key (json, query, params, headers, body, base_uri, timeout) nor a variable of the chain's template",
+                    keys.join(", ")
+                )?;
+                if *body_hint {
+                    write!(
+                        f,
+                        "; to send them as the request body, put them under `json`: {{\"json\": {{…}}}}"
+                    )?;
+                }
+                Ok(())
+            }
+            Self::ConflictingOptions { first, second } => write!(
+                f,
+                "conflicting options `{first}` and `{second}`: they mean the same thing; give one"
+            ),
+            Self::InvalidTimeout(v) => write!(
+                f,
+                "invalid timeout {v}: give a positive number of seconds (fractions allowed)"
+            ),
+            Self::BodyNotAllowed { method } => write!(
+                f,
+                "a {method} request cannot carry a body; pass the values as query parameters or use POST"
+            ),
+            Self::TargetTooLong { length, limit } => write!(
+                f,
+                "request target of {length} bytes exceeds the limit of {limit} bytes; servers refuse such request lines"
+            ),
+            Self::InvalidTarget(m) => write!(f, "request target cannot be sent: {m}"),
+            Self::UserInfo(u) => write!(
+                f,
+                "a base URI or URL cannot carry userinfo (user:password@): {u}; remove it"
+            ),
+            Self::InvalidPort(u) => write!(
+                f,
+                "invalid port in {u}: give a number from 1 to 65535, or none"
+            ),
         }
     }
 }

@@ -29,10 +29,12 @@
 //! ## Chain rules
 //!
 //! Segments given by name are normalized ([`normalize_segment`]): `sendPendingmessage` →
-//! `send-pendingmessage`, `_out_order_no_` / `$out_order_no$` → `{out_order_no}`. Values are
+//! `send-pendingmessage`, `_out_order_no_` / `$out_order_no$` → `{out_order_no}`. Paths given
+//! to [`Chain::chain`] or by indexing are kept as written (only `{…}` is a variable). Values are
 //! never normalized: they go through template variables, percent-encoded so that a value can
 //! never add a path segment, a query or a fragment. Every problem (missing variable, empty
-//! segment, foreign host, `v2/` chain) is a typed [`Error`] raised before anything is signed.
+//! segment, unused option key, unsendable target, foreign host, `v2/` path) is a typed
+//! [`Error`] raised before anything is signed.
 //!
 //! ## Security
 //!
@@ -75,7 +77,7 @@ pub use error::{
 };
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use options::{Options, Query};
-pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI};
+pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;
 pub use signer::{Clock, FixedClock, Sign, SystemClock};
 

@@ -1,5 +1,7 @@
-//! Request options: the PHP-style single map (`json`, `query`, `headers`, `body`, `base_uri`,
-//! anything else a URI template variable) and a typed builder for the same thing.
+//! Request options: the PHP-style single map (`json`, `query`/`params`, `headers`, `body`,
+//! `base_uri`, `timeout`, anything else a URI template variable) and a typed builder for the
+//! same thing. A key that is none of these and no variable of the chain's template is an error
+//! before signing (checked by `prepare`, which knows the template).
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use crate::error::ChainError;
 pub enum Query {
     /// Entries in insertion order; `null` entries are dropped.
     Map(Map<String, Value>),
-    /// Used as given after checking for `#` and raw spaces.
+    /// Used as given after checking it holds only characters a request line can carry.
     String(String),
 }
 
@@ -27,6 +29,12 @@ pub(crate) enum Body {
 
 /// Everything a verb takes besides the chain. Build it from a `serde_json::Value` (PHP style)
 /// or with the builder methods; both are accepted by every verb.
+///
+/// Reserved keys of the map: `json`, `body`, `query` (or `params`, the axios spelling; not
+/// both), `headers`, `base_uri`, `timeout` (seconds > 0, fractions allowed). Any other key is a
+/// template variable, and must be one of the chain's: an unused key is refused before signing
+/// ([`ChainError::UnusedOptions`]), so `post(json!({"appid": …}))` without `json` cannot send
+/// an empty body.
 ///
 /// ```
 /// use serde_json::json;
@@ -88,9 +96,10 @@ impl Options {
 
     fn set_body(mut self, body: Body) -> Self {
         if self.body.is_some() {
-            return self.fail(ChainError::InvalidOptions(
-                "give either `json` or `body`, not both".into(),
-            ));
+            return self.fail(ChainError::ConflictingOptions {
+                first: "json",
+                second: "body",
+            });
         }
         self.body = Some(body);
         self
@@ -134,10 +143,47 @@ impl Options {
         self
     }
 
-    /// Overrides the client's total timeout for this request.
+    /// Overrides the client's total timeout for this request (body included). A zero
+    /// duration is an error.
     pub fn timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            return self.fail(ChainError::InvalidTimeout("0".into()));
+        }
         self.timeout = Some(timeout);
         self
+    }
+
+    /// The `timeout` key of the PHP-style map: seconds as a number > 0 (Guzzle's option),
+    /// fractions allowed (`0.5`).
+    fn timeout_seconds(self, value: &Value) -> Self {
+        let seconds = value.as_f64().filter(|s| s.is_finite() && *s > 0.0);
+        match seconds.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+            Some(d) if !d.is_zero() => self.timeout(d),
+            _ => self.fail(ChainError::InvalidTimeout(value.to_string())),
+        }
+    }
+
+    /// `query` or `params` (the axios spelling) of the PHP-style map; both at once conflict.
+    fn query_value(
+        mut self,
+        key: &'static str,
+        value: Value,
+        seen: &mut Option<&'static str>,
+    ) -> Self {
+        if let Some(first) = seen.replace(key) {
+            return self.fail(ChainError::ConflictingOptions { first, second: key });
+        }
+        match value {
+            Value::Object(m) => {
+                self.query = Some(Query::Map(m));
+                self
+            }
+            Value::String(s) => self.query_string(s),
+            Value::Null => self,
+            _ => self.fail(ChainError::InvalidOptions(format!(
+                "`{key}` must be an object or a string"
+            ))),
+        }
     }
 
     /// Accepts this one response without signature verification. Only for endpoints that
@@ -149,6 +195,7 @@ impl Options {
 
     fn from_map(map: Map<String, Value>) -> Self {
         let mut opts = Self::new();
+        let mut query_key = None;
         for (key, value) in map {
             opts = match key.as_str() {
                 "json" => opts.set_body(Body::Json(value)),
@@ -159,16 +206,11 @@ impl Options {
                         "`body` must be a string; use `json` for structured bodies".into(),
                     )),
                 },
-                "query" => match value {
-                    Value::Object(m) => {
-                        opts.query = Some(Query::Map(m));
-                        opts
-                    }
-                    Value::String(s) => opts.query_string(s),
+                "query" => opts.query_value("query", value, &mut query_key),
+                "params" => opts.query_value("params", value, &mut query_key),
+                "timeout" => match value {
                     Value::Null => opts,
-                    _ => opts.fail(ChainError::InvalidOptions(
-                        "`query` must be an object or a string".into(),
-                    )),
+                    v => opts.timeout_seconds(&v),
                 },
                 "headers" => match value {
                     Value::Object(m) => m.into_iter().fold(opts, |o, (k, v)| match v {
@@ -239,6 +281,45 @@ mod tests {
         let o: Options = json!([1]).into();
         assert!(matches!(o.error, Some(ChainError::InvalidOptions(_))));
         let o: Options = json!({"json": {}, "body": "x"}).into();
-        assert!(matches!(o.error, Some(ChainError::InvalidOptions(_))));
+        assert!(matches!(
+            o.error,
+            Some(ChainError::ConflictingOptions { .. })
+        ));
+    }
+
+    #[test]
+    fn params_is_the_query() {
+        let o: Options = json!({"params": {"limit": 5}}).into();
+        assert_eq!(
+            o.query,
+            Some(Query::Map(json!({"limit": 5}).as_object().unwrap().clone()))
+        );
+        assert!(o.params.is_empty());
+        let o: Options = json!({"query": {"a": 1}, "params": {"b": 2}}).into();
+        assert_eq!(
+            o.error,
+            Some(ChainError::ConflictingOptions {
+                first: "query",
+                second: "params"
+            })
+        );
+    }
+
+    #[test]
+    fn timeout_is_seconds() {
+        let o: Options = json!({"timeout": 0.25}).into();
+        assert_eq!(o.timeout, Some(Duration::from_millis(250)));
+        assert!(o.params.is_empty());
+        for bad in [json!(0), json!(-1), json!("5"), json!(true), json!(1e300)] {
+            let o: Options = json!({"timeout": bad}).into();
+            assert!(
+                matches!(o.error, Some(ChainError::InvalidTimeout(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Options::new().timeout(Duration::ZERO).error,
+            Some(ChainError::InvalidTimeout(_))
+        ));
     }
 }

@@ -9,12 +9,15 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
-use crate::chain::Chain;
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+
+use crate::chain::{redact_userinfo, Chain};
 use crate::client::ClientInner;
 use crate::error::{ChainError, ConfigError, Error, ErrorKind, Result};
 use crate::options::{Body, Options, Query};
 use crate::signer::{authorization, canonical_request, nonce, sign_base64};
-use crate::template::{expand_path, query_from_map, query_from_str};
+use crate::template::{expand_path, query_from_map, query_from_str, variables};
 
 /// The default base URI of WeChat Pay APIv3.
 pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
@@ -35,37 +38,89 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Checks the authority of a base URI or absolute URL by hand, before any parser sees it: no
+/// userinfo (its password would end up in messages) and, if a port is written, 1–65535.
+fn check_authority(uri: &str) -> Result<(), ChainError> {
+    let after_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let authority = &after_scheme[..after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len())];
+    if authority.contains('@') {
+        return Err(ChainError::UserInfo(redact_userinfo(uri)));
+    }
+    // `[::1]:8080`: the port follows the bracket; `host:443`: the last colon.
+    let port = match authority.rfind(']') {
+        Some(close) => authority[close + 1..].strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, port)| port),
+    };
+    match port {
+        None => Ok(()),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            match p.parse::<u16>() {
+                Ok(n) if n > 0 => Ok(()),
+                _ => Err(ChainError::InvalidPort(uri.to_string())),
+            }
+        }
+        Some(_) => Err(ChainError::InvalidPort(uri.to_string())),
+    }
+}
+
+/// The APIv3-only guard (chain.md §7): `v2/…` is APIv2 (XML, another signature), refused
+/// whichever way it is spelled (`V2`, `%76%32`) or smuggled in (a base path, an absolute URL,
+/// a `{+x}` value). `path` is a request path; `base_len` the length of its base path prefix.
+fn check_apiv3_only(path: &str, base_len: usize) -> Result<()> {
+    let is_v2 = |segment: &str| {
+        percent_decode_str(segment)
+            .decode_utf8_lossy()
+            .eq_ignore_ascii_case("v2")
+    };
+    let base_len = base_len.min(path.len());
+    let (base, rest) = path.split_at(base_len);
+    let first_of_rest = rest.trim_start_matches('/').split('/').next();
+    if base.split('/').any(is_v2) || first_of_rest.is_some_and(is_v2) {
+        return Err(Error::new(ErrorKind::Unsupported(
+            "APIv2 unsupported (until APIv2 lands): v2/… endpoints use XML and another signature; this client speaks APIv3 only".into(),
+        )));
+    }
+    Ok(())
+}
+
 impl BaseUri {
-    /// Parses a base URI or absolute URL origin, enforcing https except towards loopback.
-    pub(crate) fn parse(uri: &str, allow_insecure_http: bool) -> Result<Self, ChainError> {
+    /// Parses a base URI or absolute URL origin, enforcing https except towards loopback, and
+    /// refusing userinfo, invalid ports and a `v2/` path.
+    pub(crate) fn parse(uri: &str, allow_insecure_http: bool) -> Result<Self> {
+        check_authority(uri)?;
         let parsed: http::Uri = uri
             .parse()
             .map_err(|e| ChainError::InvalidUri(format!("{uri}: {e}")))?;
         let (Some(scheme), Some(authority)) = (parsed.scheme_str(), parsed.authority()) else {
             return Err(ChainError::InvalidUri(format!(
                 "{uri}: a base URI needs a scheme and a host, like https://api.mch.weixin.qq.com/"
-            )));
+            ))
+            .into());
         };
         let host = authority.host().to_ascii_lowercase();
         match scheme {
             "https" => {}
             "http" if allow_insecure_http || is_loopback(&host) => {}
-            "http" => return Err(ChainError::InsecureScheme(uri.to_string())),
+            "http" => return Err(ChainError::InsecureScheme(uri.to_string()).into()),
             other => {
-                return Err(ChainError::InvalidUri(format!(
-                    "{uri}: unsupported scheme {other}"
-                )))
+                return Err(
+                    ChainError::InvalidUri(format!("{uri}: unsupported scheme {other}")).into(),
+                )
             }
         }
         if parsed.query().is_some() || uri.contains('#') {
             return Err(ChainError::InvalidUri(format!(
                 "{uri}: a base URI cannot have a query or fragment"
-            )));
+            ))
+            .into());
         }
         let mut path = parsed.path().to_string();
         if !path.ends_with('/') {
             path.push('/');
         }
+        check_apiv3_only(&path, path.len())?;
         Ok(Self {
             origin: format!("{scheme}://{authority}"),
             host,
@@ -169,10 +224,226 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue, ChainError> {
     })
 }
 
+/// The longest request target (path and query) the crate sends, in bytes. Common front ends
+/// refuse longer request lines (nginx's default `large_client_header_buffers` is 8 KiB, and
+/// the line also holds the method and `HTTP/1.1`), which would surface only after signing as
+/// a 414 or a reset; 8000 bytes keeps the whole line under 8 KiB.
+pub const MAX_TARGET_LEN: usize = 8000;
+
+/// The chain's path after resolving an absolute URL given through `{+name}` (chain.md §6).
+struct ResolvedPath {
+    /// `scheme://authority` when the chain is absolute.
+    origin: Option<String>,
+    /// The path template to expand (no leading `/`).
+    template: String,
+    /// The query that came with the declarative string or URL.
+    query: Option<String>,
+}
+
+/// Step 1: the chain's template, or — for PHP's recipe `chain("{+download_url}")` whose value
+/// is an absolute URL — the URL itself, resolved like `chain(url)` (Guzzle's absolute-reference
+/// rule) so the host allow-list applies instead of gluing the URL under the base path.
+fn resolve_path(
+    chain: &Chain,
+    template: &str,
+    params: &Map<String, Value>,
+) -> Result<ResolvedPath> {
+    let node = &chain.node;
+    let as_is = || ResolvedPath {
+        origin: node.origin.as_deref().map(Into::into),
+        template: template.to_string(),
+        query: node.query.as_deref().map(Into::into),
+    };
+    if node.origin.is_some() {
+        return Ok(as_is());
+    }
+    let Some(name) = node
+        .segments
+        .first()
+        .and_then(|s| s.strip_prefix("{+"))
+        .and_then(|s| s.strip_suffix('}'))
+    else {
+        return Ok(as_is());
+    };
+    let Some(Value::String(url)) = params.get(name) else {
+        return Ok(as_is());
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Ok(as_is());
+    }
+    if node.segments.len() > 1 || node.query.is_some() {
+        return Err(ChainError::InvalidUri(format!(
+            "{{+{name}}} holds an absolute URL, so it must be the whole chain"
+        ))
+        .into());
+    }
+    let absolute = chain.client().chain(url);
+    let template = absolute.template()?;
+    Ok(ResolvedPath {
+        origin: absolute.node.origin.as_deref().map(Into::into),
+        template,
+        query: absolute.node.query.as_deref().map(Into::into),
+    })
+}
+
+/// Where the request goes: origin, base path, and the backup origin for failover.
+struct Destination {
+    origin: String,
+    base_path: String,
+    backup_origin: Option<String>,
+}
+
+/// Step 2: the base URI (per request or per client), or an absolute URL's origin, which must
+/// be the base host or its backup: a chain never sends the signature to a foreign host.
+fn resolve_destination(
+    client: &ClientInner,
+    base_uri: Option<&str>,
+    absolute_origin: Option<&str>,
+) -> Result<Destination> {
+    let base = match base_uri {
+        Some(uri) => BaseUri::parse(uri, client.allow_insecure_http)?,
+        None => client.base.clone(),
+    };
+    let backup = match base_uri {
+        Some(_) => base.default_backup(),
+        None => client.backup.clone(),
+    };
+    match absolute_origin {
+        Some(origin) => {
+            let absolute = BaseUri::parse(origin, client.allow_insecure_http)?;
+            let allowed = absolute.origin == base.origin
+                || backup.as_ref().is_some_and(|b| b.origin == absolute.origin);
+            if !allowed {
+                return Err(ChainError::HostNotAllowed(absolute.host).into());
+            }
+            Ok(Destination {
+                origin: absolute.origin,
+                base_path: "/".into(),
+                backup_origin: None,
+            })
+        }
+        None => Ok(Destination {
+            origin: base.origin,
+            base_path: base.path,
+            backup_origin: backup.map(|b| b.origin),
+        }),
+    }
+}
+
+/// Step 3: every option key that is not reserved must be a variable of the template; the
+/// others are named in the error, with the `json` hint when they look like a body.
+fn check_unused_options(
+    template: &str,
+    params: &Map<String, Value>,
+    method: &Method,
+    has_body: bool,
+) -> Result<(), ChainError> {
+    let names = variables(template)?;
+    let keys: Vec<String> = params
+        .keys()
+        .filter(|k| !names.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let takes_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    Err(ChainError::UnusedOptions {
+        keys,
+        body_hint: takes_body && !has_body,
+    })
+}
+
+/// Step 4: the query string (`query`/`params` replaces the template's own query).
+fn build_query(option: Option<&Query>, from_chain: Option<&str>) -> Result<String, ChainError> {
+    match (option, from_chain) {
+        (Some(Query::Map(map)), _) => query_from_map(map),
+        (Some(Query::String(s)), _) => query_from_str(s),
+        (None, Some(q)) => query_from_str(q),
+        (None, None) => Ok(String::new()),
+    }
+}
+
+/// Step 5: the body bytes, serialized once. A `GET` (or `HEAD`) carries none; `DELETE` may
+/// (five catalog endpoints need one).
+fn encode_body(method: &Method, body: Option<Body>) -> Result<Option<Bytes>, ChainError> {
+    let Some(body) = body else { return Ok(None) };
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return Err(ChainError::BodyNotAllowed {
+            method: method.to_string(),
+        });
+    }
+    match body {
+        Body::Json(value) => serde_json::to_vec(&value)
+            .map(|v| Some(Bytes::from(v)))
+            .map_err(|e| {
+                ChainError::InvalidOptions(format!("the json body cannot be serialized: {e}"))
+            }),
+        Body::Raw(bytes) => Ok(Some(bytes)),
+    }
+}
+
+/// Step 6: default headers, then the user's (which override them, except the reserved ones).
+fn build_headers(
+    client: &ClientInner,
+    now: i64,
+    has_body: bool,
+    user: &[(String, String)],
+) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_str(&client.user_agent)
+            .map_err(|_| ConfigError::InvalidHeaderValue("user agent"))?,
+    );
+    // A raw body is JSON too unless a user header says otherwise (it overrides this one).
+    if has_body {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    if let Some((id, _)) = client.keys.preferred(now) {
+        headers.insert("wechatpay-serial", header_value("Wechatpay-Serial", &id)?);
+    }
+    for (name, value) in user {
+        let header_name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| ChainError::InvalidHeader(format!("{name:?} is not a header name")))?;
+        if RESERVED_HEADERS.contains(&header_name) {
+            return Err(ChainError::InvalidHeader(format!(
+                "{name} is set by the signer and transport; plug a custom signer instead"
+            ))
+            .into());
+        }
+        headers.insert(header_name, header_value(name, value)?);
+    }
+    Ok(headers)
+}
+
+/// Step 7: the target must be sendable as is — within [`MAX_TARGET_LEN`] and a valid
+/// request-line target — or the request fails here, before signing, not in the transport.
+pub(crate) fn check_target(target: &str) -> Result<(), ChainError> {
+    if target.len() > MAX_TARGET_LEN {
+        return Err(ChainError::TargetTooLong {
+            length: target.len(),
+            limit: MAX_TARGET_LEN,
+        });
+    }
+    target
+        .parse::<http::uri::PathAndQuery>()
+        .map(drop)
+        .map_err(|e| ChainError::InvalidTarget(e.to_string()))
+}
+
 impl Chain {
     /// Builds and signs the request without sending it (`wxpay --dry-run` shows the result).
     ///
-    /// Every chain, template, query and header problem is reported here, before signing.
+    /// Every chain, template, option, query, header and target problem is reported here, before
+    /// signing: the steps are [`Chain::template`], the `{+url}` resolution, the base URI and
+    /// host allow-list, template expansion, the APIv3-only guard, the unused-option check, the
+    /// query, the body, the headers and the target check (at most [`MAX_TARGET_LEN`] bytes, a
+    /// valid request-line target).
     pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
         let options = options.into();
         if let Some(e) = options.error {
@@ -180,105 +451,33 @@ impl Chain {
         }
         let client = &self.client;
         let template = self.template()?;
-        if self.node.origin.is_none()
-            && self
-                .node
-                .segments
-                .first()
-                .is_some_and(|s| s.eq_ignore_ascii_case("v2"))
-        {
-            return Err(Error::new(ErrorKind::Unsupported(
-                "APIv2 unsupported (until APIv2 lands): v2/… endpoints use XML and another signature; this client speaks APIv3 only".into(),
-            )));
-        }
+        let path = resolve_path(self, &template, &options.params)?;
+        let destination =
+            resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
 
-        let base = match &options.base_uri {
-            Some(uri) => BaseUri::parse(uri, client.allow_insecure_http)?,
-            None => client.base.clone(),
-        };
-        let backup = match &options.base_uri {
-            Some(_) => base.default_backup(),
-            None => client.backup.clone(),
-        };
-        let (origin, mut target) = match &self.node.origin {
-            Some(origin) => {
-                let absolute = BaseUri::parse(origin, client.allow_insecure_http)?;
-                let allowed = absolute.origin == base.origin
-                    || backup.as_ref().is_some_and(|b| b.origin == absolute.origin);
-                if !allowed {
-                    return Err(ChainError::HostNotAllowed(absolute.host).into());
-                }
-                (absolute.origin, String::from("/"))
-            }
-            None => (base.origin.clone(), base.path.clone()),
-        };
-        expand_path(&template, &options.params, &mut target)?;
+        // Unused keys first: a misspelt variable is named as such, not as a missing one.
+        check_unused_options(&template, &options.params, &method, options.body.is_some())?;
+        let mut target = destination.base_path.clone();
+        expand_path(&path.template, &options.params, &mut target)?;
+        check_apiv3_only(&target, destination.base_path.len())?;
 
-        let query = match &options.query {
-            Some(Query::Map(map)) => query_from_map(map)?,
-            Some(Query::String(s)) => query_from_str(s)?,
-            None => match &self.node.query {
-                Some(q) => query_from_str(q)?,
-                None => String::new(),
-            },
-        };
+        let query = build_query(options.query.as_ref(), path.query.as_deref())?;
         if !query.is_empty() {
             target.push('?');
             target.push_str(&query);
         }
-
-        let (body, has_body) = match options.body {
-            Some(Body::Json(value)) => (
-                Bytes::from(serde_json::to_vec(&value).map_err(|e| {
-                    ChainError::InvalidOptions(format!("the json body cannot be serialized: {e}"))
-                })?),
-                true,
-            ),
-            Some(Body::Raw(bytes)) => (bytes, true),
-            None => (Bytes::new(), false),
-        };
-
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(
-            header::USER_AGENT,
-            HeaderValue::from_str(&client.user_agent)
-                .map_err(|_| ConfigError::InvalidHeaderValue("user agent"))?,
-        );
-        // A raw body is JSON too unless a user header says otherwise (it overrides this one).
-        if has_body {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
+        let body = encode_body(&method, options.body)?;
         let now = client.clock.now();
-        if let Some((id, _)) = client.keys.preferred(now) {
-            headers.insert("wechatpay-serial", header_value("Wechatpay-Serial", &id)?);
-        }
-        for (name, value) in &options.headers {
-            let header_name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| ChainError::InvalidHeader(format!("{name:?} is not a header name")))?;
-            if RESERVED_HEADERS.contains(&header_name) {
-                return Err(ChainError::InvalidHeader(format!(
-                    "{name} is set by the signer and transport; plug a custom signer instead"
-                ))
-                .into());
-            }
-            headers.insert(header_name, header_value(name, value)?);
-        }
+        let headers = build_headers(client, now, body.is_some(), &options.headers)?;
+        check_target(&target)?;
 
-        let backup_origin = match &self.node.origin {
-            None => backup.map(|b| b.origin),
-            Some(_) => None,
-        };
         let mut request = PreparedRequest {
             method,
-            origin,
-            backup_origin,
+            origin: destination.origin,
+            backup_origin: destination.backup_origin,
             target,
             headers,
-            body,
+            body: body.unwrap_or_default(),
             message: Vec::new(),
             template,
             timeout: options.timeout,
@@ -314,5 +513,70 @@ impl PreparedRequest {
         self.headers.insert(header::AUTHORIZATION, auth);
         self.message = message;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_limit_is_inclusive() {
+        let at_limit = format!("/{}", "a".repeat(MAX_TARGET_LEN - 1));
+        assert_eq!(check_target(&at_limit), Ok(()));
+        let over = format!("{at_limit}b");
+        assert_eq!(
+            check_target(&over),
+            Err(ChainError::TargetTooLong {
+                length: MAX_TARGET_LEN + 1,
+                limit: MAX_TARGET_LEN
+            })
+        );
+        assert!(matches!(
+            check_target("/a b"),
+            Err(ChainError::InvalidTarget(_))
+        ));
+    }
+
+    #[test]
+    fn authorities() {
+        for ok in [
+            "https://api.mch.weixin.qq.com/",
+            "https://api.mch.weixin.qq.com:443/hk/",
+            "http://[::1]:8080/",
+            "http://127.0.0.1:1",
+        ] {
+            assert_eq!(check_authority(ok), Ok(()), "{ok}");
+        }
+        for port in [
+            "https://h:0/",
+            "https://h:65536/",
+            "https://h:/",
+            "https://h:x1/",
+            "http://[::1]:/",
+        ] {
+            assert!(
+                matches!(check_authority(port), Err(ChainError::InvalidPort(_))),
+                "{port}"
+            );
+        }
+        assert_eq!(
+            check_authority("https://u:pw@h/a"),
+            Err(ChainError::UserInfo("https://***@h/a".into()))
+        );
+    }
+
+    #[test]
+    fn apiv3_guard_reads_the_decoded_path() {
+        for path in ["/v2/pay", "/V2/pay", "/%76%32/pay", "/hk/v2/pay"] {
+            let base_len = if path.starts_with("/hk/") { 4 } else { 1 };
+            let e = check_apiv3_only(path, base_len).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::Unsupported(_)), "{path}");
+        }
+        assert!(check_apiv3_only("/v2/x", 4).is_err(), "a v2 base path");
+        assert!(
+            check_apiv3_only("/v3/pay/v2", 1).is_ok(),
+            "v2 deeper is data"
+        );
     }
 }

@@ -44,6 +44,38 @@ const RESERVED: &AsciiSet = &SIMPLE
 /// signed target would differ from the sent one).
 const PATH: &AsciiSet = &RESERVED.add(b'?').add(b'#');
 
+/// What a path segment may carry as is (RFC 3986 `pchar`): unreserved, sub-delims, `:`, `@`.
+const SEGMENT: &AsciiSet = &SIMPLE
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+/// Encodes a literal path piece written into a declarative string: characters a segment
+/// cannot carry become `%XX`; sub-delims, `:`, `@` and existing `%XX` triplets pass through,
+/// so an already-encoded media ID (`…AIO%2FFR1p`) is not encoded twice.
+///
+/// ```
+/// use wechatpay_chain::template::encode_literal_segment;
+/// assert_eq!(encode_literal_segment("P123abcXYZ"), "P123abcXYZ");
+/// assert_eq!(encode_literal_segment("订单 1"), "%E8%AE%A2%E5%8D%95%201");
+/// assert_eq!(encode_literal_segment("AIO%2FFR1p"), "AIO%2FFR1p");
+/// ```
+pub fn encode_literal_segment(piece: &str) -> String {
+    let mut out = String::with_capacity(piece.len());
+    encode_keeping_triplets(piece, SEGMENT, &mut out);
+    out
+}
+
 /// Percent-encodes `value` for simple expansion: only `A-Z a-z 0-9 - . _ ~` stay.
 pub fn encode_simple(value: &str) -> String {
     percent_encode(value.as_bytes(), SIMPLE).to_string()
@@ -150,7 +182,7 @@ fn expand_segment(
 
 /// `.` or `..`, plain or as `%2E` triplets: servers remove these segments (RFC 3986 §5.2.4),
 /// which would move a signed request to another endpoint.
-fn is_dot_segment(piece: &str) -> bool {
+pub(crate) fn is_dot_segment(piece: &str) -> bool {
     piece.len() <= 6
         && matches!(
             &percent_decode_str(piece).collect::<Vec<u8>>()[..],
@@ -219,21 +251,23 @@ pub fn query_from_map(map: &Map<String, Value>) -> Result<String, ChainError> {
     Ok(out)
 }
 
-/// Checks a pre-built query string: used as given, minus a leading `?`.
+/// Checks a pre-built query string: used as given, minus a leading `?`, if it holds only
+/// characters a request line can carry — not `#` (it would start a fragment, which is never
+/// sent, so the signed target would differ), space, controls, non-ASCII, nor
+/// `"` `<` `>` `\` `^` `` ` `` `{` `|` `}` (outside RFC 3986, refused or rewritten by servers).
 pub fn query_from_str(query: &str) -> Result<String, ChainError> {
     let query = query.strip_prefix('?').unwrap_or(query);
-    if query.contains('#') {
-        return Err(ChainError::InvalidQuery(
-            "a query string cannot contain `#`".into(),
-        ));
-    }
-    if query
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(ChainError::InvalidQuery(
-            "a query string cannot contain raw spaces or control characters; percent-encode them or pass an object".into(),
-        ));
+    if let Some(c) = query.chars().find(|&c| {
+        !c.is_ascii()
+            || c.is_ascii_control()
+            || matches!(
+                c,
+                ' ' | '#' | '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}'
+            )
+    }) {
+        return Err(ChainError::InvalidQuery(format!(
+            "the query string contains {c:?}, which a request line cannot carry; percent-encode it or pass the query as an object"
+        )));
     }
     Ok(query.to_string())
 }
@@ -343,6 +377,18 @@ mod tests {
         );
         assert!(query_from_str("a=b c").is_err());
         assert!(query_from_str("a=b#c").is_err());
+        for bad in [
+            "a=\"x\"", "a=<b>", "a=\\", "a=^", "a=`", "a={b}", "a=|", "a=中", "a=\u{7f}",
+        ] {
+            assert!(
+                matches!(query_from_str(bad), Err(ChainError::InvalidQuery(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            query_from_str("a=b:c@d/e?f&g=%20").unwrap(),
+            "a=b:c@d/e?f&g=%20"
+        );
         assert_eq!(query_from_str("?a=b").unwrap(), "a=b");
     }
 }

@@ -1,5 +1,6 @@
 //! Chain conformance: `tests/data/chain-vectors.json` (normalization, the three chain forms,
-//! templates, request targets, errors) and the indexed form.
+//! templates, request targets, verbatim declarative strings, errors), the indexed form, and
+//! the CLI's slashed form through `wxpay --dry-run`.
 
 mod support;
 
@@ -233,13 +234,196 @@ fn index_form_equals_chain_and_is_interned() {
     let prepared = nested.prepare(Method::POST, Options::new().json(serde_json::json!({})));
     assert_eq!(prepared.unwrap().target(), "/v3/pay/transactions/native");
 
-    // Normalized like chain(): placeholders and camelCase.
+    // A path as written, like chain(): capitals and `_x_` stay literal; only `{…}` is a
+    // variable.
     assert_eq!(
-        &wxpay["v3/merchantService/complaintsV2/_complaint_id_"],
+        &wxpay["v3/merchant-service/complaints-v2/{complaint_id}"],
         &wxpay
             .v3()
             .merchant_service()
             .complaints_v2()
             ._complaint_id_()
     );
+    let literal = &wxpay["v3/merchantService/complaintsV2/_complaint_id_"];
+    assert_eq!(
+        literal.template().unwrap(),
+        "v3/merchantService/complaintsV2/_complaint_id_"
+    );
+    assert_ne!(
+        literal,
+        &wxpay
+            .seg("v3")
+            .seg("merchantService")
+            .seg("complaintsV2")
+            .seg("_complaint_id_")
+    );
+}
+
+/// The target a verbatim case sends, each `{name}` given the value `V-<name>`.
+fn verbatim_options(template: &str) -> (Options, String) {
+    let mut options = Options::new();
+    let mut target = format!("/{template}");
+    for name in wechatpay_chain::template::variables(template).unwrap() {
+        options = options.param(name, format!("V-{name}"));
+        target = target.replace(&format!("{{{name}}}"), &format!("V-{name}"));
+    }
+    (options, target)
+}
+
+#[test]
+fn verbatim_cases() {
+    let wxpay = support::client();
+    let cases = array(&support::chain_vectors(), "verbatim").to_vec();
+    assert!(!cases.is_empty());
+    for case in &cases {
+        let declared = str_field(case, "chain");
+        let template = str_field(case, "template");
+        // Leaked once per case so the indexed form (keyed by `&'static str`) can be used.
+        let literal: &'static str = Box::leak(declared.to_string().into_boxed_str());
+        let forms = [
+            ("chain()", wxpay.chain(declared)),
+            ("wxpay[…]", wxpay[literal].clone()),
+            ("v3 chain()", {
+                let (head, tail) = declared.trim_start_matches('/').split_once('/').unwrap();
+                wxpay.chain(head).chain(tail)
+            }),
+        ];
+        let (options, target) = verbatim_options(template);
+        for (form, chain) in &forms {
+            assert_eq!(
+                chain.template().as_deref(),
+                Ok(template),
+                "{declared} via {form}"
+            );
+            let prepared = chain.prepare(Method::GET, options.clone()).unwrap();
+            assert_eq!(prepared.target(), target, "{declared} via {form}");
+            assert_eq!(
+                prepared.message().split(|&b| b == b'\n').nth(1),
+                Some(target.as_bytes()),
+                "{declared} via {form}: the signed target is the sent one"
+            );
+        }
+    }
+}
+
+#[test]
+fn literal_ids_with_capitals_arrive_as_written() {
+    let wxpay = support::client();
+    let want = "/v3/pay/transactions/out-trade-no/P123abcXYZ?mchid=1900000109";
+    let options = || Options::new().query("mchid", "1900000109");
+    for chain in [
+        wxpay.chain("v3/pay/transactions/out-trade-no/P123abcXYZ"),
+        wxpay["v3/pay/transactions/out-trade-no/P123abcXYZ"].clone(),
+        wxpay
+            .v3()
+            .pay()
+            .transactions()
+            .out_trade_no()
+            .chain("P123abcXYZ"),
+        wxpay
+            .v3()
+            .pay()
+            .transactions()
+            .out_trade_no()
+            .raw("P123abcXYZ"),
+    ] {
+        assert_eq!(
+            chain.prepare(Method::GET, options()).unwrap().target(),
+            want
+        );
+    }
+    // `.seg()` is the property spelling, normalized: not a way to pass an ID.
+    let named = wxpay
+        .v3()
+        .pay()
+        .transactions()
+        .out_trade_no()
+        .seg("P123abcXYZ");
+    assert_ne!(
+        named.prepare(Method::GET, options()).unwrap().target(),
+        want
+    );
+}
+
+#[test]
+fn dot_and_empty_pieces_are_errors() {
+    let wxpay = support::client();
+    for path in ["v3/./pay", "v3/../v2/pay", "v3/pay/.."] {
+        let e = wxpay.chain(path).prepare(Method::GET, ()).unwrap_err();
+        assert!(
+            matches!(e.chain(), Some(ChainError::InvalidSegment { .. })),
+            "{path}: {e:?}"
+        );
+    }
+    let e = wxpay.chain("v3//pay").prepare(Method::GET, ()).unwrap_err();
+    assert!(
+        matches!(e.chain(), Some(ChainError::EmptySegment { .. })),
+        "{e:?}"
+    );
+}
+
+/// The CLI's slashed form follows the declarative rule: every `chains` and `verbatim` case
+/// through `wxpay --dry-run`, the target compared with the library's.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_dry_run_slashed_form() {
+    fn dry_run(args: &[String]) -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxpay"))
+            .args(args)
+            .env_remove("WECHATPAY_CONFIG")
+            .env_remove("WECHATPAY_PRIVATE_KEY")
+            .env_remove("WECHATPAY_MCHID")
+            .env_remove("WECHATPAY_SERIAL")
+            .env_remove("WECHATPAY_BASE_URI")
+            .output()
+            .expect("run wxpay");
+        assert!(
+            out.status.success(),
+            "wxpay {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let vectors = support::chain_vectors();
+    let mut runs = 0;
+    for case in array(&vectors, "chains") {
+        let mut args: Vec<String> = vec!["--dry-run".into()];
+        if let Some(base) = case.get("base_uri").and_then(Value::as_str) {
+            args.extend(["--base-uri".into(), base.into()]);
+        }
+        for (key, value) in case["options"].as_object().unwrap() {
+            match key.as_str() {
+                "json" => args.extend(["-d".into(), value.to_string()]),
+                "query" => {
+                    for (k, v) in value.as_object().unwrap() {
+                        if !v.is_null() {
+                            args.extend(["-q".into(), format!("{k}={}", text(v))]);
+                        }
+                    }
+                }
+                _ => args.extend(["-P".into(), format!("{key}={}", text(value))]),
+            }
+        }
+        args.push(str_field(case, "chain").into());
+        let out = dry_run(&args);
+        assert_eq!(out["target"], str_field(case, "target"), "wxpay {args:?}");
+        runs += 1;
+    }
+    for case in array(&vectors, "verbatim") {
+        let template = str_field(case, "template");
+        let (_, target) = verbatim_options(template);
+        let mut args: Vec<String> = vec!["--dry-run".into()];
+        for name in wechatpay_chain::template::variables(template).unwrap() {
+            args.extend(["-P".into(), format!("{name}=V-{name}")]);
+        }
+        args.push(str_field(case, "chain").into());
+        let out = dry_run(&args);
+        assert_eq!(out["target"], target, "wxpay {args:?}");
+        runs += 1;
+    }
+    assert!(runs > 15, "only {runs} dry runs");
 }

@@ -95,12 +95,15 @@ fn dry_run_covers_the_catalog_dotted_and_slashed() {
             args.extend(["-P".into(), format!("{name}={value}")]);
             names.push(name);
         }
-        if php.contains(&"_empty_") {
-            args.extend(["-P".into(), "empty=".into()]);
-        }
         let dotted = php.join(".");
         for uri in [segments, dotted.as_str()] {
             let mut call: Vec<&str> = args.iter().map(String::as_str).collect();
+            // The dotted form spells a trailing `/` as the PHP/JS `_empty_` placeholder, a
+            // variable that must be given empty; the slashed form writes the `/` itself (and an
+            // unused -P would be an error).
+            if uri == dotted && php.contains(&"_empty_") {
+                call.extend(["-P", "empty="]);
+            }
             call.push(uri);
             let out = dry_run_json(&call);
             let target = out["target"].as_str().unwrap();
@@ -124,6 +127,35 @@ fn dry_run_covers_the_catalog_dotted_and_slashed() {
         }
     }
     assert!(checked > 500, "only {checked} dry runs");
+}
+
+#[test]
+fn an_unused_param_is_an_error_naming_it() {
+    let out = wxpay(&[
+        "--dry-run",
+        "-P",
+        "out_trade_no=P123",
+        "-P",
+        "mchid=1900000109",
+        "v3/pay/transactions/out-trade-no/{out_trade_no}",
+    ]);
+    assert!(out.stdout.is_empty(), "nothing printed as a request");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let last = stderr.lines().last().unwrap();
+    assert!(last.contains("-P mchid"), "{stderr}");
+    assert!(!last.contains("-P out_trade_no"), "{stderr}");
+}
+
+#[test]
+fn the_slashed_form_keeps_ids_as_written_and_the_dotted_form_normalizes() {
+    let slashed = dry_run_json(&["--dry-run", "v3/pay/transactions/out-trade-no/P123abcXYZ"]);
+    assert_eq!(
+        slashed["target"],
+        "/v3/pay/transactions/out-trade-no/P123abcXYZ"
+    );
+    let dotted = dry_run_json(&["--dry-run", "v3.merchantService.complaintsV2"]);
+    assert_eq!(dotted["target"], "/v3/merchant-service/complaints-v2");
 }
 
 #[test]

@@ -78,7 +78,46 @@ fn slashes(s: &str) -> usize {
     s.matches('/').count()
 }
 
+/// RFC 3986 `pchar` plus well-formed `%XX` triplets: what a literal path segment may carry.
+fn is_pchar_encoded(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => i += 1,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => i += 1,
+            b':' | b'@' => i += 1,
+            b'%' if b.len() > i + 2 && b[i + 1..i + 3].iter().all(u8::is_ascii_hexdigit) => i += 3,
+            _ => return false,
+        }
+    }
+    true
+}
+
 proptest! {
+    /// A literal piece written into `chain()` arrives as written: same text (decoded), same
+    /// case, one segment, only characters a segment can carry; `.`/`..` (encoded too) refused.
+    #[test]
+    fn a_literal_piece_arrives_as_written(piece in "[^/?{}]{1,12}") {
+        let template = format!("v3/pay/transactions/out-trade-no/{piece}");
+        let result = client()
+            .chain(&template)
+            .prepare(Method::GET, ())
+            .map(|p| p.target().to_string());
+        if is_dot_segment(&piece) {
+            prop_assert!(result.is_err(), "{:?} gave {:?}", piece, result);
+            return Ok(());
+        }
+        let target = result.map_err(|e| TestCaseError::fail(format!("{piece:?}: {e:?}")))?;
+        prop_assert_eq!(slashes(&target), slashes(&template) + 1, "{}", target);
+        let segment = target.rsplit('/').next().unwrap();
+        prop_assert!(is_pchar_encoded(segment), "{}", segment);
+        prop_assert_eq!(decode(segment), decode(&piece));
+        if piece.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            prop_assert_eq!(segment, piece.as_str(), "kept verbatim, capitals included");
+        }
+    }
+
     #[test]
     fn a_simple_value_stays_in_its_segment(value in path_value()) {
         for (template, name) in [(MIDDLE, "out_order_no"), (LAST, "media_id")] {

@@ -95,6 +95,9 @@ pub(crate) struct Call<'a> {
 
 /// Answers a checked request on catalog endpoint `endpoint`.
 pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -> Reply {
+    if let Err(reply) = check_json_body(endpoint, call) {
+        return reply;
+    }
     let result = match endpoint.path {
         CREATE => create(state, call),
         QUERY if call.method == Method::GET => query(state, call),
@@ -103,6 +106,26 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
         _ => Ok(generic(endpoint)),
     };
     result.unwrap_or_else(|reply| reply)
+}
+
+/// Every POST/PUT/PATCH to a catalog endpoint whose content type is JSON must carry a JSON
+/// body, as the platform demands: an empty body (the JS habit `post(data)` ported without
+/// `json`) or one that is not JSON is `400 PARAM_ERROR`, not a quiet 200.
+fn check_json_body(endpoint: &Endpoint, call: &Call<'_>) -> Result<(), Reply> {
+    let sends_body = matches!(*call.method, Method::POST | Method::PUT | Method::PATCH);
+    if !sends_body || endpoint.content_type != Some("application/json") {
+        return Ok(());
+    }
+    if call.body.is_empty() {
+        return Err(Reply::param_error(
+            "body",
+            "this endpoint needs a JSON body; send it under the `json` option",
+        ));
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(call.body).is_err() {
+        return Err(Reply::param_error("body", "the body is not valid JSON"));
+    }
+    Ok(())
 }
 
 /// A signed answer of the endpoint's kind.

@@ -59,7 +59,7 @@ pub enum Format {
 /// A request: the URI and everything that goes with it.
 #[derive(Debug, clap::Args)]
 pub struct RequestArgs {
-    /// The endpoint: dotted (v3.pay.transactions.native), slashed (v3/pay/transactions/native) or an absolute URL.
+    /// The endpoint: dotted (v3.pay.transactions.native; names normalized like .seg()), slashed (v3/pay/transactions/native; a path as written, IDs kept verbatim) or an absolute URL.
     pub uri: Option<String>,
     /// HTTP method (default: POST when a body is given, else GET).
     #[arg(short = 'X', long)]
@@ -67,7 +67,7 @@ pub struct RequestArgs {
     /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri.
     #[arg(short, long, env = "WECHATPAY_CONFIG")]
     pub config: Option<PathBuf>,
-    /// URI template variable NAME=VALUE (repeatable; values are never normalized).
+    /// URI template variable NAME=VALUE (repeatable; values are never normalized; a NAME the template lacks is an error).
     #[arg(short = 'P', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Query parameter NAME=VALUE (repeatable, kept in order).

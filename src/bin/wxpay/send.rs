@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 use wechatpay_chain::sandbox::Sandbox;
-use wechatpay_chain::{Chain, Method, Options, PreparedRequest, PrivateKey, Response, Wechatpay};
+use wechatpay_chain::{
+    Chain, ChainError, Method, Options, PreparedRequest, PrivateKey, Response, Wechatpay,
+};
 
 use crate::config::Config;
 use crate::{Fail, Format, RequestArgs};
@@ -22,7 +24,9 @@ fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a 
         .ok_or_else(|| Fail::input(format!("{flag} {pair:?}: expected NAME{sep}VALUE")))
 }
 
-/// The chain for a dotted or slashed URI (or an absolute URL).
+/// The chain for a dotted or slashed URI (or an absolute URL). The slashed form is a path as
+/// written, like `chain()` (an ID with capitals is kept); only the dotted form, a chain of
+/// PHP/JS property names, is normalized segment by segment like `.seg()`.
 fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
     if uri.contains('/') || !uri.contains('.') {
         client.chain(uri)
@@ -173,6 +177,30 @@ fn print_response(args: &RequestArgs, response: &Response) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Prepares the request; an unused `-P` is named as the flag the user typed.
+fn prepare(
+    client: &Wechatpay,
+    uri: &str,
+    method: Method,
+    opts: Options,
+) -> Result<PreparedRequest, Fail> {
+    chain_for(client, uri).prepare(method, opts).map_err(|e| match e.chain() {
+        Some(ChainError::UnusedOptions { keys, body_hint }) => {
+            let flags: Vec<String> = keys.iter().map(|k| format!("-P {k}")).collect();
+            let hint = if *body_hint {
+                "; a request body goes in -d '{…}'"
+            } else {
+                ""
+            };
+            Fail::input(format!(
+                "unused {}: not a variable of {uri}'s template (remove it, or check its spelling){hint}",
+                flags.join(", ")
+            ))
+        }
+        _ => Fail::from(e),
+    })
+}
+
 /// Runs one request: dry run, sandbox or real.
 pub async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
     let uri = args.uri.as_deref().ok_or_else(|| {
@@ -184,9 +212,7 @@ pub async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
         return sandbox_request(args, uri, method, opts).await;
     }
     let client = client(args, &config)?;
-    let prepared = chain_for(&client, uri)
-        .prepare(method, opts)
-        .map_err(Fail::from)?;
+    let prepared = prepare(&client, uri, method, opts)?;
     if args.dry_run {
         print(&describe(&prepared), args.format);
         return Ok(());
@@ -204,10 +230,20 @@ async fn sandbox_request(
     let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
     eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
     let client = sandbox.client().map_err(Fail::from)?;
-    let prepared = chain_for(&client, uri)
-        .prepare(method, opts)
-        .map_err(Fail::from)?;
-    let result = if args.dry_run {
+    let result = match prepare(&client, uri, method, opts) {
+        Ok(prepared) => send_or_print(args, &client, prepared).await,
+        Err(fail) => Err(fail),
+    };
+    sandbox.shutdown();
+    result
+}
+
+async fn send_or_print(
+    args: &RequestArgs,
+    client: &Wechatpay,
+    prepared: PreparedRequest,
+) -> Result<(), Fail> {
+    if args.dry_run {
         print(&describe(&prepared), args.format);
         Ok(())
     } else {
@@ -215,9 +251,7 @@ async fn sandbox_request(
             Ok(response) => print_response(args, &response),
             Err(e) => Err(Fail::from(e)),
         }
-    };
-    sandbox.shutdown();
-    result
+    }
 }
 
 /// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.
