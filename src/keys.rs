@@ -307,11 +307,11 @@ impl KeyStore {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, StoredKey>> {
         // A poisoned lock only means a panic elsewhere while inserting; the map is still whole.
-        self.keys.write().unwrap_or_else(|e| e.into_inner())
+        self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, StoredKey>> {
-        self.keys.read().unwrap_or_else(|e| e.into_inner())
+        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Adds (or replaces) a WeChat Pay public key under its id (`PUB_KEY_ID_…`).
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn malformed_der_keeps_the_parser_error_as_source() {
         use std::error::Error as _;
-        let e = super::PublicKey::from_spki_der(b"\x30\x03\x02\x01").unwrap_err();
+        let e = PublicKey::from_spki_der(b"\x30\x03\x02\x01").unwrap_err();
         assert_eq!(key_error(&e), &KeyError::Malformed(KeyMaterial::PublicKey));
         assert!(e.source().is_some(), "{e:?}");
     }
@@ -511,7 +511,7 @@ mod tests {
     fn unreadable_file_keeps_the_io_error_as_source() {
         use std::error::Error as _;
         let path = format!("{FIX}does-not-exist.pem");
-        let e = super::PrivateKey::from_pem_file(&path).unwrap_err();
+        let e = PrivateKey::from_pem_file(&path).unwrap_err();
         assert_eq!(
             key_error(&e),
             &KeyError::Read {

@@ -40,7 +40,7 @@ fn is_simple_encoded(s: &str) -> bool {
                     .iter()
                     .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)) =>
             {
-                i += 3
+                i += 3;
             }
             _ => return false,
         }

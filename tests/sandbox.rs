@@ -763,7 +763,7 @@ async fn listener() -> (String, mpsc::UnboundedReceiver<(http::HeaderMap, Bytes)
                     let body = body.collect().await?.to_bytes();
                     let _ = tx.send((parts.headers, body));
                     let mut answer = http::Response::new(Full::new(Bytes::new()));
-                    *answer.status_mut() = http::StatusCode::NO_CONTENT;
+                    *answer.status_mut() = StatusCode::NO_CONTENT;
                     Ok::<_, hyper::Error>(answer)
                 }
             });

@@ -202,7 +202,7 @@ fn prepare(
 }
 
 /// Runs one request: dry run, sandbox or real.
-pub async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
+pub(crate) async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
     let uri = args.uri.as_deref().ok_or_else(|| {
         Fail::input("missing <URI>; e.g. wxpay v3/certificates --dry-run (see --help)")
     })?;
@@ -258,7 +258,7 @@ async fn send_or_print(
 ///
 /// Keys: the folder `keys`, fresh ones when `generate_keys` (written into the config folder),
 /// else the built-in test keys.
-pub async fn serve_sandbox(
+pub(crate) async fn serve_sandbox(
     listen: SocketAddr,
     keys: Option<PathBuf>,
     generate_keys: bool,
