@@ -99,6 +99,16 @@ pub struct TransportError {
     pub message: String,
 }
 
+impl TransportError {
+    /// A transport failure of `kind`, described by `message`.
+    pub fn new(kind: TransportKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
 /// Failure classes of the transport.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +223,20 @@ impl Error {
             kind,
             message: message.into(),
         }))
+    }
+
+    /// A transport failure with its cause, for custom [`Transport`]s: `message` says what
+    /// failed in a few words (which origin, which step); the cause stays in
+    /// [`source()`](std::error::Error::source). Use [`TransportKind::Connect`] only when the
+    /// request certainly never left: the default transport then fails over to the backup host.
+    ///
+    /// [`Transport`]: crate::transport::Transport
+    pub fn transport_with_source(
+        kind: TransportKind,
+        message: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::new(ErrorKind::Transport(TransportError::new(kind, message))).with_source(source)
     }
 
     /// What went wrong.

@@ -1,7 +1,8 @@
 //! The blocking calls work from a plain `fn main`: no runtime, no `#[tokio::main]`.
 
+use wechatpay_chain::blocking::wait;
+use wechatpay_chain::json;
 use wechatpay_chain::sandbox::Sandbox;
-use wechatpay_chain::{json, wait};
 
 fn main() {
     let sandbox = wait(Sandbox::builder().start()).expect("start the sandbox");
