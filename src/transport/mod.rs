@@ -70,8 +70,8 @@ impl Route {
 /// requests through your own HTTP stack, a gateway, or an in-memory fake in tests.
 ///
 /// Contract:
-/// - send the request as given (method, URI, headers and body are signed; do not rewrite
-///   them, and do not add headers the signature does not expect to be changed);
+/// - send the request as given: the method, the URI's path and query and the body are signed
+///   and must not change; keep the given headers (adding `Host` or `Content-Length` is fine);
 /// - return the status, headers and the *complete* body bytes as received, in a
 ///   [`Response::new`], for any status (error statuses are not transport errors);
 /// - report failures with [`Error::transport_with_source`], using
