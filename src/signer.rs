@@ -198,6 +198,15 @@ pub fn sign_request(
     body: &[u8],
     params: &SigningParams<'_>,
 ) -> Result<RequestSignature> {
+    let nonce_ok = (1..=32).contains(&params.nonce.len())
+        && params.nonce.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !nonce_ok {
+        // A quote or space would break the `Authorization` header; refuse before signing.
+        return Err(Error::config(format!(
+            "the nonce source gave {} characters that are not all [0-9A-Za-z]; a nonce is 1 to 32 of them",
+            params.nonce.len()
+        )));
+    }
     let timestamp = params.timestamp.to_string();
     let message = canonical_request(method, target, &timestamp, params.nonce, body);
     let signature = sign_base64(params.signer, &message)?;
@@ -274,6 +283,27 @@ mod tests {
     fn canonical_request_has_five_terminated_lines() {
         let m = canonical_request("GET", "/v3/certificates", "1", "n", b"");
         assert_eq!(m, b"GET\n/v3/certificates\n1\nn\n\n");
+    }
+
+    #[derive(Debug)]
+    struct Unreachable;
+
+    impl Sign for Unreachable {
+        fn sign(&self, _message: &[u8]) -> Result<Vec<u8>> {
+            Err(Error::config("the signer must not be reached"))
+        }
+    }
+
+    #[test]
+    fn sign_request_refuses_a_nonce_that_would_break_the_header() {
+        for bad in ["", "a\"b", "with space", &"x".repeat(33)] {
+            let params = SigningParams::new("1900000109", "ABC", &Unreachable, 1, bad);
+            let e = sign_request("GET", "/v3/certificates", b"", &params).unwrap_err();
+            assert!(
+                matches!(e.kind(), crate::ErrorKind::Config(m) if m.contains("nonce")),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]
