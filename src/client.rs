@@ -1,4 +1,4 @@
-//! The client: configuration, keys and one connection pool behind a cheap `Clone`.
+//! The client: configuration, keys and the transport behind a cheap `Clone`.
 
 use std::fmt;
 use std::future::Future;
@@ -101,7 +101,7 @@ impl ClientInner {
     }
 }
 
-/// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone, one connection pool.
+/// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone; clones share connections.
 ///
 /// ```no_run
 /// # fn main() -> wechatpay_chain::Result<()> {
