@@ -1,8 +1,22 @@
 //! Blocking calls for scripts and synchronous code, without the caller building a runtime.
 //!
 //! Requests run on one shared background runtime; the calling thread waits for the result.
-//! This works from `fn main`, and even from inside another runtime (it only blocks that thread).
+//! This works from `fn main`, and from inside another runtime, even a current-thread one: the
+//! wait blocks only the calling thread, and calls polled on the background runtime use their
+//! own connection pool, so they never depend on a connection that the blocked caller's runtime
+//! would have to drive.
+//!
+//! ```no_run
+//! # fn demo(wxpay: &wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+//! use wechatpay_chain::blocking;
+//!
+//! let response = wxpay.v3().certificates().blocking().get(())?;
+//! // Any future of this crate can be waited for the same way:
+//! let same = blocking::wait(wxpay.v3().certificates().get(()))?;
+//! # Ok(()) }
+//! ```
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::{mpsc, OnceLock};
 
@@ -13,6 +27,17 @@ use crate::error::{ConfigError, Error, Result, TransportKind};
 use crate::options::Options;
 use crate::response::Response;
 
+thread_local! {
+    /// True on the background runtime's threads (set when each thread starts).
+    static ON_BACKGROUND: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True if the current thread belongs to the background runtime, i.e. the code runs on
+/// behalf of a blocking call.
+pub(crate) fn on_background_runtime() -> bool {
+    ON_BACKGROUND.with(Cell::get)
+}
+
 fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
@@ -20,6 +45,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("wechatpay-blocking")
+                .on_thread_start(|| ON_BACKGROUND.with(|flag| flag.set(true)))
                 .enable_all()
                 .build()
         })
@@ -31,7 +57,8 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         })
 }
 
-/// Runs `future` to completion on the shared background runtime.
+/// Runs `future` to completion on the shared background runtime and returns its result,
+/// blocking the calling thread meanwhile.
 pub fn wait<T: Send + 'static>(
     future: impl Future<Output = Result<T>> + Send + 'static,
 ) -> Result<T> {
@@ -63,6 +90,7 @@ impl Chain {
     /// println!("{}", response.status());
     /// # Ok(()) }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
     pub fn blocking(&self) -> Blocking<'_> {
         Blocking { chain: self }
     }
@@ -71,7 +99,7 @@ impl Chain {
 impl Blocking<'_> {
     /// Any method, blocking.
     pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
-        wait(self.chain.request(method, options))
+        wait(crate::client::request(self.chain, method, options))
     }
 
     /// `GET`, blocking.

@@ -1,20 +1,24 @@
-//! The client: configuration, keys and one connection pool behind a cheap `Clone`.
+//! The client: configuration, keys and the transport behind a cheap `Clone`.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
-use http::Method;
+use http::{HeaderValue, Method};
+use tracing::Instrument;
 
 use crate::chain::{Chain, Node};
-use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result};
+use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKind};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 use crate::options::Options;
 use crate::request::{BaseUri, PreparedRequest, DEFAULT_BASE_URI};
 use crate::response::Response;
-use crate::signer::{Clock, SharedClock, Sign, SystemClock};
-use crate::transport::{Transport, TransportConfig};
+use crate::signer::{
+    Clock, NonceSource, RandomNonce, SharedClock, SharedNonceSource, Sign, SigningParams,
+    SystemClock,
+};
+use crate::transport::{HyperTransport, Route, Transport, TransportConfig};
 use crate::verifier::verify_response;
 
 /// The 32-byte APIv3 key (notifications, certificate download). Never printed.
@@ -43,22 +47,59 @@ impl fmt::Debug for ApiV3Key {
     }
 }
 
+/// `User-Agent` of every request, built once.
+pub(crate) static USER_AGENT: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let agent = format!(
+        "wechatpay-chain/{} ({}; {}) Rust",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    // Always ASCII; the fallback only keeps this free of panics.
+    HeaderValue::from_str(&agent).unwrap_or_else(|_| HeaderValue::from_static("wechatpay-chain"))
+});
+
 pub(crate) struct ClientInner {
     pub(crate) mchid: String,
     pub(crate) serial: String,
     pub(crate) signer: Arc<dyn Sign>,
     pub(crate) keys: Arc<KeyStore>,
     pub(crate) clock: SharedClock,
+    pub(crate) nonce: SharedNonceSource,
     pub(crate) base: BaseUri,
     pub(crate) backup: Option<BaseUri>,
     pub(crate) allow_insecure_http: bool,
-    pub(crate) user_agent: String,
     pub(crate) apiv3_key: Option<ApiV3Key>,
-    pub(crate) transport: Transport,
+    pub(crate) transport: Arc<dyn Transport>,
+    /// The total time per request unless the request sets its own.
+    pub(crate) timeout: Duration,
     pub(crate) get_retries: u32,
 }
 
-/// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone, one connection pool.
+impl ClientInner {
+    /// The signing inputs: this client's identity and signer, at `timestamp` with `nonce`.
+    pub(crate) fn signing_params<'a>(
+        &'a self,
+        timestamp: i64,
+        nonce: &'a str,
+    ) -> SigningParams<'a> {
+        SigningParams::new(&self.mchid, &self.serial, &*self.signer, timestamp, nonce)
+    }
+
+    /// Where `request` goes and how long it may take.
+    fn route(&self, request: &PreparedRequest) -> Route {
+        let route = Route::new(
+            request.origin.clone(),
+            request.timeout.unwrap_or(self.timeout),
+        );
+        match &request.backup_origin {
+            Some(backup) => route.with_backup(backup.clone()),
+            None => route,
+        }
+    }
+}
+
+/// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone; clones share connections.
 ///
 /// ```no_run
 /// # fn main() -> wechatpay_chain::Result<()> {
@@ -144,18 +185,64 @@ impl Wechatpay {
     }
 }
 
+/// Prepares `method` on `chain` with `options`, then [`execute`]s it: what every verb does.
+pub(crate) fn request(
+    chain: &Chain,
+    method: Method,
+    options: impl Into<Options>,
+) -> impl Future<Output = Result<Response>> + Send + 'static {
+    let prepared = chain.prepare(method, options);
+    let client = chain.client.clone();
+    async move { execute(client, prepared?).await }
+}
+
 /// Sends a prepared request, then verifies the response (fail closed).
-async fn execute(client: Arc<ClientInner>, mut request: PreparedRequest) -> Result<Response> {
+async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<Response> {
+    let span = tracing::info_span!(
+        "wechatpay.request",
+        method = %request.method,
+        template = %request.template,
+        status = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    async {
+        let started = Instant::now();
+        let result = exchange_and_verify(&client, request).await;
+        let span = tracing::Span::current();
+        span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+        let response = match &result {
+            Ok(response) => Some(response),
+            Err(e) => e.response(),
+        };
+        if let Some(response) = response {
+            span.record("status", response.status().as_u16());
+            if let Some(id) = response.request_id() {
+                span.record("request_id", id);
+            }
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// Sends (retrying a GET when the client allows it), then checks the status and verifies.
+async fn exchange_and_verify(
+    client: &ClientInner,
+    mut request: PreparedRequest,
+) -> Result<Response> {
+    let route = client.route(&request);
     let mut retried = 0;
     let response = loop {
-        let response = client.transport.send(&request).await?;
-        match retry_delay(&client, &request, &response, retried) {
+        let response = send(&*client.transport, &request, &route).await?;
+        match retry_delay(client, &request, &response, retried) {
             Some(delay) => {
                 tracing::info!(template = %request.template, status = response.status().as_u16(), ?delay, "retrying GET");
                 tokio::time::sleep(delay).await;
                 retried += 1;
                 // A fresh timestamp and nonce: the platform refuses a replayed nonce.
-                request.sign(&client, client.clock.now())?;
+                request.sign(client, client.clock.now())?;
             }
             None => break response,
         }
@@ -178,6 +265,23 @@ async fn execute(client: Arc<ClientInner>, mut request: PreparedRequest) -> Resu
         }
     }
     Ok(response)
+}
+
+/// One exchange through the transport, bounded by the route's total timeout whatever the
+/// transport does.
+async fn send(
+    transport: &dyn Transport,
+    request: &PreparedRequest,
+    route: &Route,
+) -> Result<Response> {
+    let http_request = request.to_http()?;
+    match tokio::time::timeout(route.timeout, transport.send(http_request, route)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::transport(
+            TransportKind::Timeout,
+            format!("no complete response within {:?}", route.timeout),
+        )),
+    }
 }
 
 /// How long to wait before retrying a GET that was rate limited or hit a server error, if the
@@ -274,9 +378,7 @@ impl Chain {
         method: Method,
         options: impl Into<Options>,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
-        let prepared = self.prepare(method, options);
-        let client = self.client.clone();
-        async move { execute(client, prepared?).await }
+        request(self, method, options)
     }
 }
 
@@ -291,11 +393,13 @@ pub struct Builder {
     key_store: Option<Arc<KeyStore>>,
     pending_keys: Vec<PendingKey>,
     clock: SharedClock,
+    nonce: SharedNonceSource,
     base_uri: String,
     backup: Backup,
     allow_insecure_http: bool,
     apiv3_key: Option<Vec<u8>>,
     transport: TransportConfig,
+    custom_transport: Option<Arc<dyn Transport>>,
     get_retries: u32,
 }
 
@@ -333,11 +437,13 @@ impl Default for Builder {
             key_store: None,
             pending_keys: Vec::new(),
             clock: Arc::new(SystemClock),
+            nonce: Arc::new(RandomNonce),
             base_uri: DEFAULT_BASE_URI.into(),
             backup: Backup::Default,
             allow_insecure_http: false,
             apiv3_key: None,
             transport: TransportConfig::default(),
+            custom_transport: None,
             get_retries: 0,
         }
     }
@@ -451,6 +557,23 @@ impl Builder {
         self
     }
 
+    /// The nonce source for request signatures (default: 32 characters from the system
+    /// CSPRNG). Inject a fixed one only to reproduce a signature in tests: the platform
+    /// refuses a repeated nonce.
+    pub fn nonce_source(mut self, nonce: impl NonceSource + 'static) -> Self {
+        self.nonce = Arc::new(nonce);
+        self
+    }
+
+    /// Sends requests through `transport` instead of the built-in hyper client (see
+    /// [`Transport`] for the contract). The total [`timeout`](Self::timeout) still bounds every
+    /// request; the connect timeout, proxy and body limit settings are the built-in
+    /// transport's and do not apply.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.custom_transport = Some(transport);
+        self
+    }
+
     /// Connect timeout (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = timeout;
@@ -532,7 +655,10 @@ impl Builder {
             Backup::None => None,
             Backup::Uri(uri) => Some(BaseUri::parse(&uri, self.allow_insecure_http)?),
         };
-        let transport = Transport::new(self.transport)?;
+        let transport: Arc<dyn Transport> = match self.custom_transport {
+            Some(custom) => custom,
+            None => Arc::new(HyperTransport::new(&self.transport)?),
+        };
 
         // Nothing below can fail: only now is a shared store touched.
         let keys = self.key_store.unwrap_or_default();
@@ -549,17 +675,13 @@ impl Builder {
                 signer,
                 keys,
                 clock: self.clock,
+                nonce: self.nonce,
                 base,
                 backup,
                 allow_insecure_http: self.allow_insecure_http,
-                user_agent: format!(
-                    "wechatpay-chain/{} ({}; {}) Rust",
-                    env!("CARGO_PKG_VERSION"),
-                    std::env::consts::OS,
-                    std::env::consts::ARCH
-                ),
                 apiv3_key,
                 transport,
+                timeout: self.transport.timeout,
                 get_retries: self.get_retries,
             }),
             root: Node::root(),

@@ -225,6 +225,9 @@ pub enum CryptoError {
     Decrypt,
     /// The AES-256-GCM cipher refused the key or could not encrypt.
     Cipher,
+    /// A [`NonceSource`](crate::NonceSource) gave a request nonce that is not 1 to 32
+    /// characters of `[0-9A-Za-z]` (it would break the `Authorization` header); its length.
+    RequestNonce(usize),
 }
 
 /// Why a body could not be decoded.
@@ -379,15 +382,18 @@ impl Error {
         Self::from(CryptoError::Sign).with_source(cause)
     }
 
-    /// A transport failure with its cause, for custom transports: `message` is a one-line
-    /// summary, `source` the underlying error (kept in
-    /// [`source()`](std::error::Error::source), not repeated in the message).
+    /// A transport failure with its cause, for custom [`Transport`]s: `message` says what
+    /// failed in a few words (which origin, which step); the cause stays in
+    /// [`source()`](std::error::Error::source). Use [`TransportKind::Connect`] only when the
+    /// request certainly never left: the default transport then fails over to the backup host.
+    ///
+    /// [`Transport`]: crate::transport::Transport
     pub fn transport_with_source(
         kind: TransportKind,
         message: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+        source: impl Into<BoxError>,
     ) -> Self {
-        Self::from(TransportError::new(kind, message)).with_source(source)
+        Self::new(ErrorKind::Transport(TransportError::new(kind, message))).with_source(source)
     }
 
     /// What went wrong.
@@ -726,6 +732,10 @@ impl fmt::Display for CryptoError {
                 "AES-GCM authentication failed: wrong APIv3 key, nonce or associated data, or the ciphertext was altered"
             ),
             Self::Cipher => write!(f, "the AES-256-GCM cipher refused the key or failed to encrypt"),
+            Self::RequestNonce(n) => write!(
+                f,
+                "the nonce source gave {n} characters that are not all [0-9A-Za-z]; a request nonce is 1 to 32 of them"
+            ),
         }
     }
 }

@@ -44,14 +44,19 @@
 //!
 //! ## Features
 //!
+//! - `blocking` (default): [`blocking`], blocking verbs (`chain.blocking().get(…)`) and
+//!   [`blocking::wait`] for code without an async runtime.
 //! - `sandbox`: the embedded WeChat Pay simulator (a hyper server on loopback).
 //! - `cli`: the `wxpay` command line (implies `sandbox`).
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod blocking;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 pub mod catalog;
 mod chain;
 mod client;
@@ -65,10 +70,9 @@ mod response;
 pub mod sandbox;
 pub mod signer;
 pub mod template;
-mod transport;
+pub mod transport;
 pub mod verifier;
 
-pub use blocking::{wait, Blocking};
 pub use chain::{normalize_segment, Chain};
 pub use client::{ApiV3Key, Builder, Wechatpay};
 pub use error::{
@@ -79,7 +83,7 @@ pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use options::{Options, Query};
 pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;
-pub use signer::{Clock, FixedClock, Sign, SystemClock};
+pub use signer::{Clock, FixedClock, FixedNonce, NonceSource, RandomNonce, Sign, SystemClock};
 
 pub use http::{Method, StatusCode};
 pub use serde_json::{json, Value};

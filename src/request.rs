@@ -13,10 +13,10 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::chain::{redact_userinfo, Chain};
-use crate::client::ClientInner;
+use crate::client::{ClientInner, USER_AGENT};
 use crate::error::{ChainError, ConfigError, Error, ErrorKind, Result};
 use crate::options::{Body, Options, Query};
-use crate::signer::{authorization, canonical_request, nonce, sign_base64};
+use crate::signer::sign_request;
 use crate::template::{expand_path, query_from_map, query_from_str, variables};
 
 /// The default base URI of WeChat Pay APIv3.
@@ -392,11 +392,7 @@ fn build_headers(
 ) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    headers.insert(
-        header::USER_AGENT,
-        HeaderValue::from_str(&client.user_agent)
-            .map_err(|_| ConfigError::InvalidHeaderValue("user agent"))?,
-    );
+    headers.insert(header::USER_AGENT, USER_AGENT.clone());
     // A raw body is JSON too unless a user header says otherwise (it overrides this one).
     if has_body {
         headers.insert(
@@ -491,28 +487,36 @@ impl Chain {
 impl PreparedRequest {
     /// Signs (or re-signs, with a fresh timestamp and nonce) the target and body as they stand.
     pub(crate) fn sign(&mut self, client: &ClientInner, now: i64) -> Result<()> {
-        let timestamp = now.to_string();
-        let nonce = nonce()?;
-        let message = canonical_request(
+        let nonce = client.nonce.nonce()?;
+        let signed = sign_request(
             self.method.as_str(),
             &self.target,
-            &timestamp,
-            &nonce,
             &self.body,
-        );
-        let signature = sign_base64(&*client.signer, &message)?;
-        let mut auth = HeaderValue::from_str(&authorization(
-            &client.mchid,
-            &client.serial,
-            &timestamp,
-            &nonce,
-            &signature,
-        ))
-        .map_err(|_| ConfigError::InvalidHeaderValue("mchid or serial"))?;
+            &client.signing_params(now, &nonce),
+        )?;
+        let mut auth = HeaderValue::from_str(&signed.authorization).map_err(|_| {
+            ConfigError::InvalidHeaderValue("mchid or serial")
+        })?;
         auth.set_sensitive(true);
         self.headers.insert(header::AUTHORIZATION, auth);
-        self.message = message;
+        self.message = signed.message;
         Ok(())
+    }
+
+    /// The request as the transport sends it: absolute URI on the primary origin, the signed
+    /// headers and body.
+    pub(crate) fn to_http(&self) -> Result<http::Request<Bytes>> {
+        let mut request = http::Request::new(self.body.clone());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.url().parse().map_err(|e: http::uri::InvalidUri| {
+            Error::from(ChainError::InvalidUri(format!(
+                "{} {}: the request target does not form a URI",
+                self.method, self.template
+            )))
+            .with_source(e)
+        })?;
+        *request.headers_mut() = self.headers.clone();
+        Ok(request)
     }
 }
 

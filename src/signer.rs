@@ -1,8 +1,10 @@
 //! Request signing (`WECHATPAY2-SHA256-RSA2048`) as pure functions, plus the pluggable
-//! [`Sign`] and [`Clock`] traits.
+//! [`Sign`], [`Clock`] and [`NonceSource`] traits.
 //!
-//! The canonical message and the `Authorization` header are computed from explicit inputs, so
-//! the conformance vectors check them byte for byte.
+//! [`sign_request`] computes the canonical message and the `Authorization` value from explicit
+//! inputs only ([`SigningParams`]: merchant id, serial, signer, timestamp, nonce), so the
+//! conformance vectors check them byte for byte. The client feeds it from its [`Clock`] and
+//! [`NonceSource`]; inject fixed ones to reproduce a signature exactly.
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,6 +87,139 @@ pub fn nonce() -> Result<String> {
     Ok(out)
 }
 
+/// The source of request nonces. Injectable ([`crate::Builder::nonce_source`]) so that tests
+/// reproduce a signature byte for byte.
+pub trait NonceSource: Send + Sync + fmt::Debug {
+    /// A fresh nonce: up to 32 characters of `[0-9A-Za-z]`, never repeated in production
+    /// (the platform refuses a replayed nonce).
+    fn nonce(&self) -> Result<String>;
+}
+
+/// The default nonce source: 32 characters from the system CSPRNG ([`nonce`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomNonce;
+
+impl NonceSource for RandomNonce {
+    fn nonce(&self) -> Result<String> {
+        nonce()
+    }
+}
+
+/// A nonce source that always gives the same nonce: for tests and vectors only (the platform
+/// refuses a repeated nonce).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedNonce(pub String);
+
+impl NonceSource for FixedNonce {
+    fn nonce(&self) -> Result<String> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Everything a request signature depends on besides the request itself.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy)]
+pub struct SigningParams<'a> {
+    /// The merchant id (`mchid`).
+    pub mchid: &'a str,
+    /// The merchant API certificate serial (`serial_no`).
+    pub serial: &'a str,
+    /// What signs with the merchant API key.
+    pub signer: &'a dyn Sign,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// The request nonce.
+    pub nonce: &'a str,
+}
+
+impl<'a> SigningParams<'a> {
+    /// Collects the signing inputs.
+    pub fn new(
+        mchid: &'a str,
+        serial: &'a str,
+        signer: &'a dyn Sign,
+        timestamp: i64,
+        nonce: &'a str,
+    ) -> Self {
+        Self {
+            mchid,
+            serial,
+            signer,
+            timestamp,
+            nonce,
+        }
+    }
+}
+
+/// A request signature: what was signed and the header that carries it.
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequestSignature {
+    /// The canonical message ([`canonical_request`]) the signature covers.
+    pub message: Vec<u8>,
+    /// The `Authorization` header value ([`authorization`]).
+    pub authorization: String,
+}
+
+impl fmt::Debug for RequestSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The header is a credential for as long as the platform accepts its timestamp.
+        f.debug_struct("RequestSignature")
+            .field("message", &String::from_utf8_lossy(&self.message))
+            .field("authorization", &"..")
+            .finish()
+    }
+}
+
+/// Signs a request: `method`, `target` (path and query exactly as sent) and `body` (the exact
+/// bytes sent) with the explicit `params`. Pure apart from the signer itself.
+///
+/// ```
+/// use wechatpay_chain::signer::{sign_request, SigningParams};
+/// # fn demo(key: &wechatpay_chain::PrivateKey) -> wechatpay_chain::Result<()> {
+/// let params = SigningParams::new(
+///     "1900000109",
+///     "3775B6A45ACD588826D15E583A95F5DD2A4B1A16",
+///     key,
+///     1763780000,
+///     "G1TbFv8kX0eNqQ2aHzY5rWc3uJm7sLpD",
+/// );
+/// let signed = sign_request("GET", "/v3/certificates", b"", &params)?;
+/// assert_eq!(
+///     signed.message,
+///     b"GET\n/v3/certificates\n1763780000\nG1TbFv8kX0eNqQ2aHzY5rWc3uJm7sLpD\n\n"
+/// );
+/// assert!(signed.authorization.starts_with("WECHATPAY2-SHA256-RSA2048 mchid=\"1900000109\""));
+/// # Ok(()) }
+/// ```
+pub fn sign_request(
+    method: &str,
+    target: &str,
+    body: &[u8],
+    params: &SigningParams<'_>,
+) -> Result<RequestSignature> {
+    let nonce_ok = (1..=32).contains(&params.nonce.len())
+        && params.nonce.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !nonce_ok {
+        // A quote or space would break the `Authorization` header; refuse before signing.
+        return Err(CryptoError::RequestNonce(params.nonce.len()).into());
+    }
+    let timestamp = params.timestamp.to_string();
+    let message = canonical_request(method, target, &timestamp, params.nonce, body);
+    let signature = sign_base64(params.signer, &message)?;
+    let authorization = authorization(
+        params.mchid,
+        params.serial,
+        &timestamp,
+        params.nonce,
+        &signature,
+    );
+    Ok(RequestSignature {
+        message,
+        authorization,
+    })
+}
+
 /// Something that produces `SHA256-RSA` signatures with the merchant API key: the key itself,
 /// or a remote signer / HSM / KMS.
 ///
@@ -139,6 +274,9 @@ impl Clock for FixedClock {
 /// A shared clock.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// A shared nonce source.
+pub(crate) type SharedNonceSource = Arc<dyn NonceSource>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +285,27 @@ mod tests {
     fn canonical_request_has_five_terminated_lines() {
         let m = canonical_request("GET", "/v3/certificates", "1", "n", b"");
         assert_eq!(m, b"GET\n/v3/certificates\n1\nn\n\n");
+    }
+
+    #[derive(Debug)]
+    struct Unreachable;
+
+    impl Sign for Unreachable {
+        fn sign(&self, _message: &[u8]) -> Result<Vec<u8>> {
+            Err(Error::signing("the signer must not be reached"))
+        }
+    }
+
+    #[test]
+    fn sign_request_refuses_a_nonce_that_would_break_the_header() {
+        for bad in ["", "a\"b", "with space", &"x".repeat(33)] {
+            let params = SigningParams::new("1900000109", "ABC", &Unreachable, 1, bad);
+            let e = sign_request("GET", "/v3/certificates", b"", &params).unwrap_err();
+            assert!(
+                matches!(e.kind(), crate::ErrorKind::Crypto(CryptoError::RequestNonce(n)) if *n == bad.len()),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]

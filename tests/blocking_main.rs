@@ -3,8 +3,9 @@
 // A harness-less test reports on stdout.
 #![allow(clippy::print_stdout)]
 
+use wechatpay_chain::blocking::wait;
+use wechatpay_chain::json;
 use wechatpay_chain::sandbox::Sandbox;
-use wechatpay_chain::{json, wait};
 
 fn main() {
     let sandbox = wait(Sandbox::builder().start()).expect("start the sandbox");

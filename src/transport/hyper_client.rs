@@ -1,0 +1,241 @@
+//! The default transport: hyper (HTTP/1.1 keep-alive, HTTP/2 by ALPN) over rustls with
+//! embedded roots, optional CONNECT proxy, a connect timeout, a body limit, and one failover to
+//! the backup origin when the primary could not be connected.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Uri;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use super::{BoxFuture, Route, Transport};
+use crate::error::{ConfigError, Error, Result, TransportKind};
+use crate::response::Response;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Transport settings, filled by the client builder.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) body_limit: usize,
+    pub(crate) proxy: Option<String>,
+    pub(crate) use_env_proxy: bool,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            // Below the 8 s after which WeChat Pay closes idle connections.
+            pool_idle_timeout: Duration::from_secs(7),
+            body_limit: 16 * 1024 * 1024,
+            proxy: None,
+            use_env_proxy: true,
+        }
+    }
+}
+
+/// Connects directly, or through a CONNECT tunnel when the proxy matcher says so.
+#[derive(Clone)]
+struct ProxyConnector {
+    http: HttpConnector,
+    matcher: Option<Arc<Matcher>>,
+}
+
+impl tower_service::Service<Uri> for ProxyConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let intercept = self.matcher.as_ref().and_then(|m| m.intercept(&dst));
+        let mut http = self.http.clone();
+        match intercept {
+            Some(proxy) if dst.scheme_str() == Some("https") => {
+                let mut tunnel = Tunnel::new(proxy.uri().clone(), http);
+                if let Some(auth) = proxy.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                Box::pin(async move { tunnel.call(dst).await.map_err(Into::into) })
+            }
+            _ => Box::pin(async move { http.call(dst).await.map_err(Into::into) }),
+        }
+    }
+}
+
+type Pool = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
+
+/// Pooled hyper clients: one for calls polled on the caller's runtime and, with the
+/// `blocking` feature, one for calls polled on the blocking module's background runtime.
+///
+/// A pooled connection is driven by a task on the runtime that opened it. A blocking call
+/// blocks its caller's thread; if that thread runs a current-thread runtime, a connection
+/// opened there by an earlier async call stalls, so blocking calls must never check it out.
+#[derive(Clone)]
+pub(crate) struct HyperTransport {
+    caller: Pool,
+    #[cfg(feature = "blocking")]
+    background: Pool,
+    body_limit: usize,
+}
+
+impl std::fmt::Debug for HyperTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperTransport")
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HyperTransport {
+    pub(crate) fn new(config: &TransportConfig) -> Result<Self> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        let matcher = match (&config.proxy, config.use_env_proxy) {
+            (Some(proxy), _) => Some(Matcher::builder().all(proxy.clone()).build()),
+            (None, true) => Some(Matcher::from_env()),
+            (None, false) => None,
+        };
+        let connector = ProxyConnector {
+            http,
+            matcher: matcher.map(Arc::new),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = HttpsConnectorBuilder::new();
+        #[cfg(feature = "native-roots")]
+        let builder = builder.with_provider_and_native_roots(provider);
+        #[cfg(not(feature = "native-roots"))]
+        let builder = builder.with_provider_and_webpki_roots(provider);
+        let https = builder
+            .map_err(|e| Error::from(ConfigError::Tls).with_source(e))?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(connector);
+        // The pools share the connector (and its TLS configuration), not connections.
+        let pool = || {
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .pool_idle_timeout(config.pool_idle_timeout)
+                .build(https.clone())
+        };
+        Ok(Self {
+            caller: pool(),
+            #[cfg(feature = "blocking")]
+            background: pool(),
+            body_limit: config.body_limit,
+        })
+    }
+
+    /// The pool whose connections are driven by the runtime polling this call.
+    fn pool(&self) -> &Pool {
+        #[cfg(feature = "blocking")]
+        if crate::blocking::on_background_runtime() {
+            return &self.background;
+        }
+        &self.caller
+    }
+
+    /// One request to one origin, body read to the end within the limit.
+    async fn exchange(&self, request: http::Request<Bytes>, origin: &str) -> Result<Response> {
+        let response = self
+            .pool()
+            .request(request.map(Full::new))
+            .await
+            .map_err(|e| {
+                let (kind, what) = if e.is_connect() {
+                    (TransportKind::Connect, "cannot connect to")
+                } else {
+                    (TransportKind::Io, "the exchange failed with")
+                };
+                Error::transport_with_source(kind, format!("{what} {origin}"), e)
+            })?;
+        let (parts, body) = response.into_parts();
+        let limit = self.body_limit;
+        let bytes = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    Error::transport_with_source(
+                        TransportKind::BodyTooLarge,
+                        format!("more than {limit} bytes; raise body_limit or stream the download"),
+                        e,
+                    )
+                } else {
+                    Error::transport_with_source(
+                        TransportKind::Io,
+                        format!("reading the body from {origin}"),
+                        e,
+                    )
+                }
+            })?
+            .to_bytes();
+        Ok(Response::new(parts.status, parts.headers, bytes))
+    }
+}
+
+impl Transport for HyperTransport {
+    /// On a connect failure (the request never left) retries once on the backup origin.
+    fn send<'a>(
+        &'a self,
+        request: http::Request<Bytes>,
+        route: &'a Route,
+    ) -> BoxFuture<'a, Result<Response>> {
+        Box::pin(async move {
+            // Only cheap clones (shared body bytes); kept only when there is a backup.
+            let spare = route.backup_origin.as_ref().map(|_| copy_of(&request));
+            let e = match self.exchange(request, &route.origin).await {
+                Err(e) if e.is_connect() => e,
+                other => return other,
+            };
+            let (Some(backup), Some(mut spare)) = (&route.backup_origin, spare) else {
+                return Err(e);
+            };
+            let Some(uri) = on_origin(spare.uri(), backup) else {
+                return Err(e);
+            };
+            *spare.uri_mut() = uri;
+            tracing::warn!(error = %e, backup = %backup, "primary host unreachable; retrying once on the backup host");
+            self.exchange(spare, backup).await
+        })
+    }
+}
+
+/// A copy of `request`: same method, URI, version, headers and body (extensions are not kept).
+fn copy_of(request: &http::Request<Bytes>) -> http::Request<Bytes> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// `uri`'s path and query (the signed target, unchanged) on another origin.
+fn on_origin(uri: &Uri, origin: &str) -> Option<Uri> {
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{origin}{target}").parse().ok()
+}
