@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use http::Method;
 
+use crate::catalog;
 use crate::chain::{Chain, Node};
 use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
@@ -146,6 +147,10 @@ impl Wechatpay {
     }
 }
 
+// The generated roots of the typed tree (`v3()`, `v2()`), after the methods above so that the
+// client's doc page leads with them.
+include!(concat!(env!("OUT_DIR"), "/roots.rs"));
+
 /// Sends a prepared request, then verifies the response (fail closed).
 async fn execute(client: Arc<ClientInner>, mut request: PreparedRequest) -> Result<Response> {
     let mut retried = 0;
@@ -224,9 +229,26 @@ fn api_error(request: &PreparedRequest, response: Response) -> Error {
         detail: parsed.as_ref().and_then(|v| v.get("detail")).cloned(),
         request_id: response.request_id().map(str::to_string),
         local_message,
+        nearest: nearest_endpoints(request, response.status().as_u16()),
     };
     Error::new(ErrorKind::Api(api)).with_response(response)
 }
+
+/// Did-you-mean for a 404 to an endpoint the catalog does not know (it may be newer than the
+/// catalog, so nothing was blocked before sending): the nearest catalog endpoints.
+fn nearest_endpoints(request: &PreparedRequest, status: u16) -> Vec<String> {
+    let method = request.method.as_str();
+    if status != 404 || catalog::lookup(method, &request.template).is_some() {
+        return Vec::new();
+    }
+    catalog::nearest(method, &request.template, NEAREST_SUGGESTIONS)
+        .into_iter()
+        .map(|e| format!("{} {}", e.method, e.template()))
+        .collect()
+}
+
+/// How many endpoints a 404 suggests.
+const NEAREST_SUGGESTIONS: usize = 3;
 
 impl fmt::Debug for Wechatpay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -129,6 +129,9 @@ pub struct ApiError {
     /// For `401 SIGN_ERROR`: the canonical message this client signed, to compare with
     /// `detail.sign_information.truncated_sign_message`.
     pub local_message: Option<String>,
+    /// For a `404` to a (method, template) the catalog does not know: the nearest catalog
+    /// endpoints, like `"POST v3/pay/transactions/native"` (see [`crate::catalog::nearest`]).
+    pub nearest: Vec<String>,
 }
 
 impl ApiError {
@@ -407,6 +410,13 @@ impl fmt::Display for ApiError {
                 "; signed locally {:?}, server saw {:?}",
                 local,
                 one_line(server)
+            )?;
+        }
+        if !self.nearest.is_empty() {
+            write!(
+                f,
+                "; nearest catalog endpoints: {}",
+                self.nearest.join(", ")
             )?;
         }
         Ok(())

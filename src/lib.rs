@@ -49,6 +49,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod api;
 mod blocking;
 pub mod catalog;
 mod chain;

@@ -1,4 +1,4 @@
-//! The whole endpoint catalog through every chain form: the generated method form, the PHP
+//! The whole endpoint catalog through every chain form: the typed tree (method form), the PHP
 //! names through `.seg()`, the declarative `chain()` and the indexed form give one template,
 //! and that template, filled, gives the endpoint's wire path (or `Unsupported` for APIv2).
 
@@ -52,7 +52,7 @@ fn every_endpoint_in_every_form() {
     );
 
     let (mut v3, mut v2) = (0, 0);
-    for (index, method_form) in forms {
+    for (index, (method_form, node_template, node_equal)) in forms {
         let endpoint = &ENDPOINTS[index];
         let segments = endpoint
             .segments
@@ -64,6 +64,8 @@ fn every_endpoint_in_every_form() {
             .template()
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(template, segments, "{what}: method form");
+        assert_eq!(node_template, segments, "{what}: the node type's TEMPLATE");
+        assert!(node_equal, "{what}: the node differs from its own chain");
         let seg_form = php_chain(&wxpay, names);
         let declarative = wxpay.chain(segments);
         let indexed = &wxpay[segments];
