@@ -115,7 +115,7 @@ macro_rules! node {
     (
         $(#[$doc:meta])*
         $name:ident = $template:literal {
-            $( #[$child_doc:meta] $child:ident => $segment:literal, $child_type:ident; )*
+            $( $(#[$child_doc:meta])* $child:ident => $segment:literal, $child_type:ident; )*
         }
     ) => {
         $(#[$doc])*
@@ -126,7 +126,7 @@ macro_rules! node {
 
         impl $name {
             $(
-                #[$child_doc]
+                $(#[$child_doc])*
                 #[allow(non_snake_case)] // camelCase kept where two segments snake alike
                 #[inline]
                 pub fn $child(&self) -> $child_type {
