@@ -448,7 +448,10 @@ fn method_forms_source(rows: &[Row], method_of: &BTreeMap<String, String>) -> St
         "/// A typed node as (chain, its type's template, node == chain && chain == node).\n\
          fn typed<N: wechatpay_chain::api::Node>(node: N) -> (wechatpay_chain::Chain, &'static str, bool) {\n\
          \x20   let chain = wechatpay_chain::Chain::from(node.clone());\n\
-         \x20   let equal = node == chain && chain == node && *node.as_ref() == chain;\n\
+         \x20   // Both impls, spelled out: `node == chain` and `chain == node` are different code.\n\
+         \x20   let node_eq = <N as PartialEq<wechatpay_chain::Chain>>::eq(&node, &chain);\n\
+         \x20   let chain_eq = <wechatpay_chain::Chain as PartialEq<N>>::eq(&chain, &node);\n\
+         \x20   let equal = node_eq && chain_eq;\n\
          \x20   (chain, N::TEMPLATE, equal)\n\
          }\n\n\
          /// Every catalog endpoint with a PHP chain, written in the method form of the typed tree:\n\
