@@ -109,6 +109,14 @@ impl<N: Node> PartialEq<N> for Chain {
     }
 }
 
+impl AsRef<Chain> for Chain {
+    /// A chain is its own chain: lets nodes compare with chains and nodes alike.
+    #[inline]
+    fn as_ref(&self) -> &Chain {
+        self
+    }
+}
+
 /// One node type: the struct, its child methods and its impls. Everything is `#[inline]`, so
 /// only what a program calls is compiled into it.
 macro_rules! node {
@@ -155,6 +163,9 @@ macro_rules! node {
             }
         }
 
+        // Hidden: rustdoc would also list it on `Chain`'s page, once per node. [`Node`] has
+        // `AsRef<Chain>` as a supertrait, which documents it once.
+        #[doc(hidden)]
         impl AsRef<Chain> for $name {
             #[inline]
             fn as_ref(&self) -> &Chain {
@@ -176,17 +187,11 @@ macro_rules! node {
             }
         }
 
-        impl PartialEq<Chain> for $name {
+        /// Equal to any chain or node naming the same path.
+        impl<T: AsRef<Chain> + ?Sized> PartialEq<T> for $name {
             #[inline]
-            fn eq(&self, chain: &Chain) -> bool {
-                self.0 == *chain
-            }
-        }
-
-        impl<N: Node> PartialEq<N> for $name {
-            #[inline]
-            fn eq(&self, node: &N) -> bool {
-                self.0 == *node.as_ref()
+            fn eq(&self, other: &T) -> bool {
+                self.0 == *other.as_ref()
             }
         }
 
