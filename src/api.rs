@@ -180,13 +180,6 @@ macro_rules! node {
             }
         }
 
-        impl fmt::Display for $name {
-            #[inline]
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-
         /// Equal to any chain or node naming the same path.
         impl<T: AsRef<Chain> + ?Sized> PartialEq<T> for $name {
             #[inline]

@@ -21,7 +21,8 @@ fn a_node_is_its_chain() {
     );
     assert_eq!(format!("{node:?}"), format!("{chain:?}"));
     assert_eq!(node.to_string(), "v3/pay/transactions/native");
-    assert_eq!(format!("{node}"), chain.to_string());
+    // Display through the chain (`to_string()` above auto-derefs; `{}` needs the `*`).
+    assert_eq!(format!("{}", *node), chain.to_string());
     let back: Chain = node.clone().into();
     assert_eq!(back, chain);
     assert_eq!(node.clone().into_chain(), chain);
