@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderValue, Method};
 use tracing::Instrument;
 
+use crate::catalog;
 use crate::chain::{Chain, Node};
 use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKind};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
@@ -196,6 +197,10 @@ pub(crate) fn request(
     async move { execute(client, prepared?).await }
 }
 
+// The generated roots of the typed tree (`v3()`, `v2()`), after the methods above so that the
+// client's doc page leads with them.
+include!(concat!(env!("OUT_DIR"), "/roots.rs"));
+
 /// Sends a prepared request, then verifies the response (fail closed).
 async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<Response> {
     let span = tracing::info_span!(
@@ -210,7 +215,10 @@ async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<R
         let started = Instant::now();
         let result = exchange_and_verify(&client, request).await;
         let span = tracing::Span::current();
-        span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+        span.record(
+            "elapsed_ms",
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
         let response = match &result {
             Ok(response) => Some(response),
             Err(e) => e.response(),
@@ -326,9 +334,26 @@ fn api_error(request: &PreparedRequest, response: Response) -> Error {
         detail: parsed.as_ref().and_then(|v| v.get("detail")).cloned(),
         request_id: response.request_id().map(str::to_string),
         local_message,
+        nearest: nearest_endpoints(request, response.status().as_u16()),
     };
     Error::new(ErrorKind::Api(api)).with_response(response)
 }
+
+/// Did-you-mean for a 404 to an endpoint the catalog does not know (it may be newer than the
+/// catalog, so nothing was blocked before sending): the nearest catalog endpoints.
+fn nearest_endpoints(request: &PreparedRequest, status: u16) -> Vec<String> {
+    let method = request.method.as_str();
+    if status != 404 || catalog::lookup(method, &request.template).is_some() {
+        return Vec::new();
+    }
+    catalog::nearest(method, &request.template, NEAREST_SUGGESTIONS)
+        .into_iter()
+        .map(|e| format!("{} {}", e.method, e.template()))
+        .collect()
+}
+
+/// How many endpoints a 404 suggests.
+const NEAREST_SUGGESTIONS: usize = 3;
 
 impl fmt::Debug for Wechatpay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -294,6 +294,9 @@ pub struct ApiError {
     /// For `401 SIGN_ERROR`: the whole canonical message this client signed, to compare with
     /// [`ApiError::server_sign_message`].
     pub local_message: Option<String>,
+    /// For a `404` to a (method, template) the catalog does not know: the nearest catalog
+    /// endpoints, like `"POST v3/pay/transactions/native"` (see [`crate::catalog::nearest`]).
+    pub nearest: Vec<String>,
 }
 
 impl ApiError {
@@ -793,6 +796,13 @@ impl fmt::Display for ApiError {
                 None => write!(f, " with what the server received")?,
             }
         }
+        if !self.nearest.is_empty() {
+            write!(
+                f,
+                "; nearest catalog endpoints: {}",
+                self.nearest.join(", ")
+            )?;
+        }
         Ok(())
     }
 }
@@ -881,6 +891,7 @@ mod tests {
             })),
             request_id: Some("08F1".into()),
             local_message: Some(local.clone()),
+            nearest: Vec::new(),
         };
         let shown = api.to_string();
         assert_eq!(shown.lines().count(), 1, "{shown}");

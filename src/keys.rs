@@ -307,11 +307,15 @@ impl KeyStore {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, StoredKey>> {
         // A poisoned lock only means a panic elsewhere while inserting; the map is still whole.
-        self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, StoredKey>> {
-        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Adds (or replaces) a WeChat Pay public key under its id (`PUB_KEY_ID_…`).

@@ -494,9 +494,8 @@ impl PreparedRequest {
             &self.body,
             &client.signing_params(now, &nonce),
         )?;
-        let mut auth = HeaderValue::from_str(&signed.authorization).map_err(|_| {
-            ConfigError::InvalidHeaderValue("mchid or serial")
-        })?;
+        let mut auth = HeaderValue::from_str(&signed.authorization)
+            .map_err(|_| ConfigError::InvalidHeaderValue("mchid or serial"))?;
         auth.set_sensitive(true);
         self.headers.insert(header::AUTHORIZATION, auth);
         self.message = signed.message;

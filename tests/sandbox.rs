@@ -55,11 +55,16 @@ struct Seeds {
 fn method_form(w: &Wechatpay) -> Seeds {
     let order = || w.v3().payscore().partner().serviceorder()._out_order_no_();
     Seeds {
-        create: w.v3().payscore().partner().servicepayondeliveryorder(),
-        query: w.v3().payscore().partner().serviceorder(),
-        pending: order().send_pendingmessage(),
-        prepaid: order().send_prepaidmessage(),
-        pay: order().pay(),
+        create: w
+            .v3()
+            .payscore()
+            .partner()
+            .servicepayondeliveryorder()
+            .into(),
+        query: w.v3().payscore().partner().serviceorder().into(),
+        pending: order().send_pendingmessage().into(),
+        prepaid: order().send_prepaidmessage().into(),
+        pay: order().pay().into(),
     }
 }
 

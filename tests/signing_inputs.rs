@@ -135,8 +135,8 @@ fn the_default_nonce_source_gives_a_fresh_nonce_per_request() {
         message.split('\n').nth(3).unwrap().to_owned()
     };
     let (a, b) = (
-        nonce_of(wxpay.v3().certificates()),
-        nonce_of(wxpay.v3().certificates()),
+        nonce_of(wxpay.v3().certificates().into()),
+        nonce_of(wxpay.v3().certificates().into()),
     );
     assert_eq!(a.len(), 32, "{a:?}");
     assert_ne!(a, b, "two requests, two nonces");

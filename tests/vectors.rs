@@ -83,7 +83,7 @@ fn pipeline_request(wxpay: &Wechatpay, name: &str, body: Option<Value>) -> (Chai
         None => o,
     };
     match name {
-        "GET without body" => (wxpay.v3().certificates(), Options::new()),
+        "GET without body" => (wxpay.v3().certificates().into(), Options::new()),
         "GET with query" => (
             wxpay.chain("v3/pay/transactions/id/{transaction_id}"),
             json!({"transaction_id": "4200000000202511220000000001", "query": {"mchid": "1900000109"}})
@@ -96,7 +96,8 @@ fn pipeline_request(wxpay: &Wechatpay, name: &str, body: Option<Value>) -> (Chai
                 .partner()
                 .serviceorder()
                 ._out_order_no_()
-                .send_pendingmessage(),
+                .send_pendingmessage()
+                .into(),
             with_body(Options::new().param("out_order_no", "1234323JKHDFE1243252")),
         ),
         "POST with percent-encoded path value" => (
@@ -113,7 +114,8 @@ fn pipeline_request(wxpay: &Wechatpay, name: &str, body: Option<Value>) -> (Chai
                 .merchant_service()
                 .complaints_v2()
                 ._complaint_id_()
-                .response(),
+                .response()
+                .into(),
             with_body(Options::new().param("complaint_id", "200000020221122000000000001")),
         ),
         other => panic!("request vector {other:?} has no pipeline entry in this test; add one"),

@@ -44,7 +44,10 @@ pub(crate) fn message_body() -> Value {
 }
 
 /// Creates an order in the method form and returns the platform's answer.
-pub(crate) async fn create_order(wxpay: &Wechatpay, out_order_no: &str) -> wechatpay_chain::Result<Value> {
+pub(crate) async fn create_order(
+    wxpay: &Wechatpay,
+    out_order_no: &str,
+) -> wechatpay_chain::Result<Value> {
     wxpay
         .v3()
         .payscore()

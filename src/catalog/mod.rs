@@ -1,10 +1,14 @@
-//! The WeChat Pay endpoint catalog: method and path facts for every known endpoint, and the
-//! generated segment methods of the chain's method form.
+//! The WeChat Pay endpoint catalog: method and path facts for every known endpoint, a lookup
+//! by chain template and did-you-mean suggestions. The method form built from it is
+//! [`crate::api`].
 
-use crate::chain::Chain;
-use crate::client::Wechatpay;
+mod nearest;
+
+pub(crate) use nearest::nearest_wire;
+pub use nearest::{lookup, nearest};
 
 /// One endpoint of the catalog.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
     /// HTTP method, upper case.
@@ -22,6 +26,23 @@ pub struct Endpoint {
     pub content_type: Option<&'static str>,
     /// What the response carries: `json`, `empty`, `file`, `xml`, `redirect`.
     pub response_kind: &'static str,
+}
+
+impl Endpoint {
+    /// The chain template that names this endpoint (what [`crate::Chain::template`] gives,
+    /// e.g. `v3/pay/transactions/native`): [`Endpoint::segments`], or for an endpoint without a
+    /// PHP chain its path relative to its base URI (`/hk/v3/certificates` under
+    /// `https://api.mch.weixin.qq.com/hk/` is `v3/certificates`).
+    pub fn template(&self) -> &'static str {
+        if let Some(segments) = self.segments {
+            return segments;
+        }
+        let after_scheme = self.base_uri.split_once("://").map_or("", |(_, rest)| rest);
+        let base_path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+        self.path
+            .strip_prefix(base_path)
+            .unwrap_or_else(|| self.path.trim_start_matches('/'))
+    }
 }
 
 /// Every endpoint of the catalog.
@@ -50,34 +71,6 @@ pub fn find(path: &str) -> impl Iterator<Item = &'static Endpoint> + '_ {
     ENDPOINTS.iter().filter(move |e| path_matches(e.path, path))
 }
 
-macro_rules! segment_methods {
-    ($($name:ident => $segment:literal, $doc:literal;)*) => {
-        /// Segment methods of the method form, generated from the catalog.
-        impl Chain {
-            $(
-                #[doc = $doc]
-                #[allow(non_snake_case)]
-                pub fn $name(&self) -> Chain {
-                    self.catalog_segment($segment)
-                }
-            )*
-        }
-
-        /// Segment methods of the method form, generated from the catalog: each starts a chain.
-        impl Wechatpay {
-            $(
-                #[doc = $doc]
-                #[allow(non_snake_case)]
-                pub fn $name(&self) -> Chain {
-                    self.root().catalog_segment($segment)
-                }
-            )*
-        }
-    };
-}
-
-include!(concat!(env!("OUT_DIR"), "/segments.rs"));
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +84,20 @@ mod tests {
             "/v3/applyment4sub/applyment/",
             "/v3/applyment4sub/applyment/"
         ));
+    }
+
+    #[test]
+    fn templates_are_paths_under_the_base_uri() {
+        for e in ENDPOINTS {
+            assert!(!e.template().starts_with('/'), "{e:?}");
+            // APIv2 chains start with `v2/`, which is not on the wire; APIv3 ones are the path.
+            if !e.template().starts_with("v2/") {
+                assert!(e.path.ends_with(e.template()), "{e:?}");
+            }
+        }
+        let webhooks = ENDPOINTS.iter().find(|e| e.path == "/v3/webhooks").unwrap();
+        assert_eq!(webhooks.segments, None);
+        assert_eq!(webhooks.template(), "v3/webhooks");
     }
 
     #[test]

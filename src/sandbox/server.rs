@@ -194,7 +194,14 @@ fn answer(
             return Reply::error(
                 StatusCode::NOT_FOUND,
                 "RESOURCE_NOT_EXISTS",
-                format!("no WeChat Pay APIv3 endpoint at {path}; check the chain against the documentation"),
+                format!(
+                    "no WeChat Pay APIv3 endpoint at {path}; nearest catalog endpoints: {}",
+                    catalog::nearest_wire(parts.method.as_str(), path, 3)
+                        .iter()
+                        .map(|e| format!("{} {}", e.method, e.path))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 None,
             );
         }
