@@ -81,18 +81,10 @@ pub struct Blocking<'a> {
     chain: &'a Chain,
 }
 
-impl Chain {
-    /// Blocking versions of the verbs, for code without an async runtime.
-    ///
-    /// ```no_run
-    /// # fn demo(wxpay: &wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
-    /// let response = wxpay.v3().certificates().blocking().get(())?;
-    /// println!("{}", response.status());
-    /// # Ok(()) }
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
-    pub fn blocking(&self) -> Blocking<'_> {
-        Blocking { chain: self }
+impl<'a> Blocking<'a> {
+    /// The blocking verbs of `chain` (see [`Chain::blocking`]).
+    pub(crate) fn new(chain: &'a Chain) -> Self {
+        Self { chain }
     }
 }
 

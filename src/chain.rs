@@ -12,8 +12,18 @@ use std::sync::Arc;
 
 use elsa::sync::FrozenMap;
 
+use std::future::Future;
+
+use http::Method;
+
+#[cfg(feature = "blocking")]
+use crate::blocking::Blocking;
 use crate::client::{ClientInner, Wechatpay};
 use crate::error::ChainError;
+use crate::error::Result;
+use crate::options::Options;
+use crate::request::PreparedRequest;
+use crate::response::Response;
 use crate::template::{encode_literal_segment, encode_simple};
 
 /// Normalizes a segment name given by name (PHP/JS property spelling), per spec §2.
@@ -265,15 +275,57 @@ pub struct Chain {
     pub(crate) node: Arc<Node>,
 }
 
+/// Everything a user calls on a chain, in one place: the verbs, the ways to extend it, the
+/// dry run, the blocking verbs, then inspection.
 impl Chain {
-    pub(crate) fn new(client: Arc<ClientInner>, node: Arc<Node>) -> Self {
-        Self { client, node }
+    /// `GET` this endpoint: prepare (expand, sign), send, verify.
+    pub fn get(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.request(Method::GET, options)
     }
 
-    fn with(&self, f: impl FnOnce(&mut Node)) -> Self {
-        let mut node = self.node.derive();
-        f(&mut node);
-        Self::new(self.client.clone(), Arc::new(node))
+    /// `POST` this endpoint: prepare (expand, sign), send, verify.
+    pub fn post(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.request(Method::POST, options)
+    }
+
+    /// `PUT` this endpoint: prepare (expand, sign), send, verify.
+    pub fn put(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.request(Method::PUT, options)
+    }
+
+    /// `PATCH` this endpoint: prepare (expand, sign), send, verify.
+    pub fn patch(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.request(Method::PATCH, options)
+    }
+
+    /// `DELETE` this endpoint: prepare (expand, sign), send, verify. (A few endpoints take a
+    /// JSON body on `DELETE`; give it as `json`.)
+    pub fn delete(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        self.request(Method::DELETE, options)
+    }
+
+    /// Sends this endpoint with any method: prepare (expand, sign), send, verify.
+    pub fn request(
+        &self,
+        method: Method,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static {
+        crate::client::request(self, method, options)
     }
 
     /// Appends one segment given by name, normalized (`sendPendingmessage` →
@@ -308,9 +360,30 @@ impl Chain {
         self.with(|n| n.push_path(path))
     }
 
-    /// Appends a catalog segment exactly as the catalog spells it (used by generated methods).
-    pub(crate) fn catalog_segment(&self, segment: &'static str) -> Self {
-        self.with(|n| n.push(segment.to_string()))
+    /// Builds and signs the request without sending it (`wxpay --dry-run` shows the result).
+    ///
+    /// Every chain, template, option, query, header and target problem is reported here, before
+    /// signing: the steps are [`Chain::template`], the `{+url}` resolution, the base URI and
+    /// host allow-list, the unused-option check, template expansion, the APIv3-only guard, the
+    /// query, the body, the headers and the target check (at most
+    /// [`MAX_TARGET_LEN`](crate::MAX_TARGET_LEN) bytes, a valid request-line target).
+    pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
+        crate::request::prepare(self, method, options.into())
+    }
+
+    /// Blocking versions of the verbs, for code without an async runtime (feature `blocking`,
+    /// on by default).
+    ///
+    /// ```no_run
+    /// # fn demo(wxpay: &wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+    /// let response = wxpay.v3().certificates().blocking().get(())?;
+    /// println!("{}", response.status());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "blocking")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+    pub fn blocking(&self) -> Blocking<'_> {
+        Blocking::new(self)
     }
 
     /// The path template, e.g. `v3/pay/transactions/id/{transaction_id}`, or the deferred
@@ -335,6 +408,23 @@ impl Chain {
     /// The client this chain sends through.
     pub fn client(&self) -> Wechatpay {
         Wechatpay::from_inner(self.client.clone())
+    }
+}
+
+impl Chain {
+    pub(crate) fn new(client: Arc<ClientInner>, node: Arc<Node>) -> Self {
+        Self { client, node }
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Node)) -> Self {
+        let mut node = self.node.derive();
+        f(&mut node);
+        Self::new(self.client.clone(), Arc::new(node))
+    }
+
+    /// Appends a catalog segment exactly as the catalog spells it (used by generated methods).
+    pub(crate) fn catalog_segment(&self, segment: &'static str) -> Self {
+        self.with(|n| n.push(segment.to_string()))
     }
 }
 

@@ -370,43 +370,6 @@ impl fmt::Debug for Wechatpay {
     }
 }
 
-macro_rules! verbs {
-    ($($(#[$doc:meta])* $name:ident => $method:ident),* $(,)?) => {
-        impl Chain {
-            $(
-                $(#[$doc])*
-                pub fn $name(&self, options: impl Into<Options>) -> impl Future<Output = Result<Response>> + Send + 'static {
-                    self.request(Method::$method, options)
-                }
-            )*
-        }
-    };
-}
-
-verbs! {
-    /// `GET` this endpoint: sign, send, verify.
-    get => GET,
-    /// `POST` this endpoint: sign, send, verify.
-    post => POST,
-    /// `PUT` this endpoint: sign, send, verify.
-    put => PUT,
-    /// `PATCH` this endpoint: sign, send, verify.
-    patch => PATCH,
-    /// `DELETE` this endpoint: sign, send, verify.
-    delete => DELETE,
-}
-
-impl Chain {
-    /// Sends this endpoint with any method: prepare (expand, sign), send, verify.
-    pub fn request(
-        &self,
-        method: Method,
-        options: impl Into<Options>,
-    ) -> impl Future<Output = Result<Response>> + Send + 'static {
-        request(self, method, options)
-    }
-}
-
 /// Configures a [`Wechatpay`] client. Setters never fail and change nothing outside the
 /// builder; [`Builder::build`] checks the whole configuration, says what to fix, and only then
 /// adds the keys to the key store.

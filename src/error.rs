@@ -164,6 +164,7 @@ pub enum ConfigError {
     Runtime,
     /// The sandbox could not set itself up (its keys folder, files or key generation).
     #[cfg(feature = "sandbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
     Sandbox(String),
 }
 

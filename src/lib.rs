@@ -51,8 +51,8 @@
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations)]
+// Lints (unsafe forbidden, missing docs, unreachable pub, a clippy set) live in Cargo.toml's
+// `[lints]` table so they apply to every target.
 
 pub mod api;
 #[cfg(feature = "blocking")]
@@ -68,6 +68,7 @@ mod options;
 mod request;
 mod response;
 #[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 pub mod signer;
 pub mod template;

@@ -432,56 +432,48 @@ pub(crate) fn check_target(target: &str) -> Result<(), ChainError> {
         .map_err(|e| ChainError::InvalidTarget(e.to_string()))
 }
 
-impl Chain {
-    /// Builds and signs the request without sending it (`wxpay --dry-run` shows the result).
-    ///
-    /// Every chain, template, option, query, header and target problem is reported here, before
-    /// signing: the steps are [`Chain::template`], the `{+url}` resolution, the base URI and
-    /// host allow-list, template expansion, the APIv3-only guard, the unused-option check, the
-    /// query, the body, the headers and the target check (at most [`MAX_TARGET_LEN`] bytes, a
-    /// valid request-line target).
-    pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
-        let options = options.into();
-        if let Some(e) = options.error {
-            return Err(e.into());
-        }
-        let client = &self.client;
-        let template = self.template()?;
-        let path = resolve_path(self, &template, &options.params)?;
-        let destination =
-            resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
-
-        // Unused keys first: a misspelt variable is named as such, not as a missing one.
-        check_unused_options(&template, &options.params, &method, options.body.is_some())?;
-        let mut target = destination.base_path.clone();
-        expand_path(&path.template, &options.params, &mut target)?;
-        check_apiv3_only(&target, destination.base_path.len())?;
-
-        let query = build_query(options.query.as_ref(), path.query.as_deref())?;
-        if !query.is_empty() {
-            target.push('?');
-            target.push_str(&query);
-        }
-        let body = encode_body(&method, options.body)?;
-        let now = client.clock.now();
-        let headers = build_headers(client, now, body.is_some(), &options.headers)?;
-        check_target(&target)?;
-
-        let mut request = PreparedRequest {
-            method,
-            origin: destination.origin,
-            backup_origin: destination.backup_origin,
-            target,
-            headers,
-            body: body.unwrap_or_default(),
-            message: Vec::new(),
-            template,
-            timeout: options.timeout,
-            skip_verification: options.skip_verification,
-        };
-        request.sign(client, now)?;
-        Ok(request)
+/// Builds and signs the request for [`Chain::prepare`]: the named steps above, in order, then
+/// the signature.
+pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result<PreparedRequest> {
+    if let Some(e) = options.error {
+        return Err(e.into());
     }
+    let client = &chain.client;
+    let template = chain.template()?;
+    let path = resolve_path(chain, &template, &options.params)?;
+    let destination =
+        resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
+
+    // Unused keys first: a misspelt variable is named as such, not as a missing one.
+    check_unused_options(&template, &options.params, &method, options.body.is_some())?;
+    let mut target = destination.base_path.clone();
+    expand_path(&path.template, &options.params, &mut target)?;
+    check_apiv3_only(&target, destination.base_path.len())?;
+
+    let query = build_query(options.query.as_ref(), path.query.as_deref())?;
+    if !query.is_empty() {
+        target.push('?');
+        target.push_str(&query);
+    }
+    let body = encode_body(&method, options.body)?;
+    let now = client.clock.now();
+    let headers = build_headers(client, now, body.is_some(), &options.headers)?;
+    check_target(&target)?;
+
+    let mut request = PreparedRequest {
+        method,
+        origin: destination.origin,
+        backup_origin: destination.backup_origin,
+        target,
+        headers,
+        body: body.unwrap_or_default(),
+        message: Vec::new(),
+        template,
+        timeout: options.timeout,
+        skip_verification: options.skip_verification,
+    };
+    request.sign(client, now)?;
+    Ok(request)
 }
 
 impl PreparedRequest {

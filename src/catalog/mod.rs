@@ -4,6 +4,7 @@
 
 mod nearest;
 
+#[cfg(feature = "sandbox")]
 pub(crate) use nearest::nearest_wire;
 pub use nearest::{lookup, nearest};
 

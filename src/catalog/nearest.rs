@@ -51,6 +51,7 @@ pub fn nearest(method: &str, template: &str, n: usize) -> Vec<&'static Endpoint>
     nearest_by(method, template, n, Endpoint::template)
 }
 
+#[cfg(feature = "sandbox")]
 /// [`nearest`] for a wire path (`/hk/v3/…`, values filled in), as a server sees it.
 pub(crate) fn nearest_wire(method: &str, path: &str, n: usize) -> Vec<&'static Endpoint> {
     nearest_by(method, path, n, |e| e.path)
@@ -257,6 +258,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sandbox")]
     fn nearest_wire_reads_server_paths_with_values() {
         let found = nearest_wire("POST", "/v3/pay/transaction/native", 1);
         assert_eq!(found[0].path, "/v3/pay/transactions/native");
