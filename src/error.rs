@@ -770,7 +770,8 @@ impl fmt::Display for TransportError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WeChat Pay answered {}", self.status.as_u16())?;
+        // Neutral wording: the answer may come from WeChat Pay, a proxy or the sandbox.
+        write!(f, "API error: HTTP {}", self.status.as_u16())?;
         if let Some(code) = &self.code {
             write!(f, " {code}")?;
         }
@@ -797,7 +798,11 @@ impl fmt::Display for ApiError {
                 None => write!(f, " with what the server received")?,
             }
         }
-        if !self.nearest.is_empty() {
+        let server_suggested = self
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("nearest catalog endpoints"));
+        if !self.nearest.is_empty() && !server_suggested {
             write!(
                 f,
                 "; nearest catalog endpoints: {}",
@@ -877,6 +882,34 @@ mod tests {
         assert_eq!(e.kind(), &ErrorKind::Crypto(CryptoError::Sign));
         assert_eq!(e.source().unwrap().to_string(), "the HSM is offline");
         assert!(!e.to_string().contains("HSM"), "{e}");
+    }
+
+    #[test]
+    fn nearest_endpoints_are_named_once() {
+        let api = |message: &str| ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: Some("RESOURCE_NOT_EXISTS".into()),
+            message: Some(message.into()),
+            detail: None,
+            request_id: None,
+            local_message: None,
+            nearest: vec!["POST v3/pay/transactions/native".into()],
+        };
+        let plain = api("resource does not exist").to_string();
+        assert!(
+            plain.starts_with("API error: HTTP 404 RESOURCE_NOT_EXISTS"),
+            "{plain}"
+        );
+        assert!(plain.ends_with("; nearest catalog endpoints: POST v3/pay/transactions/native"));
+        // A server (the sandbox) that already suggests endpoints is not echoed twice.
+        let echoed =
+            api("no endpoint; nearest catalog endpoints: POST /v3/pay/transactions/native")
+                .to_string();
+        assert_eq!(
+            echoed.matches("nearest catalog endpoints").count(),
+            1,
+            "{echoed}"
+        );
     }
 
     #[test]
