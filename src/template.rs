@@ -17,33 +17,6 @@ const SIMPLE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Characters that pass through reserved expansion and literal path text: unreserved,
-/// gen-delims and sub-delims (RFC 3986 §2.2), `%` handled separately for triplets.
-const RESERVED: &AsciiSet = &SIMPLE
-    .remove(b':')
-    .remove(b'/')
-    .remove(b'?')
-    .remove(b'#')
-    .remove(b'[')
-    .remove(b']')
-    .remove(b'@')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';')
-    .remove(b'=');
-
-/// Literal path text and `{+name}` values: like reserved, but `?` and `#` are encoded so that
-/// nothing inside the path can start a query or a fragment (a fragment is never sent, so the
-/// signed target would differ from the sent one).
-const PATH: &AsciiSet = &RESERVED.add(b'?').add(b'#');
-
 /// What a path segment may carry as is (RFC 3986 `pchar`): unreserved, sub-delims, `:`, `@`.
 const SEGMENT: &AsciiSet = &SIMPLE
     .remove(b':')
@@ -59,6 +32,20 @@ const SEGMENT: &AsciiSet = &SIMPLE
     .remove(b',')
     .remove(b';')
     .remove(b'=');
+
+/// Characters that pass through reserved expansion and literal path text: what a segment may
+/// carry plus the gen-delims (RFC 3986 §2.2), `%` handled separately for triplets.
+const RESERVED: &AsciiSet = &SEGMENT
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'#')
+    .remove(b'[')
+    .remove(b']');
+
+/// Literal path text and `{+name}` values: like reserved, but `?` and `#` are encoded so that
+/// nothing inside the path can start a query or a fragment (a fragment is never sent, so the
+/// signed target would differ from the sent one).
+const PATH: &AsciiSet = &RESERVED.add(b'?').add(b'#');
 
 /// Encodes a literal path piece written into a declarative string: characters a segment
 /// cannot carry become `%XX`; sub-delims, `:`, `@` and existing `%XX` triplets pass through,

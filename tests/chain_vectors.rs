@@ -368,15 +368,7 @@ fn dot_and_empty_pieces_are_errors() {
 #[test]
 fn cli_dry_run_slashed_form() {
     fn dry_run(args: &[String]) -> Value {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxpay"))
-            .args(args)
-            .env_remove("WECHATPAY_CONFIG")
-            .env_remove("WECHATPAY_PRIVATE_KEY")
-            .env_remove("WECHATPAY_MCHID")
-            .env_remove("WECHATPAY_SERIAL")
-            .env_remove("WECHATPAY_BASE_URI")
-            .output()
-            .expect("run wxpay");
+        let out = support::wxpay(args);
         assert!(
             out.status.success(),
             "wxpay {args:?}: {}",

@@ -1,6 +1,8 @@
 //! `wxpay` as a user runs it: dry runs over the catalog, configuration, bad input.
 #![cfg(feature = "cli")]
 
+mod support;
+
 use std::process::{Command, Output};
 
 use percent_encoding::percent_decode_str;
@@ -11,15 +13,7 @@ use wechatpay_chain::Certificate;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 fn wxpay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args(args)
-        .env_remove("WECHATPAY_CONFIG")
-        .env_remove("WECHATPAY_PRIVATE_KEY")
-        .env_remove("WECHATPAY_MCHID")
-        .env_remove("WECHATPAY_SERIAL")
-        .env_remove("WECHATPAY_BASE_URI")
-        .output()
-        .expect("run wxpay")
+    support::wxpay(args)
 }
 
 fn dry_run_json(args: &[&str]) -> Value {

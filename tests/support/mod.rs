@@ -121,3 +121,18 @@ pub(crate) fn array<'a>(value: &'a Value, name: &str) -> &'a [Value] {
         .as_array()
         .unwrap_or_else(|| panic!("field {name} missing or not an array"))
 }
+
+/// `wxpay` (the binary built for these tests) with `args`, run with no `WECHATPAY_*` settings
+/// inherited from the environment, so every test sees only what it passes.
+#[cfg(feature = "cli")]
+pub(crate) fn wxpay<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args(args)
+        .env_remove("WECHATPAY_CONFIG")
+        .env_remove("WECHATPAY_PRIVATE_KEY")
+        .env_remove("WECHATPAY_MCHID")
+        .env_remove("WECHATPAY_SERIAL")
+        .env_remove("WECHATPAY_BASE_URI")
+        .output()
+        .expect("run wxpay")
+}
