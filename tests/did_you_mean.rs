@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde_json::json;
-use wechatpay_chain::sandbox::Sandbox;
+use wechatpay_chain::sandbox::{Fault, Sandbox};
 use wechatpay_chain::Options;
 
 async fn bounded<F: Future>(f: F) -> F::Output {
@@ -38,9 +38,11 @@ async fn a_typo_gets_a_404_with_the_nearest_catalog_endpoints() {
             api.nearest
         );
         assert_eq!(api.nearest.len(), 3, "{:?}", api.nearest);
+        // The sandbox already suggests endpoints in its message: the error says it once.
         let shown = e.to_string();
-        assert!(
-            shown.contains("; nearest catalog endpoints: POST v3/pay/transactions/native"),
+        assert_eq!(
+            shown.matches("nearest catalog endpoints: ").count(),
+            1,
             "{shown}"
         );
         // The sandbox says it too, in wire paths.
@@ -84,6 +86,42 @@ async fn a_typo_gets_a_404_with_the_nearest_catalog_endpoints() {
         assert_eq!(api.status, 404, "{e}");
         assert!(api.nearest.is_empty(), "{:?}", api.nearest);
         assert!(!e.to_string().contains("nearest catalog"), "{e}");
+        sandbox.shutdown();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_plain_404_for_an_unknown_template_gets_the_clients_suggestions() {
+    bounded(async {
+        let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
+        let wxpay = sandbox.client().unwrap();
+        // A 404 whose message suggests nothing, as WeChat Pay's own would.
+        sandbox.inject(Fault::Status(404));
+        let e = wxpay
+            .chain("v3/refund/domestic/refund")
+            .post(Options::new().json(json!({"out_refund_no": "R1"})))
+            .await
+            .expect_err("404");
+        let api = e.api().expect("an API error");
+        assert!(
+            !api.message
+                .as_deref()
+                .unwrap_or_default()
+                .contains("nearest"),
+            "{e}"
+        );
+        assert_eq!(
+            api.nearest.first().map(String::as_str),
+            Some("POST v3/refund/domestic/refunds"),
+            "{:?}",
+            api.nearest
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.contains("; nearest catalog endpoints: POST v3/refund/domestic/refunds"),
+            "{shown}"
+        );
         sandbox.shutdown();
     })
     .await;
