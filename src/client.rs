@@ -236,24 +236,38 @@ async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<R
 }
 
 /// Sends (retrying a GET when the client allows it), then checks the status and verifies.
+///
+/// The whole call — every attempt and every wait between them — fits inside the request's
+/// total timeout (its `timeout` option, else the client's): each attempt gets only what is left
+/// of it, and a retry whose wait would not leave time for another attempt is not made; the last
+/// answer is returned as it is (an API error for 429/5xx).
 async fn exchange_and_verify(
     client: &ClientInner,
     mut request: PreparedRequest,
 ) -> Result<Response> {
-    let route = client.route(&request);
+    let total = request.timeout.unwrap_or(client.timeout);
+    let deadline = tokio::time::Instant::now() + total;
+    let mut route = client.route(&request);
     let mut retried = 0;
     let response = loop {
-        let response = send(&*client.transport, &request, &route).await?;
-        match retry_delay(client, &request, &response, retried) {
-            Some(delay) => {
-                tracing::info!(template = %request.template, status = response.status().as_u16(), ?delay, "retrying GET");
-                tokio::time::sleep(delay).await;
-                retried += 1;
-                // A fresh timestamp and nonce: the platform refuses a replayed nonce.
-                request.sign(client, client.clock.now())?;
-            }
-            None => break response,
+        if retried > 0 {
+            // What is left of the total; the first attempt has all of it.
+            route.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         }
+        let response = send(&*client.transport, &request, &route, deadline, total).await?;
+        let Some(delay) = retry_delay(client, &request, &response, retried) else {
+            break response;
+        };
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !fits(delay, remaining) {
+            tracing::info!(template = %request.template, status = response.status().as_u16(), ?delay, ?remaining, "not retrying GET: the wait does not fit in the total timeout");
+            break response;
+        }
+        tracing::info!(template = %request.template, status = response.status().as_u16(), ?delay, "retrying GET");
+        tokio::time::sleep(delay).await;
+        retried += 1;
+        // A fresh timestamp and nonce: the platform refuses a replayed nonce.
+        request.sign(client, client.clock.now())?;
     };
     let status = response.status().as_u16();
     if status >= 400 {
@@ -275,25 +289,39 @@ async fn exchange_and_verify(
     Ok(response)
 }
 
-/// One exchange through the transport, bounded by the route's total timeout whatever the
-/// transport does.
+/// The least time a retry must still have after its wait; a retry that would get less is not
+/// worth a fresh signature and would only turn the server's answer into a timeout.
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
+
+/// True if waiting `delay` still leaves [`MIN_ATTEMPT`] of the `remaining` budget.
+fn fits(delay: Duration, remaining: Duration) -> bool {
+    delay
+        .checked_add(MIN_ATTEMPT)
+        .is_some_and(|needed| needed <= remaining)
+}
+
+/// One exchange through the transport, bounded by `deadline` (the end of the request's
+/// `total` timeout) whatever the transport does.
 async fn send(
     transport: &dyn Transport,
     request: &PreparedRequest,
     route: &Route,
+    deadline: tokio::time::Instant,
+    total: Duration,
 ) -> Result<Response> {
     let http_request = request.to_http()?;
-    match tokio::time::timeout(route.timeout, transport.send(http_request, route)).await {
+    match tokio::time::timeout_at(deadline, transport.send(http_request, route)).await {
         Ok(result) => result,
         Err(_) => Err(Error::transport(
             TransportKind::Timeout,
-            format!("no complete response within {:?}", route.timeout),
+            format!("no complete response within {total:?}"),
         )),
     }
 }
 
 /// How long to wait before retrying a GET that was rate limited or hit a server error, if the
-/// client allows another retry. `Retry-After` (seconds) is honoured up to 30 s.
+/// client allows another retry: `Retry-After` (seconds) as the server asks, else an exponential
+/// backoff from 200 ms. Whether the wait fits in the total timeout is the caller's check.
 fn retry_delay(
     client: &ClientInner,
     request: &PreparedRequest,
@@ -310,7 +338,7 @@ fn retry_delay(
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|secs| Duration::from_secs(secs.min(30)));
+        .map(Duration::from_secs);
     Some(retry_after.unwrap_or(backoff))
 }
 
@@ -588,8 +616,10 @@ impl Builder {
     }
 
     /// Retries a `GET` answered 429, 500, 502 or 503 up to `retries` times (default 0), re-signed
-    /// each time, after `Retry-After` or an exponential backoff from 200 ms. Other methods are
-    /// never retried: they may not be idempotent.
+    /// each time, after `Retry-After` or an exponential backoff from 200 ms. Attempts and waits
+    /// all fit inside the request's total [`timeout`](Self::timeout): a wait that would not
+    /// leave time for another attempt is not made, and the last answer is returned (an API
+    /// error) at once. Other methods are never retried: they may not be idempotent.
     pub fn get_retries(mut self, retries: u32) -> Self {
         self.get_retries = retries;
         self
