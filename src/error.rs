@@ -316,6 +316,11 @@ impl ApiError {
 pub enum VerifyError {
     /// A required `Wechatpay-*` header is absent.
     MissingHeader(&'static str),
+    /// A `Wechatpay-*` header appears more than once: which copy counts is not defined, so the
+    /// answer is not trusted (fail closed).
+    DuplicateHeader(&'static str),
+    /// A `Wechatpay-*` header is present but its value is not visible ASCII.
+    InvalidHeader(&'static str),
     /// `Wechatpay-Signature` starts with `WECHATPAY/SIGNTEST/`: a deliberate probe by WeChat Pay.
     SignatureProbe,
     /// `Wechatpay-Signature-Type` names another algorithm.
@@ -821,6 +826,11 @@ impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MissingHeader(h) => write!(f, "missing header {h}"),
+            Self::DuplicateHeader(h) => write!(
+                f,
+                "header {h} appears more than once; an answer with two values is not trusted"
+            ),
+            Self::InvalidHeader(h) => write!(f, "header {h} is present but not visible ASCII"),
             Self::SignatureProbe => write!(
                 f,
                 "signature probe (Wechatpay-Signature starts with WECHATPAY/SIGNTEST/); WeChat Pay is testing that unsigned answers are rejected"

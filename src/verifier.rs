@@ -38,34 +38,75 @@ pub fn is_exempt(path: &str) -> bool {
         .is_some_and(|id| !id.contains('/') && id != "upload")
 }
 
+/// Every `Wechatpay-*` header the verifier reads: each may appear at most once.
+pub const SIGNED_HEADERS: &[&str] = &[
+    "Wechatpay-Timestamp",
+    "Wechatpay-Nonce",
+    "Wechatpay-Signature",
+    "Wechatpay-Serial",
+    "Wechatpay-Signature-Type",
+    "Wechatpay-Statement-Sha1",
+];
+
+/// Fails closed on a repeated signature header: which copy a proxy, a server or this crate
+/// would read is not defined, so an answer carrying two is not trusted whatever they say.
+fn no_duplicates(headers: &HeaderMap) -> Result<(), VerifyError> {
+    match SIGNED_HEADERS
+        .iter()
+        .find(|name| headers.get_all(**name).iter().nth(1).is_some())
+    {
+        Some(name) => Err(VerifyError::DuplicateHeader(name)),
+        None => Ok(()),
+    }
+}
+
+/// The one value of `name`, if present; present but not visible ASCII is its own error.
+fn optional_header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a str>, VerifyError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(VerifyError::DuplicateHeader(name));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| VerifyError::InvalidHeader(name))
+}
+
+/// The one value of the required header `name`.
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(VerifyError::MissingHeader(name))
+    optional_header(headers, name)?.ok_or(VerifyError::MissingHeader(name))
 }
 
 /// Checks the `Wechatpay-*` headers and the signature over `body` (protocol §2 steps 2–8).
-/// Shared by responses and notifications.
+/// Shared by responses and notifications. Each header of [`SIGNED_HEADERS`] may appear at most
+/// once ([`VerifyError::DuplicateHeader`]) and must be visible ASCII
+/// ([`VerifyError::InvalidHeader`]).
 pub fn verify_signed(
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
     keys: &KeyStore,
 ) -> Result<(), VerifyError> {
+    no_duplicates(headers)?;
     let timestamp = header(headers, "Wechatpay-Timestamp")?;
     let nonce = header(headers, "Wechatpay-Nonce")?;
     let signature = header(headers, "Wechatpay-Signature")?;
     let serial = header(headers, "Wechatpay-Serial")?;
+    let kind = optional_header(headers, "Wechatpay-Signature-Type")?;
+    let statement_sha1 = optional_header(headers, "Wechatpay-Statement-Sha1")?;
 
     if signature.starts_with("WECHATPAY/SIGNTEST/") {
         return Err(VerifyError::SignatureProbe);
     }
-    if let Some(kind) = headers.get("Wechatpay-Signature-Type") {
-        if kind.as_bytes() != SCHEME.as_bytes() {
-            return Err(VerifyError::SignatureType(
-                String::from_utf8_lossy(kind.as_bytes()).into_owned(),
-            ));
+    if let Some(kind) = kind {
+        if kind != SCHEME {
+            return Err(VerifyError::SignatureType(kind.to_string()));
         }
     }
     let clock_ok = timestamp.len() <= 12
@@ -88,9 +129,8 @@ pub fn verify_signed(
     };
 
     let statement_body;
-    let signed_body = match headers.get("Wechatpay-Statement-Sha1") {
+    let signed_body = match statement_sha1 {
         Some(sha1) => {
-            let sha1 = sha1.to_str().map_err(|_| VerifyError::StatementDigest)?;
             let actual = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, body);
             if !hex_eq(actual.as_ref(), sha1) {
                 return Err(VerifyError::StatementDigest);
@@ -136,6 +176,7 @@ pub fn verify_response(
         return Ok(());
     }
     let path = path.split('?').next().unwrap_or(path);
+    no_duplicates(headers)?;
     if headers.contains_key("Wechatpay-Statement-Sha1") && !STATEMENTS.contains(&path) {
         // Only statements may sign a digest instead of the body.
         return Err(VerifyError::StatementDigest);
