@@ -9,6 +9,7 @@ use http::{HeaderValue, Method};
 use tracing::Instrument;
 
 use crate::catalog;
+use crate::chain::redact_userinfo;
 use crate::chain::{Chain, Node};
 use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKind};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
@@ -19,7 +20,7 @@ use crate::signer::{
     Clock, NonceSource, RandomNonce, SharedClock, SharedNonceSource, Sign, SigningParams,
     SystemClock,
 };
-use crate::transport::{HyperTransport, Route, Transport, TransportConfig};
+use crate::transport::{redact_proxy, HyperTransport, Route, Transport, TransportConfig};
 use crate::verifier::verify_response;
 
 /// The 32-byte APIv3 key (notifications, certificate download). Never printed.
@@ -436,12 +437,22 @@ impl PendingKey {
 }
 
 /// The backup host choice.
-#[derive(Debug)]
 enum Backup {
     /// `api2.mch.weixin.qq.com` for the default host, none otherwise.
     Default,
     None,
     Uri(String),
+}
+
+impl fmt::Debug for Backup {
+    /// Any userinfo of a backup URI is redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("Default"),
+            Self::None => f.write_str("None"),
+            Self::Uri(uri) => f.debug_tuple("Uri").field(&redact_userinfo(uri)).finish(),
+        }
+    }
 }
 
 impl Default for Builder {
@@ -470,8 +481,9 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("mchid", &self.mchid)
             .field("serial", &self.serial)
-            .field("base_uri", &self.base_uri)
+            .field("base_uri", &redact_userinfo(&self.base_uri))
             .field("backup", &self.backup)
+            .field("proxy", &self.transport.proxy.as_deref().map(redact_proxy))
             .field(
                 "platform_keys",
                 &self

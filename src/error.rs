@@ -158,6 +158,9 @@ pub enum ConfigError {
     ApiV3KeyLength(usize),
     /// A value that goes into a request header has characters a header cannot carry.
     InvalidHeaderValue(&'static str),
+    /// The explicit proxy is not an `http://` or `https://` URI with a host; shown with any
+    /// userinfo redacted.
+    InvalidProxy(String),
     /// The TLS set-up failed (the cause is the source).
     Tls,
     /// The background runtime of the blocking calls could not start (the cause is the source).
@@ -641,6 +644,10 @@ impl fmt::Display for ConfigError {
             Self::InvalidHeaderValue(what) => write!(
                 f,
                 "the {what} has characters a request header cannot carry"
+            ),
+            Self::InvalidProxy(p) => write!(
+                f,
+                "the proxy {p} cannot be used; give http://[user:password@]host:port"
             ),
             Self::Tls => write!(f, "the TLS set-up failed"),
             Self::Runtime => write!(f, "the background runtime of the blocking calls could not start"),

@@ -49,7 +49,7 @@ pub(crate) enum Body {
 ///     .json(json!({"service_id": "2002000000000558128851361561536"}));
 /// assert_eq!(php_style, typed);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[must_use]
 pub struct Options {
     pub(crate) params: Map<String, Value>,
@@ -60,6 +60,25 @@ pub struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) skip_verification: bool,
     pub(crate) error: Option<ChainError>,
+}
+
+impl std::fmt::Debug for Options {
+    /// Like a derived `Debug`, with any userinfo of `base_uri` redacted (`https://***@host/`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("params", &self.params)
+            .field("body", &self.body)
+            .field("query", &self.query)
+            .field("headers", &self.headers)
+            .field(
+                "base_uri",
+                &self.base_uri.as_deref().map(crate::chain::redact_userinfo),
+            )
+            .field("timeout", &self.timeout)
+            .field("skip_verification", &self.skip_verification)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl Options {

@@ -26,7 +26,7 @@ use crate::response::Response;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Transport settings, filled by the client builder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct TransportConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
@@ -34,6 +34,20 @@ pub(crate) struct TransportConfig {
     pub(crate) body_limit: usize,
     pub(crate) proxy: Option<String>,
     pub(crate) use_env_proxy: bool,
+}
+
+impl std::fmt::Debug for TransportConfig {
+    /// The proxy URI may carry `user:password@` (proxy authentication): shown redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("body_limit", &self.body_limit)
+            .field("proxy", &self.proxy.as_deref().map(redact_proxy))
+            .field("use_env_proxy", &self.use_env_proxy)
+            .finish()
+    }
 }
 
 impl Default for TransportConfig {
@@ -113,7 +127,10 @@ impl HyperTransport {
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_nodelay(true);
         let matcher = match (&config.proxy, config.use_env_proxy) {
-            (Some(proxy), _) => Some(Matcher::builder().all(proxy.clone()).build()),
+            (Some(proxy), _) => {
+                check_proxy(proxy)?;
+                Some(Matcher::builder().all(proxy.clone()).build())
+            }
             (None, true) => Some(Matcher::from_env()),
             (None, false) => None,
         };
@@ -238,4 +255,84 @@ fn copy_of(request: &http::Request<Bytes>) -> http::Request<Bytes> {
 fn on_origin(uri: &Uri, origin: &str) -> Option<Uri> {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     format!("{origin}{target}").parse().ok()
+}
+
+/// `proxy` with everything before its last `@` (the userinfo, whatever characters the password
+/// has) replaced by `***`: proxy authentication is legitimate, showing it is not. A value that
+/// is not a URI with a host even then is not shown at all (it may be a pasted secret).
+pub(crate) fn redact_proxy(proxy: &str) -> String {
+    let shown = match proxy.rfind('@') {
+        Some(at) => {
+            let scheme = proxy.find("://").map_or("", |i| &proxy[..i + 3]);
+            let scheme = if scheme.len() <= at { scheme } else { "" };
+            format!("{scheme}***@{}", &proxy[at + 1..])
+        }
+        None => proxy.to_string(),
+    };
+    let is_uri = shown.trim().parse::<Uri>().is_ok_and(|uri| {
+        uri.scheme().is_some()
+            && uri.host().is_some_and(|h| !h.is_empty())
+            && uri
+                .authority()
+                .is_some_and(|a| a.port().is_none() || a.port_u16().is_some())
+    });
+    if is_uri {
+        shown
+    } else {
+        "(not a URI)".into()
+    }
+}
+
+/// An explicit proxy must be an `http://` or `https://` URI with a host; anything else would
+/// be dropped silently by the proxy matcher and the requests sent direct.
+fn check_proxy(proxy: &str) -> Result<()> {
+    let refuse = || Error::from(ConfigError::InvalidProxy(redact_proxy(proxy)));
+    let uri: Uri = proxy.trim().parse().map_err(|_| refuse())?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
+        _ => Err(refuse()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_userinfo_is_redacted_whatever_it_holds() {
+        for (proxy, shown) in [
+            (
+                "http://u:s3cr3t-P4ss@127.0.0.1:3128",
+                "http://***@127.0.0.1:3128",
+            ),
+            ("http://u:pa/ss@h:1", "http://***@h:1"),
+            ("u:s3cr3t@h:1", "(not a URI)"),
+            ("http://h:1", "http://h:1"),
+            ("u:s3cr3t-P4ss", "(not a URI)"),
+            ("not a uri s3cr3t", "(not a URI)"),
+        ] {
+            assert_eq!(redact_proxy(proxy), shown);
+        }
+    }
+
+    #[test]
+    fn a_proxy_that_cannot_be_used_is_refused_without_its_password() {
+        for proxy in [
+            "socks5://u:s3cr3t-P4ss@127.0.0.1:1080",
+            "http://u:s3cr3t-P4ss@",
+            "not a uri s3cr3t-P4ss",
+        ] {
+            let e = check_proxy(proxy).unwrap_err();
+            assert!(
+                matches!(
+                    e.kind(),
+                    crate::ErrorKind::Config(ConfigError::InvalidProxy(_))
+                ),
+                "{e:?}"
+            );
+            assert!(!format!("{e} {e:?}").contains("s3cr3t"), "{e:?}");
+        }
+        check_proxy("http://u:s3cr3t-P4ss@127.0.0.1:3128").unwrap();
+        check_proxy("https://proxy.example:443").unwrap();
+    }
 }

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::response::Response;
 
-pub(crate) use hyper_client::{HyperTransport, TransportConfig};
+pub(crate) use hyper_client::{redact_proxy, HyperTransport, TransportConfig};
 
 /// A boxed, sendable future, the return type of [`Transport::send`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
