@@ -32,7 +32,14 @@ pub struct RecordedRequest {
 pub(crate) struct Recorder(VecDeque<RecordedRequest>);
 
 impl Recorder {
-    pub(crate) fn push(&mut self, request: RecordedRequest) {
+    pub(crate) fn push(&mut self, mut request: RecordedRequest) {
+        // A request signature is a credential while its timestamp is fresh: `Debug` of a
+        // record shows `Sensitive` instead (the value itself stays readable).
+        if let http::header::Entry::Occupied(mut entry) =
+            request.headers.entry(http::header::AUTHORIZATION)
+        {
+            entry.iter_mut().for_each(|value| value.set_sensitive(true));
+        }
         if self.0.len() == MAX_RECORDED {
             self.0.pop_front();
         }
