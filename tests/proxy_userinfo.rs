@@ -16,6 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use wechatpay_chain::{ConfigError, Error, ErrorKind, Method, Options, Wechatpay};
 
+/// One test at a time: one of them sets `HTTPS_PROXY`, which every client build reads.
+static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const USER: &str = "wxuser";
 const PASSWORD: &str = "s3cr3t-P4ss";
 
@@ -87,6 +90,7 @@ async fn get(wxpay: &Wechatpay) -> Error {
 
 #[tokio::test]
 async fn a_proxy_password_is_used_but_never_shown() {
+    let _env = ENV.lock().await;
     capture::install();
     let expected_auth = format!(
         "proxy-authorization: basic {}",
@@ -159,6 +163,7 @@ async fn a_proxy_password_is_used_but_never_shown() {
 
 #[tokio::test]
 async fn userinfo_in_a_base_uri_or_url_is_refused_and_redacted() {
+    let _env = ENV.lock().await;
     capture::install();
     let secret_uri = format!("https://{USER}:{PASSWORD}@api.mch.weixin.qq.com/");
 
