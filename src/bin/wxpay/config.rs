@@ -157,7 +157,12 @@ fn key_at(text: &str, at: usize) -> Option<String> {
     let at = (0..=at.min(text.len()))
         .rev()
         .find(|&i| text.is_char_boundary(i))?;
-    let (line_start, _) = line_at(text, at);
+    let (line_start, line) = line_at(text, at);
+    let header = line.trim();
+    if header.starts_with('[') {
+        let name = header.trim_matches(|c| c == '[' || c == ']').trim();
+        return KEYS.contains(&name).then(|| format!("`{name}`"));
+    }
     let table = text[..line_start]
         .lines()
         .rev()
