@@ -23,6 +23,7 @@ fn config_case(dir: &TempDir, name: &str, toml: &str, secret: &str, needle: &str
     let config = dir.write(&format!("{name}.toml"), toml);
     let out = run(&["-c", &config, "v3/certificates", "--dry-run"]);
     let all = text(&out);
+    assert_no_window(&all, secret, 8, name);
     assert_eq!(out.status.code(), Some(2), "{name}: {all}");
     assert!(out.stdout.is_empty(), "{name}: {all}");
     let last = last_line(&out);
@@ -30,7 +31,6 @@ fn config_case(dir: &TempDir, name: &str, toml: &str, secret: &str, needle: &str
         last.starts_with("wxpay: ") && last.contains(needle),
         "{name}: expected {needle:?} in {last:?}"
     );
-    assert_no_window(&all, secret, 8, name);
 }
 
 #[test]
@@ -224,9 +224,9 @@ fn flags_and_environment_carrying_secrets_are_never_echoed() {
         let mut call = args.clone();
         call.extend(["v3/certificates", "--dry-run"]);
         let out = run_env(&call, &env);
+        assert_no_window(&text(&out), SECRET, 8, &format!("{call:?} {env:?}"));
         assert_eq!(out.status.code(), Some(2), "{call:?}: {}", text(&out));
         assert!(last_line(&out).contains(needle), "{call:?}: {}", text(&out));
-        assert_no_window(&text(&out), SECRET, 8, &format!("{call:?} {env:?}"));
     }
     // A valid APIv3 key on the command line stays out of a later error that would show a
     // value (here the base URI's).

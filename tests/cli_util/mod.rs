@@ -101,18 +101,20 @@ pub(crate) fn last_line(out: &Output) -> String {
         .to_string()
 }
 
-/// Panics when any `width`-character window of `secret` appears in `haystack`, as is or with
-/// line breaks (real or JSON-escaped) removed.
+/// Panics when any `width`-character window of `secret` appears in `haystack`, in any letter
+/// case (the library upper-cases a serial), as is or with line breaks (real or JSON-escaped)
+/// removed.
 pub(crate) fn assert_no_window(haystack: &str, secret: &str, width: usize, label: &str) {
-    let secret: Vec<char> = secret.chars().collect();
+    let secret: Vec<char> = secret.to_lowercase().chars().collect();
     assert!(
         secret.len() >= width,
         "{label}: secret shorter than {width}"
     );
-    let joined = haystack.replace("\\n", "").replace(['\n', '\r'], "");
+    let lower = haystack.to_lowercase();
+    let joined = lower.replace("\\n", "").replace(['\n', '\r'], "");
     for window in secret.windows(width) {
         let window: String = window.iter().collect();
-        for h in [haystack, joined.as_str()] {
+        for h in [lower.as_str(), joined.as_str()] {
             assert!(
                 !h.contains(&window),
                 "{label}: the output shows {window:?} of a secret:\n{haystack}"
