@@ -7,8 +7,6 @@
 mod cli_util;
 mod support;
 
-use std::time::Duration;
-
 use wechatpay_chain::{ChainError, Method, PrivateKey};
 
 #[test]
@@ -62,7 +60,7 @@ mod cli {
     use serde_json::Value;
 
     use super::cli_util::{command, last_line, run, text, wait_bounded, Served, TempDir};
-    use super::Duration;
+    use std::time::Duration;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 

@@ -41,7 +41,7 @@ pub(crate) fn read_file_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<
 
 /// `32 MiB`, `1 MiB`, or bytes.
 pub(crate) fn size(bytes: u64) -> String {
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
