@@ -56,11 +56,11 @@ fn a_key_file_is_read_up_to_one_mib() {
 mod cli {
     use std::io::Write as _;
     use std::process::Stdio;
+    use std::time::Duration;
 
     use serde_json::Value;
 
     use super::cli_util::{command, last_line, run, text, wait_bounded, Served, TempDir};
-    use std::time::Duration;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
