@@ -19,9 +19,28 @@ use crate::error::{Error, KeyError, KeyMaterial, Result};
 
 const MIN_BITS: usize = 2048;
 
-/// Reads a key file; the error names the path and keeps the I/O error as its source.
+/// The largest key or certificate file read: 1 MiB (a PEM key or certificate is a few KiB), so
+/// a wrong path such as `/dev/zero` fails instead of exhausting memory.
+pub(crate) const KEY_FILE_CAP: u64 = 1024 * 1024;
+
+/// Reads a key file of at most [`KEY_FILE_CAP`] bytes; the error names the path and keeps the
+/// I/O error (or the size limit) as its source.
 fn read_file(path: &Path, material: KeyMaterial) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
+    use std::io::Read as _;
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        std::fs::File::open(path)?
+            .take(KEY_FILE_CAP + 1)
+            .read_to_end(&mut buf)?;
+        if buf.len() as u64 > KEY_FILE_CAP {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "larger than the 1 MiB limit for key and certificate files",
+            ));
+        }
+        Ok(buf)
+    };
+    read().map_err(|e| {
         Error::from(KeyError::Read {
             material,
             path: path.to_path_buf(),

@@ -448,6 +448,16 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
     check_unused_options(&template, &options.params, &method, options.body.is_some())?;
     let mut target = destination.base_path.clone();
     expand_path(&path.template, &options.params, &mut target)?;
+    if target[destination.base_path.len().min(target.len())..]
+        .trim_matches('/')
+        .is_empty()
+    {
+        // `chain("")` or a bare base URI would sign `GET /`: no endpoint lives there.
+        return Err(ChainError::InvalidTarget(
+            "the path is empty; name an endpoint, e.g. v3/certificates".into(),
+        )
+        .into());
+    }
     check_apiv3_only(&target, destination.base_path.len())?;
 
     let query = build_query(options.query.as_ref(), path.query.as_deref())?;

@@ -1,12 +1,22 @@
 //! `wxpay`: script any WeChat Pay APIv3 endpoint from the command line.
 //!
-//! Exit status: 0 for a verified 2xx (or a dry run); 2 bad input or configuration; 3 transport
-//! failure; 4 API error (status ≥ 400); 5 verification failure. Errors are one line on stderr.
+//! Exit status (also in `--help`): 0 for a verified 2xx (or a dry run); 2 bad input or
+//! configuration; 3 transport failure; 4 API error (status ≥ 400); 5 verification failure;
+//! 6 the request went through but its response could not be written (`-o` or stdout), so the
+//! order (or other change) may already exist. Errors are one line on stderr.
+//!
+//! No message shows a configured value (the APIv3 key, a password in a base URI, a path or a
+//! value from the config file) or a request signature: `--dry-run` prints the Authorization
+//! header with its signature redacted unless it was made with the throw-away test key.
+//! Every input is read up to a cap (see `input.rs`): body 32 MiB, config 1 MiB, key and
+//! certificate files 1 MiB.
 
 // A command line talks on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod config;
+mod input;
+mod output;
 mod send;
 
 use std::path::PathBuf;
@@ -17,9 +27,27 @@ use wechatpay_chain::{Error, ErrorKind};
 
 use crate::config::{Config, FileConfig, Overrides};
 
+/// The exit statuses, for `--help`.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  a verified 2xx response (or a dry run)
+  2  bad input or configuration (nothing was sent)
+  3  transport failure (a POST may still have reached the server)
+  4  API error: the server answered with status >= 400
+  5  verification failure: the response's signature did not check out
+  6  the request went through, but its response could not be written (-o or stdout):
+     the order (or other change) may already exist; query it before sending again
+
+Inputs are capped: -d @FILE / @- 32 MiB, the config file 1 MiB, key and certificate files 1 MiB.";
+
 /// Sign, send and verify any WeChat Pay APIv3 request.
 #[derive(Debug, Parser)]
-#[command(name = "wxpay", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "wxpay",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = EXIT_STATUS
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -82,7 +110,8 @@ pub struct RequestArgs {
     /// Write the response body to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Build and sign, print the request, do not send.
+    /// Build and sign, print the request, do not send (the signature is shown redacted unless
+    /// it was made with the throw-away test key: a signed request is replayable).
     #[arg(long)]
     pub dry_run: bool,
     /// Output format.
@@ -121,13 +150,39 @@ pub struct Fail {
     message: String,
 }
 
+/// Exit status: the request went through but its response could not be written.
+pub const EXIT_NOT_WRITTEN: u8 = 6;
+
 impl Fail {
     /// Bad input or configuration (exit 2).
     pub fn input(message: impl Into<String>) -> Self {
+        Self::new(2, message)
+    }
+
+    /// A failure with its exit status.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
-            code: 2,
+            code,
             message: message.into(),
         }
+    }
+
+    /// The message behind `prefix: `.
+    pub fn prefixed(self, prefix: &str) -> Self {
+        Self {
+            message: format!("{prefix}: {}", self.message),
+            ..self
+        }
+    }
+
+    /// The message with every occurrence of each secret (8 characters or more; shorter
+    /// values are refused elsewhere without being shown) replaced by `<redacted>`.
+    pub fn scrub(self, secrets: &[String]) -> Self {
+        let message = secrets
+            .iter()
+            .filter(|s| s.chars().count() >= 8)
+            .fold(self.message, |m, s| m.replace(s.as_str(), "<redacted>"));
+        Self { message, ..self }
     }
 }
 
@@ -179,7 +234,7 @@ impl RequestArgs {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        Ok(Config::merge(file, self.overrides()?))
+        Ok(Config::merge(file, self.config.clone(), self.overrides()?))
     }
 }
 
@@ -197,8 +252,15 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
         }) => runtime.block_on(send::serve_sandbox(listen, keys, generate_keys, config_dir)),
         None => {
-            let config = cli.request.config()?;
-            runtime.block_on(send::request(&cli.request, config))
+            let overrides = cli.request.overrides()?;
+            let config = cli.request.config().map_err(|f| {
+                // A config that failed to load still names flags' secrets nowhere.
+                f.scrub(&overrides.apiv3_key.iter().cloned().collect::<Vec<_>>())
+            })?;
+            let secrets = config.secrets();
+            runtime
+                .block_on(send::request(&cli.request, config))
+                .map_err(|f| f.scrub(&secrets))
         }
     }
 }

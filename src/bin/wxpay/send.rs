@@ -1,17 +1,15 @@
 //! Building the request from the arguments, then printing it (dry run) or sending it.
 
-use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
 use wechatpay_chain::sandbox::Sandbox;
-use wechatpay_chain::{
-    Chain, ChainError, Method, Options, PreparedRequest, PrivateKey, Response, Wechatpay,
-};
+use wechatpay_chain::{Chain, ChainError, Method, Options, PreparedRequest, PrivateKey, Wechatpay};
 
 use crate::config::Config;
-use crate::{Fail, Format, RequestArgs};
+use crate::input::{read_capped, read_file_capped, BODY_CAP};
+use crate::output::{self, describe};
+use crate::{Fail, RequestArgs};
 
 /// A throw-away key for dry runs without configuration: the crate's public test key, so the
 /// signature shows the format but is valid for no merchant.
@@ -37,17 +35,15 @@ fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
     }
 }
 
+/// The body of `-d`: inline, `@FILE` or `@-`, read up to [`BODY_CAP`].
 fn read_data(data: &str) -> Result<Vec<u8>, Fail> {
     let bytes = match data.strip_prefix('@') {
-        Some("-") => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Fail::input(format!("cannot read the body from stdin: {e}")))?;
-            buf
-        }
-        Some(path) => std::fs::read(path)
-            .map_err(|e| Fail::input(format!("cannot read the body file {path}: {e}")))?,
+        Some("-") => read_capped(std::io::stdin().lock(), BODY_CAP, "the body (-d @-, stdin)")?,
+        Some(path) => read_file_capped(
+            Path::new(path),
+            BODY_CAP,
+            &format!("the body file (-d @{path})"),
+        )?,
         None => data.as_bytes().to_vec(),
     };
     // Sent exactly as given (no re-serialization that could change numbers), but it must be JSON.
@@ -97,36 +93,6 @@ fn method(args: &RequestArgs, has_body: bool) -> Result<Method, Fail> {
     }
 }
 
-fn print(value: &Value, format: Format) {
-    let text = match format {
-        Format::Json => value.to_string(),
-        Format::Pretty => serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
-    };
-    println!("{text}");
-}
-
-/// The dry-run object: `{"method","url","target","headers","body","message"}`.
-fn describe(request: &PreparedRequest) -> Value {
-    let headers: Map<String, Value> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            )
-        })
-        .collect();
-    json!({
-        "method": request.method().as_str(),
-        "url": request.url(),
-        "target": request.target(),
-        "headers": headers,
-        "body": String::from_utf8_lossy(request.body()),
-        "message": String::from_utf8_lossy(request.message()),
-    })
-}
-
 /// The client for this run: configured, or (dry run only) signed with a throw-away key.
 fn client(args: &RequestArgs, config: &Config) -> Result<Wechatpay, Fail> {
     let mut builder = config.builder()?;
@@ -151,30 +117,7 @@ fn client(args: &RequestArgs, config: &Config) -> Result<Wechatpay, Fail> {
             ))
         }
     }
-    builder.build().map_err(Fail::from)
-}
-
-fn print_response(args: &RequestArgs, response: &Response) -> Result<(), Fail> {
-    if let Some(path) = &args.output {
-        return std::fs::write(path, response.bytes())
-            .map_err(|e| Fail::input(format!("cannot write {}: {e}", path.display())));
-    }
-    let body: Value = if response.bytes().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(response.bytes()).unwrap_or_else(|_| {
-            Value::String(String::from_utf8_lossy(response.bytes()).into_owned())
-        })
-    };
-    print(
-        &json!({
-            "status": response.status().as_u16(),
-            "request_id": response.request_id(),
-            "body": body,
-        }),
-        args.format,
-    );
-    Ok(())
+    builder.build().map_err(|e| config.build_error(e))
 }
 
 /// Prepares the request; an unused `-P` is named as the flag the user typed.
@@ -206,19 +149,35 @@ pub(crate) async fn request(args: &RequestArgs, config: Config) -> Result<(), Fa
     let uri = args.uri.as_deref().ok_or_else(|| {
         Fail::input("missing <URI>; e.g. wxpay v3/certificates --dry-run (see --help)")
     })?;
+    if uri.trim().trim_matches(['/', '.']).is_empty() {
+        // `wxpay ''` would sign `GET /`: no endpoint lives at the root.
+        return Err(Fail::input(format!(
+            "the URI {uri:?} names no endpoint; e.g. wxpay v3/certificates --dry-run (see --help)"
+        )));
+    }
     let (opts, has_body) = options(args)?;
     let method = method(args, has_body)?;
     if args.sandbox {
         return sandbox_request(args, uri, method, opts).await;
     }
+    let throwaway = config.file.private_key.is_none();
     let client = client(args, &config)?;
     let prepared = prepare(&client, uri, method, opts)?;
     if args.dry_run {
-        print(&describe(&prepared), args.format);
-        return Ok(());
+        return print_dry_run(args, &prepared, throwaway);
     }
     let response = client.execute(prepared).await.map_err(Fail::from)?;
-    print_response(args, &response)
+    output::response(&response, args.output.as_deref(), args.format)
+}
+
+/// Prints the dry-run description; the signature shows only when the throw-away key made it.
+fn print_dry_run(
+    args: &RequestArgs,
+    prepared: &PreparedRequest,
+    show_signature: bool,
+) -> Result<(), Fail> {
+    output::print(&describe(prepared, show_signature), args.format)
+        .map_err(|e| Fail::input(format!("cannot write the request on stdout: {e}")))
 }
 
 async fn sandbox_request(
@@ -244,11 +203,10 @@ async fn send_or_print(
     prepared: PreparedRequest,
 ) -> Result<(), Fail> {
     if args.dry_run {
-        print(&describe(&prepared), args.format);
-        Ok(())
+        print_dry_run(args, &prepared, false)
     } else {
         match client.execute(prepared).await {
-            Ok(response) => print_response(args, &response),
+            Ok(response) => output::response(&response, args.output.as_deref(), args.format),
             Err(e) => Err(Fail::from(e)),
         }
     }
