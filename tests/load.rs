@@ -13,6 +13,8 @@
 //!
 //! Run it alone, with its figures: `cargo test --all-features --test load -- --nocapture`.
 #![cfg(feature = "cli")]
+// The figures are the point of a run with --nocapture.
+#![allow(clippy::print_stderr)]
 
 mod support;
 
@@ -161,16 +163,13 @@ async fn wave(client: &Wechatpay, prefix: &str, start: usize, end: usize, tally:
                 }
                 let no = format!("{prefix}{i:05}");
                 let options = json!({"json": order_body(&no)});
-                match client.chain(CREATE).post(options).await {
-                    Ok(response) => match response.json::<Value>() {
-                        Ok(body) if body["out_order_no"] == no.as_str() => {
-                            tally.matched.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Ok(body) => {
-                            tally.fail(format!("{no}: answered for {}", body["out_order_no"]))
-                        }
-                        Err(e) => tally.fail(format!("{no}: {e}")),
-                    },
+                let answer = client.chain(CREATE).post(options).await;
+                let echoed = answer.and_then(|r| r.json::<Value>());
+                match echoed {
+                    Ok(body) if body["out_order_no"] == no.as_str() => {
+                        tally.matched.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(body) => tally.fail(format!("{no}: answered for {}", body["out_order_no"])),
                     Err(e) => tally.fail(format!("{no}: {e}")),
                 }
             }
@@ -259,7 +258,7 @@ async fn run() {
          {rss_last} KiB after {REQUESTS} ({:+} KiB)",
         elapsed.as_secs_f64(),
         REQUESTS as f64 / elapsed.as_secs_f64(),
-        rss_last as i64 - rss_first as i64,
+        i128::from(rss_last) - i128::from(rss_first),
     );
     assert_eq!(
         failed,
