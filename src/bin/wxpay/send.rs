@@ -293,9 +293,31 @@ pub(crate) async fn serve_sandbox(
     let _ = writeln!(stdout, "config: {}", sandbox.config_json_path().display());
     let _ = stdout.flush();
     drop(stdout);
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Fail::input(format!("cannot wait for Ctrl-C: {e}")))?;
+    // Ctrl-C (SIGINT) or SIGTERM: shut down, which removes a temporary key folder.
+    let terminated = terminated()?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => {
+            interrupted.map_err(|e| Fail::input(format!("cannot wait for Ctrl-C: {e}")))?;
+        }
+        () = terminated => {}
+    }
     sandbox.shutdown();
     Ok(())
+}
+
+/// Resolves on SIGTERM (never elsewhere than on Unix).
+fn terminated() -> Result<impl std::future::Future<Output = ()>, Fail> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())
+            .map_err(|e| Fail::input(format!("cannot wait for SIGTERM: {e}")))?;
+        Ok(async move {
+            terminate.recv().await;
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(std::future::pending())
+    }
 }
