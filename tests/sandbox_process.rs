@@ -200,6 +200,14 @@ fn unsigned_30mb_posts_and_a_listing_keep_the_process_peak_rss_small() {
         assert!(answer.starts_with(b"HTTP/1.1 401"), "unsigned: SIGN_ERROR");
     }
 
+    let peak = served.peak_rss();
+    assert!(
+        peak < PEAK,
+        "after the uploads: peak RSS {} MB (bound {} MB)",
+        peak >> 20,
+        PEAK >> 20
+    );
+
     // The listing.
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
@@ -226,7 +234,7 @@ fn unsigned_30mb_posts_and_a_listing_keep_the_process_peak_rss_small() {
     let peak = served.peak_rss();
     assert!(
         peak < PEAK,
-        "peak RSS {} MB (bound {} MB)",
+        "after the listing: peak RSS {} MB (bound {} MB)",
         peak >> 20,
         PEAK >> 20
     );
