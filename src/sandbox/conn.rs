@@ -114,25 +114,25 @@ impl Registry {
     }
 
     fn evict_locked(conns: &HashMap<u64, Arc<Conn>>) -> bool {
-        let victim = conns
+        let mut waiting: Vec<&Arc<Conn>> = conns
             .values()
             .filter(|c| c.busy.load(Ordering::Acquire) == 0)
-            .min_by_key(|c| c.waiting_since.load(Ordering::Acquire));
+            .collect();
+        waiting.sort_by_key(|c| c.waiting_since.load(Ordering::Acquire));
+        // Claimed as busy (unless a request just started on it): the next eviction picks
+        // another one, and its own timeouts no longer apply.
+        let victim = waiting.into_iter().find(|c| {
+            c.busy
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
         match victim {
             Some(conn) => {
-                // Not waiting any more: the next eviction picks another one.
-                conn.busy.fetch_add(1, Ordering::AcqRel);
                 conn.close.notify_one();
                 true
             }
             None => false,
         }
-    }
-
-    /// How many connections are open.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.conns).len()
     }
 }
 
