@@ -77,3 +77,24 @@ async fn an_explicit_folder_is_kept_after_drop() {
     );
     std::fs::remove_dir_all(&parent).unwrap();
 }
+
+#[tokio::test]
+async fn dropping_a_sandbox_with_generated_keys_removes_their_folder() {
+    let sandbox = Sandbox::builder().generate_keys().start().await.unwrap();
+    let dir = sandbox.config_toml_path().parent().unwrap().to_path_buf();
+    for file in [
+        "apiclient_key.pem",
+        "platform_key.pem",
+        "pub_key_private.pem",
+    ] {
+        assert!(
+            dir.join(file).exists(),
+            "{file} is generated into the folder"
+        );
+    }
+    drop(sandbox);
+    assert!(
+        !dir.exists(),
+        "the folder holding the generated private keys goes with the last handle"
+    );
+}

@@ -185,17 +185,26 @@ fn sign_error(method: &Method, target: &str, message: &[u8], issue: String) -> R
     )
 }
 
-/// Checks the request's signature like the platform. `target` is the raw request target and
-/// `body` the bytes received.
-pub(crate) fn verify_request(
+/// A request whose `Authorization` verified (all but the nonce's freshness).
+#[derive(Debug)]
+pub(crate) struct Signed {
+    timestamp: String,
+    nonce: String,
+    unix: i64,
+}
+
+/// Checks the request's signature like the platform, all but nonce reuse
+/// ([`check_replay`]): `Authorization` syntax, mchid, serial, timestamp window, nonce syntax
+/// and the RSA signature. `target` is the raw request target and `body` the bytes received.
+/// Pure: nothing is remembered.
+pub(crate) fn authenticate(
     keys: &SandboxKeys,
-    nonces: &std::sync::Mutex<NonceCache>,
     now: i64,
     method: &Method,
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), Reply> {
+) -> Result<Signed, Reply> {
     let signed = signed_body(headers, body);
     let message_with =
         |ts: &str, nonce: &str| canonical_request(method.as_str(), target, ts, nonce, signed);
@@ -262,17 +271,47 @@ pub(crate) fn verify_request(
             "the signature does not match the message rebuilt from the request (method, target, timestamp, nonce, body) and the merchant's public key".into(),
         ));
     }
+    Ok(Signed {
+        timestamp: auth.timestamp.to_string(),
+        nonce: auth.nonce_str.to_string(),
+        unix: timestamp,
+    })
+}
+
+/// Remembers the nonce of an authenticated request; `401 SIGN_ERROR` when it was already
+/// used within the window (a replay).
+pub(crate) fn check_replay(
+    nonces: &std::sync::Mutex<NonceCache>,
+    signed: &Signed,
+    now: i64,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Reply> {
     let fresh = nonces
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(auth.nonce_str, timestamp, now);
-    if !fresh {
-        return Err(fail(format!(
-            "nonce_str {} was already used (replayed request); sign every request with a new nonce",
-            auth.nonce_str
-        )));
+        .insert(&signed.nonce, signed.unix, now);
+    if fresh {
+        return Ok(());
     }
-    Ok(())
+    let message = canonical_request(
+        method.as_str(),
+        target,
+        &signed.timestamp,
+        &signed.nonce,
+        signed_body(headers, body),
+    );
+    Err(sign_error(
+        method,
+        target,
+        &message,
+        format!(
+            "nonce_str {} was already used (replayed request); sign every request with a new nonce",
+            signed.nonce
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::faults::Fault;
-use super::record::to_json;
-use super::reply::Reply;
+use super::listing::Listing;
+use super::reply::{unsigned, Reply, ReplyBody};
 use super::{lock, State};
 
 /// The most faults one control request may queue.
@@ -39,14 +39,21 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     method: &Method,
     path: &str,
+    query: &str,
     body: &[u8],
-) -> Reply {
+) -> http::Response<ReplyBody> {
     if !peer.ip().is_loopback() {
-        return error(
+        return unsigned(error(
             StatusCode::FORBIDDEN,
             "NO_AUTH",
             "the sandbox control endpoints answer loopback clients only",
-        );
+        ));
+    }
+    if (method.as_str(), path) == ("GET", "/_sandbox/requests") {
+        return match list_requests(state, query) {
+            Ok(response) => response,
+            Err(reply) => unsigned(reply),
+        };
     }
     let result = match (method.as_str(), path) {
         ("POST", "/_sandbox/faults") => queue_fault(state, body),
@@ -57,10 +64,6 @@ pub(crate) async fn handle(
         ("DELETE", "/_sandbox/faults") => {
             let cleared = std::mem::take(&mut *lock(&state.faults)).len();
             Ok(ok(json!({"cleared": cleared})))
-        }
-        ("GET", "/_sandbox/requests") => {
-            let requests: Vec<Value> = lock(&state.requests).iter().map(to_json).collect();
-            Ok(ok(Value::Array(requests)))
         }
         ("DELETE", "/_sandbox/requests") => {
             let cleared = lock(&state.requests).clear();
@@ -74,7 +77,47 @@ pub(crate) async fn handle(
             "sandbox control endpoints: POST|GET|DELETE /_sandbox/faults, GET|DELETE /_sandbox/requests, GET /_sandbox/config, POST /_sandbox/notifications",
         )),
     };
-    result.unwrap_or_else(|reply| reply)
+    unsigned(result.unwrap_or_else(|reply| reply))
+}
+
+/// `GET /_sandbox/requests[?offset=N][&limit=N]`: the recorded requests (oldest first, from
+/// `offset`, at most `limit`) as a JSON array written piece by piece (see [`Listing`]).
+fn list_requests(state: &State, query: &str) -> Result<http::Response<ReplyBody>, Reply> {
+    let (mut offset, mut limit) = (0usize, usize::MAX);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "offset" => &mut offset,
+            "limit" => &mut limit,
+            _ => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "PARAM_ERROR",
+                    "GET /_sandbox/requests takes only offset and limit",
+                ))
+            }
+        };
+        *slot = value.parse().map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "PARAM_ERROR",
+                format!("{name} must be a non-negative integer"),
+            )
+        })?;
+    }
+    // A snapshot: the clones share the body bytes with the recorder.
+    let records = lock(&state.requests)
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .cloned()
+        .collect();
+    let mut response = http::Response::new(ReplyBody::listing(Listing::new(records)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 fn queue_fault(state: &State, body: &[u8]) -> Result<Reply, Reply> {

@@ -24,6 +24,13 @@
 //! - **Signs every response**, with the platform certificate key when the request's
 //!   `Wechatpay-Serial` names the certificate, else with the WeChat Pay public key.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
+//! - **Bounded**, for a dev tool that anything on the machine can reach: request bodies of
+//!   at most 32 MiB and 64 MiB being read at once ([`SandboxBuilder::max_body_bytes_in_flight`]),
+//!   a recorder of 64 MiB that keeps only the bodies of signed requests
+//!   ([`SandboxBuilder::max_recorded_bytes`]), a listing written piece by piece, and
+//!   connections closed after 10 s without a request head, 60 s idle, and beyond 512 open
+//!   ([`SandboxBuilder::header_read_timeout`], [`SandboxBuilder::idle_timeout`],
+//!   [`SandboxBuilder::max_connections`]).
 //!
 //! ```no_run
 //! # async fn demo() -> wechatpay_chain::Result<()> {
@@ -52,16 +59,19 @@
 //! |---|---|
 //! | `POST /_sandbox/faults` `{"fault":"delay","ms":1500,"count":1}` | queue `count` (1–100) faults; body format: [`Fault::from_json`] |
 //! | `GET /_sandbox/faults`, `DELETE /_sandbox/faults` | list / clear the queued faults |
-//! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `body`, `body_base64`) / clear the recorded requests |
+//! | `GET /_sandbox/requests[?offset=N&limit=N]`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `authenticated`, `body_kept`, `body_len`, `body`: the text, or `null` with `body_base64` when it is not UTF-8, or `null` when not kept) / clear the recorded requests |
 //! | `GET /_sandbox/config` | `base_uri`, the config file paths and the `wxpay.json` content |
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
 mod auth;
+mod conn;
 mod control;
 mod faults;
 mod flows;
 mod keygen;
 mod keys;
+mod limits;
+mod listing;
 mod notify;
 mod record;
 mod reply;
@@ -73,9 +83,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 pub use faults::Fault;
 pub use record::RecordedRequest;
@@ -83,7 +94,9 @@ pub use record::RecordedRequest;
 use crate::client::{Builder, Wechatpay};
 use crate::error::{Error, Result, TransportKind};
 use crate::signer::{Clock, SystemClock};
+use conn::Registry;
 use keys::SandboxKeys;
+use limits::Limits;
 use record::Recorder;
 
 /// Locks a mutex; a panic elsewhere cannot leave these plain collections half-updated.
@@ -138,6 +151,11 @@ pub(crate) struct State {
     pub(crate) requests: Mutex<Recorder>,
     pub(crate) nonces: Mutex<auth::NonceCache>,
     pub(crate) orders: Mutex<flows::Orders>,
+    pub(crate) limits: Limits,
+    /// Open connections (cap, timeouts).
+    pub(crate) conns: Arc<Registry>,
+    /// Bytes of request bodies being read, all requests together.
+    pub(crate) body_budget: Arc<Semaphore>,
     ids: AtomicU64,
     notifier: notify::Notifier,
     shutdown: watch::Sender<bool>,
@@ -213,6 +231,7 @@ pub struct SandboxBuilder {
     listen: SocketAddr,
     keys: KeySource,
     config_dir: Option<PathBuf>,
+    limits: Limits,
 }
 
 impl Default for SandboxBuilder {
@@ -221,6 +240,7 @@ impl Default for SandboxBuilder {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             keys: KeySource::Embedded,
             config_dir: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -285,6 +305,53 @@ impl SandboxBuilder {
         self
     }
 
+    /// The most bytes the request recorder holds (default 64 MiB), counting each record's
+    /// target, headers and body plus a small fixed overhead; the oldest records are forgotten
+    /// first (and at most the latest 10 000 are kept). Only the body of a request whose
+    /// `Authorization` verified is kept ([`RecordedRequest::body_kept`]), and one that alone
+    /// exceeds the bound is not. See [`SandboxHandle::recorded_bytes`].
+    pub fn max_recorded_bytes(mut self, bytes: usize) -> Self {
+        self.limits.recorded_bytes = bytes;
+        self
+    }
+
+    /// The most bytes of request bodies read at the same time, all connections together
+    /// (default 64 MiB; each body is at most 32 MiB). A request whose body would go beyond
+    /// it is answered at once with an unsigned `503 SYSTEM_ERROR` (retry later) instead of
+    /// waiting, so memory stays bounded however many large uploads arrive together. A value
+    /// below 32 MiB also refuses bodies larger than it, always.
+    pub fn max_body_bytes_in_flight(mut self, bytes: usize) -> Self {
+        self.limits.body_bytes_in_flight = bytes.min(Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// How long a connection may take to deliver a complete request head (default 10 s):
+    /// from the accept for its first request (also a connection that sends nothing, or only
+    /// part of the HTTP/2 preface), from the first byte of each later HTTP/1 request. The
+    /// connection is then closed. At least 1 ms.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a connection may wait with no request in progress (default 60 s): an
+    /// HTTP/1 keep-alive connection between requests, an HTTP/2 connection with no stream
+    /// open (control frames such as PING do not count). The connection is then closed. A
+    /// request body must also arrive within it (else `408`). At least 1 ms.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most connections open at once (default 512, which fits the common limit of 1024
+    /// file descriptors). A new connection beyond it makes room by closing the connection
+    /// that has waited longest with no request in progress; when every connection is
+    /// handling a request, the new one is closed instead. At least 1.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.max(1);
+        self
+    }
+
     /// Loads the keys, binds, writes the client configuration and serves in the background
     /// on the current tokio runtime until [`SandboxHandle::shutdown`] (or the runtime ends).
     pub async fn start(self) -> Result<SandboxHandle> {
@@ -343,9 +410,16 @@ impl SandboxBuilder {
                 owned,
             },
             faults: Mutex::default(),
-            requests: Mutex::default(),
+            requests: Mutex::new(Recorder::new(self.limits.recorded_bytes)),
             nonces: Mutex::default(),
             orders: Mutex::default(),
+            limits: self.limits,
+            conns: Arc::new(Registry::new(
+                self.limits.max_connections,
+                self.limits.header_read_timeout,
+                self.limits.idle_timeout,
+            )),
+            body_budget: Arc::new(Semaphore::new(self.limits.body_bytes_in_flight)),
             ids: AtomicU64::new(1),
             notifier: notify::notifier(),
             shutdown,
@@ -432,9 +506,18 @@ impl SandboxHandle {
     }
 
     /// The requests received so far, oldest first (method, target, headers and body exactly
-    /// as received; `/_sandbox/…` control requests excluded; the latest 10 000 are kept).
+    /// as received; `/_sandbox/…` control requests excluded). The recorder is bounded: the
+    /// latest 10 000 within [`SandboxBuilder::max_recorded_bytes`] are kept, and only the
+    /// bodies of requests whose signature verified ([`RecordedRequest::body_kept`]). The
+    /// bodies are shared with the recorder, not copied.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state.requests).iter().cloned().collect()
+    }
+
+    /// The bytes the recorder holds, as counted against
+    /// [`SandboxBuilder::max_recorded_bytes`] (never more than it).
+    pub fn recorded_bytes(&self) -> usize {
+        lock(&self.state.requests).bytes()
     }
 
     /// Queues a fault for the next request; faults apply first in, first out, one per request.

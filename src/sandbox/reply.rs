@@ -12,8 +12,10 @@ use http::StatusCode;
 use hyper::body::{Body, Frame, SizeHint};
 use serde_json::{json, Value};
 
+use super::conn::Busy;
 use super::faults::{status_error, Fault};
 use super::keys::SandboxKeys;
+use super::listing::Listing;
 use crate::signer::{canonical_response, nonce, sign_base64, SCHEME};
 
 /// How far back [`Fault::StaleTimestamp`] dates a response.
@@ -105,12 +107,15 @@ impl Reply {
 }
 
 /// A response body: one chunk, optionally followed by an error that aborts the connection
-/// ([`Fault::Truncate`]). The error waits a moment so that the head and the first half are
-/// flushed to the client first.
+/// ([`Fault::Truncate`]), or the pieces of a listing. The error waits a moment so that the
+/// head and the first half are flushed to the client first. It holds the connection's
+/// request guard, so the connection counts as busy until the body is written (or dropped).
 #[derive(Debug)]
 pub(crate) struct ReplyBody {
     chunk: Option<Bytes>,
     then_fail: Option<Pin<Box<tokio::time::Sleep>>>,
+    listing: Option<Listing>,
+    guard: Option<Busy>,
 }
 
 impl ReplyBody {
@@ -118,6 +123,8 @@ impl ReplyBody {
         Self {
             chunk: (!bytes.is_empty()).then_some(bytes),
             then_fail: None,
+            listing: None,
+            guard: None,
         }
     }
 
@@ -125,7 +132,34 @@ impl ReplyBody {
         Self {
             chunk: (!half.is_empty()).then_some(half),
             then_fail: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
+            listing: None,
+            guard: None,
         }
+    }
+
+    /// The pieces of `listing`, produced as hyper asks for them.
+    pub(crate) fn listing(listing: Listing) -> Self {
+        Self {
+            chunk: None,
+            then_fail: None,
+            listing: Some(listing),
+            guard: None,
+        }
+    }
+
+    /// Keeps `guard` until the body is written or dropped.
+    pub(crate) fn hold(&mut self, guard: Busy) {
+        self.guard = Some(guard);
+    }
+
+    fn finished(&mut self) -> bool {
+        let done = self.chunk.is_none()
+            && self.then_fail.is_none()
+            && self.listing.as_ref().is_none_or(Listing::is_done);
+        if done {
+            self.guard = None;
+        }
+        done
     }
 }
 
@@ -140,6 +174,9 @@ impl Body for ReplyBody {
         if let Some(chunk) = self.chunk.take() {
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
+        if let Some(piece) = self.listing.as_mut().and_then(Iterator::next) {
+            return Poll::Ready(Some(Ok(Frame::data(piece))));
+        }
         if let Some(wait) = self.then_fail.as_mut() {
             if wait.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
@@ -150,18 +187,21 @@ impl Body for ReplyBody {
                 "sandbox fault: truncated body",
             ))));
         }
+        self.finished();
         Poll::Ready(None)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunk.is_none() && self.then_fail.is_none()
+        self.chunk.is_none() && self.then_fail.is_none() && self.listing.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match (&self.chunk, &self.then_fail) {
-            (_, Some(_)) => SizeHint::default(),
-            (Some(c), None) => SizeHint::with_exact(c.len() as u64),
-            (None, None) => SizeHint::with_exact(0),
+        match (&self.chunk, &self.then_fail, &self.listing) {
+            (_, Some(_), _) => SizeHint::default(),
+            // Asked before the first piece: hyper then sends a `Content-Length`.
+            (_, _, Some(listing)) => SizeHint::with_exact(listing.remaining()),
+            (Some(c), None, None) => SizeHint::with_exact(c.len() as u64),
+            (None, None, None) => SizeHint::with_exact(0),
         }
     }
 }

@@ -8,15 +8,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::ALLOW;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-use super::auth::{check_headers, verify_request};
+use super::auth::{authenticate, check_headers, check_replay, Signed};
+use super::conn::{Busy, Entry};
 use super::faults::Fault;
 use super::flows::{self, Call};
 use super::reply::{finish, unsigned, Reply, ReplyBody};
@@ -24,7 +26,9 @@ use super::{control, lock, RecordedRequest, State};
 use crate::catalog;
 
 /// The largest request body accepted.
-const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
+/// The largest body of a control request (`/_sandbox/…`: small JSON).
+const MAX_CONTROL_BODY: usize = 1024 * 1024;
 /// How long open connections get to finish after shutdown.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -45,7 +49,7 @@ async fn stopped(signal: &mut watch::Receiver<bool>) {
     let _ = signal.wait_for(|stop| *stop).await;
 }
 
-/// Accepts connections until shutdown.
+/// Accepts connections until shutdown, within the connection cap.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     state: Arc<State>,
@@ -55,12 +59,18 @@ pub(crate) async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tokio::spawn(serve(stream, peer, state.clone(), shutdown.clone()));
-                }
+                Ok((stream, peer)) => match state.conns.admit() {
+                    Some(entry) => {
+                        tokio::spawn(serve(stream, peer, entry, state.clone(), shutdown.clone()));
+                    }
+                    // Every connection is busy with a request: refuse this one (closed).
+                    None => drop(stream),
+                },
                 Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
+                    // Out of file descriptors and the like: make room, and back off instead
+                    // of spinning.
                     tracing::debug!(error = %e, "sandbox: accept failed");
+                    state.conns.evict_one();
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
@@ -69,27 +79,35 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// Serves one connection (HTTP/1.1 or HTTP/2, detected from the preface).
+/// Serves one connection (HTTP/1.1 or HTTP/2, detected from the preface) until it ends,
+/// times out or is evicted ([`super::conn`]).
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
+    entry: Entry,
     state: Arc<State>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |request| handle(request, peer, state.clone()));
+    let marker = entry.marker();
+    let service = service_fn(move |request| {
+        let busy = marker.busy();
+        handle(request, peer, state.clone(), busy)
+    });
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The header-read timeout is ours (`conn`): hyper's would also cut keep-alive waits.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection(TokioIo::new(entry.track(stream)), service);
     tokio::pin!(connection);
     let mut deadline = None;
     loop {
         tokio::select! {
             _ = connection.as_mut() => break,
+            () = entry.expired(), if deadline.is_none() => break,
             () = stopped(&mut shutdown), if deadline.is_none() => {
                 connection.as_mut().graceful_shutdown();
                 deadline = Some(tokio::time::Instant::now() + GRACE);
@@ -99,43 +117,167 @@ async fn serve(
     }
 }
 
-/// The request pipeline.
+/// Why a request body was not read.
+#[derive(Debug)]
+enum BodyError {
+    /// Larger than the limit.
+    TooLarge(usize),
+    /// The bytes being read by all requests would exceed the budget.
+    Busy(usize),
+    /// Not complete within the idle timeout.
+    Slow,
+    /// The connection failed.
+    Broken,
+}
+
+/// A request body, and its share of the in-flight byte budget (held while it is handled).
+type ReadBody = (Bytes, Option<OwnedSemaphorePermit>);
+
+/// Reads a body of at most `limit` bytes within `deadline`, taking its bytes from the
+/// in-flight `budget` as they come (all at once for a declared `Content-Length`).
+async fn read_body(
+    mut body: Incoming,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+    deadline: Duration,
+) -> Result<ReadBody, BodyError> {
+    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if declared > limit {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let reserve = |permit: &mut Option<OwnedSemaphorePermit>, total: usize| {
+        let held = permit.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        if total <= held {
+            return Ok(());
+        }
+        let more = u32::try_from(total - held).map_err(|_| BodyError::TooLarge(limit))?;
+        let extra = budget
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| BodyError::Busy(budget.available_permits()))?;
+        match permit {
+            Some(p) => p.merge(extra),
+            None => *permit = Some(extra),
+        }
+        Ok(())
+    };
+    reserve(&mut permit, declared)?;
+    let mut bytes = Vec::with_capacity(declared);
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| BodyError::Broken)?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let total = bytes.len() + data.len();
+            if total > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            reserve(&mut permit, total)?;
+            bytes.extend_from_slice(&data);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(())) => Ok((Bytes::from(bytes), permit)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(BodyError::Slow),
+    }
+}
+
+/// Serves one request; the connection stays busy until its answer is written.
 async fn handle(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    state: Arc<State>,
+    busy: Busy,
+) -> Result<Response<ReplyBody>, Dropped> {
+    let mut response = pipeline(request, peer, state).await?;
+    response.body_mut().hold(busy);
+    Ok(response)
+}
+
+/// The request pipeline: read the body (bounded), authenticate, record, fault, answer, sign.
+async fn pipeline(
     request: Request<Incoming>,
     peer: SocketAddr,
     state: Arc<State>,
 ) -> Result<Response<ReplyBody>, Dropped> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(unsigned(Reply::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PARAM_ERROR",
-                format!("the request body exceeds {MAX_REQUEST_BODY} bytes"),
-                None,
-            )));
-        }
-        Err(_) => return Err(Dropped),
-    };
     let target = parts
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_string());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let control = path == "/_sandbox" || path.starts_with("/_sandbox/");
+    let limit = if control {
+        MAX_CONTROL_BODY
+    } else {
+        MAX_REQUEST_BODY
+    };
+    let idle = state.limits.idle_timeout;
+    let (body, permit) = match read_body(body, limit, &state.body_budget, idle).await {
+        Ok(read) => read,
+        Err(BodyError::TooLarge(limit)) => {
+            return Ok(unsigned(Reply::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PARAM_ERROR",
+                format!("the request body exceeds {limit} bytes"),
+                None,
+            )));
+        }
+        Err(BodyError::Busy(available)) => {
+            return Ok(unsigned(Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SYSTEM_ERROR",
+                format!(
+                    "the sandbox is reading too many request bodies at once ({available} of {} bytes free); retry later",
+                    state.limits.body_bytes_in_flight
+                ),
+                None,
+            )));
+        }
+        Err(BodyError::Slow) => {
+            return Ok(unsigned(Reply::error(
+                StatusCode::REQUEST_TIMEOUT,
+                "PARAM_ERROR",
+                format!(
+                    "the request body did not arrive within {} s",
+                    idle.as_secs_f64()
+                ),
+                None,
+            )));
+        }
+        Err(BodyError::Broken) => return Err(Dropped),
+    };
 
-    if path == "/_sandbox" || path.starts_with("/_sandbox/") {
-        return Ok(unsigned(
-            control::handle(&state, peer, &parts.method, path, &body).await,
-        ));
+    if control {
+        return Ok(control::handle(&state, peer, &parts.method, path, query, &body).await);
     }
 
+    let signed = authenticate(
+        &state.keys,
+        super::now(),
+        &parts.method,
+        &target,
+        &parts.headers,
+        &body,
+    );
+    let authenticated = signed.is_ok();
     lock(&state.requests).push(RecordedRequest {
         method: parts.method.clone(),
         target: target.clone(),
         version: parts.version,
         headers: parts.headers.clone(),
-        body: body.clone(),
+        body: if authenticated {
+            body.clone()
+        } else {
+            Bytes::new()
+        },
+        body_kept: authenticated,
+        body_len: body.len(),
+        authenticated,
     });
     let fault = state.next_fault();
     match &fault {
@@ -148,8 +290,9 @@ async fn handle(
     let reply = match &fault {
         Some(Fault::Status(status)) => Reply::for_status(*status),
         Some(Fault::Accepted) => Reply::empty(StatusCode::ACCEPTED),
-        _ => answer(&state, &parts, &target, path, query, &body, now),
+        _ => answer(&state, &parts, &target, path, query, &body, signed, now),
     };
+    drop(permit);
     let request_serial = parts
         .headers
         .get("wechatpay-serial")
@@ -166,6 +309,7 @@ async fn handle(
 }
 
 /// What the platform answers: header checks, catalog, signature, then the endpoint.
+#[allow(clippy::too_many_arguments)] // the request's parts, as the pipeline split them
 fn answer(
     state: &Arc<State>,
     parts: &http::request::Parts,
@@ -173,6 +317,7 @@ fn answer(
     path: &str,
     query: &str,
     body: &Bytes,
+    signed: Result<Signed, Reply>,
     now: i64,
 ) -> Reply {
     if let Err(reply) = check_headers(&parts.headers) {
@@ -220,9 +365,13 @@ fn answer(
         }
         return reply;
     };
-    if let Err(reply) = verify_request(
-        &state.keys,
+    let signed = match signed {
+        Ok(signed) => signed,
+        Err(reply) => return reply,
+    };
+    if let Err(reply) = check_replay(
         &state.nonces,
+        &signed,
         now,
         &parts.method,
         target,

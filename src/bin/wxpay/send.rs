@@ -241,6 +241,9 @@ pub(crate) async fn serve_sandbox(
     if let Some(dir) = config_dir {
         builder = builder.config_dir(dir);
     }
+    // Ctrl-C (SIGINT) or SIGTERM, also one arriving while starting: shut down, which
+    // removes a temporary key folder.
+    let stop = stop_signal()?;
     let sandbox = builder.start().await.map_err(Fail::from)?;
     // A reader that stops after the base URI must not bring the server down: write errors
     // (a closed pipe) are ignored instead of panicking like println! would.
@@ -251,9 +254,33 @@ pub(crate) async fn serve_sandbox(
     let _ = writeln!(stdout, "config: {}", sandbox.config_json_path().display());
     let _ = stdout.flush();
     drop(stdout);
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Fail::input(format!("cannot wait for Ctrl-C: {e}")))?;
+    stop.await;
     sandbox.shutdown();
     Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. On Unix the handlers are installed at once, so a
+/// signal arriving before this is awaited is not lost (nor kills the process).
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Fail> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind| {
+            signal(kind).map_err(|e| Fail::input(format!("cannot wait for signals: {e}")))
+        };
+        let mut terminate = listen(SignalKind::terminate())?;
+        let mut interrupt = listen(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
