@@ -68,3 +68,26 @@ fn notification_inputs() {
 fn keys_inputs() {
     run("keys");
 }
+
+/// `keys` found a PKCS#8 key with a corrupted CRT exponent that loaded, then failed every
+/// request with a signing error; it is now refused when loaded, with a typed error.
+#[test]
+fn a_private_key_that_cannot_sign_is_refused_when_loaded() {
+    use base64::Engine as _;
+    use wechatpay_chain::{ErrorKind, KeyError, KeyMaterial, PrivateKey};
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions/keys/private-key-loads-but-cannot-sign");
+    let input = std::fs::read(path).expect("the regression input");
+    // Mode byte 4: the rest is PKCS#8 DER, given in a `PRIVATE KEY` block.
+    let der = base64::engine::general_purpose::STANDARD.encode(&input[1..]);
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{der}\n-----END PRIVATE KEY-----\n");
+    let e = PrivateKey::from_pem(pem).expect_err("a key that cannot sign is refused");
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::Key(KeyError::Malformed(KeyMaterial::PrivateKey))
+        ),
+        "{e:?}"
+    );
+}
