@@ -117,9 +117,17 @@ impl PrivateKey {
         if pair.public().modulus_len() * 8 < MIN_BITS {
             return Err(KeyError::TooSmall(KeyMaterial::PrivateKey).into());
         }
-        Ok(Self {
+        let key = Self {
             pair: Arc::new(pair),
-        })
+        };
+        // ring does not check every part of the key when loading it (a corrupted CRT exponent
+        // passes), but it checks each signature it makes: sign once here, so a damaged key is
+        // refused when it is loaded instead of failing every request afterwards (found by
+        // fuzzing: fuzz/regressions/keys/private-key-loads-but-cannot-sign).
+        if key.sign_sha256(b"wechatpay-chain key check").is_err() {
+            return Err(KeyError::Malformed(KeyMaterial::PrivateKey).into());
+        }
+        Ok(key)
     }
 
     /// Loads a PEM private key from a file.

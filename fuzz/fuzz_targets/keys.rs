@@ -1,0 +1,10 @@
+//! `cargo fuzz run keys`: the body is `harness::keys_target`, shared with
+//! `tests/fuzz_regressions.rs`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+fuzz_target!(|data: &[u8]| harness::keys_target(data));
