@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time: fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
-# (default 60 s, all targets). Exits non-zero on the first crash, leak, timeout or OOM and
+# (default 60 s, all targets; 0 builds the targets and replays the seeds and regression inputs
+# only, deterministically, as CI does). Exits non-zero on the first crash, leak, timeout or OOM and
 # says where the input is. Needs the nightly toolchain; installs cargo-fuzz if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,9 +25,19 @@ cargo +nightly fuzz build
 
 for target in "${targets[@]}"; do
     corpus="corpus/$target"
-    mkdir -p "$corpus" "artifacts/$target"
-    echo "== $target: ${seconds}s (corpus $corpus, seeds seeds/$target)"
+    mkdir -p "$corpus" "artifacts/$target" "regressions/$target"
     status=0
+    if [ "$seconds" -eq 0 ]; then
+        echo "== $target: replay seeds/$target and regressions/$target"
+        cargo +nightly fuzz run "$target" "seeds/$target" "regressions/$target" -- \
+            -runs=0 -timeout=10 -rss_limit_mb=2048 || status=$?
+        if [ "$status" -ne 0 ]; then
+            echo "!! $target failed on a committed input (exit $status)" >&2
+            exit 1
+        fi
+        continue
+    fi
+    echo "== $target: ${seconds}s (corpus $corpus, seeds seeds/$target)"
     # One job, one worker: the machine is shared. 10 s per input is a hang; 2 GiB is a leak.
     cargo +nightly fuzz run "$target" "$corpus" "seeds/$target" -- \
         -max_total_time="$seconds" -jobs=1 -workers=1 \
@@ -46,4 +57,8 @@ for target in "${targets[@]}"; do
         exit 1
     fi
 done
-echo "== all targets ran ${seconds}s without a crash"
+if [ "$seconds" -eq 0 ]; then
+    echo "== every committed input replayed without a crash"
+else
+    echo "== all targets ran ${seconds}s without a crash"
+fi

@@ -11,11 +11,6 @@ use wechatpay_chain::KeyStore;
 use super::fixtures::{key_store, valid_vectors};
 use super::input::Input;
 
-/// Whether a duplicated `Wechatpay-*` header after the valid one must fail verification. Issue 7
-/// makes any duplicate a verification error; that fix lives in `src/verifier.rs` (another
-/// branch). Until it is merged only a duplicate placed *before* the valid value is asserted.
-pub(crate) const DUPLICATES_FAIL_CLOSED: bool = false;
-
 /// The headers a signature depends on, then the optional signature type.
 pub(crate) const SIGNED: &[&str] = &[
     "Wechatpay-Timestamp",
@@ -118,9 +113,8 @@ pub(crate) fn check_really_signed(headers: &HeaderMap, body: &[u8], now: i64, ke
     let one = |name: &str| {
         let mut values = headers.get_all(name).iter();
         let first = values.next().map(|v| v.to_str());
-        if DUPLICATES_FAIL_CLOSED {
-            assert!(values.next().is_none(), "a duplicated {name} verified");
-        }
+        // Any duplicate fails closed, wherever the valid copy is.
+        assert!(values.next().is_none(), "a duplicated {name} verified");
         match first {
             Some(Ok(v)) => v.to_string(),
             other => panic!("verified without a valid {name}: {other:?}"),
@@ -173,9 +167,6 @@ enum State {
     Unchanged,
     /// Something covered changed: must fail.
     Changed,
-    /// A duplicated header while [`DUPLICATES_FAIL_CLOSED`] is off: the outcome is not
-    /// asserted; the oracle [`check_really_signed`] still checks whatever verifies.
-    Unknown,
 }
 
 /// Compares the mutated response with the original vector.
@@ -191,9 +182,6 @@ fn classify(
         let was: Vec<&HeaderValue> = original.get_all(*name).iter().collect();
         let is: Vec<&HeaderValue> = headers.get_all(*name).iter().collect();
         if is.len() > 1 {
-            if !DUPLICATES_FAIL_CLOSED {
-                return State::Unknown;
-            }
             changed = true;
         }
         let optional_default =
@@ -320,7 +308,6 @@ fn mutated(input: &mut Input<'_>) {
             assert!(signed.is_err(), "a mutated vector verified");
             assert!(response.is_err(), "a mutated response verified");
         }
-        State::Unknown => {}
     }
     if signed.is_ok() {
         check_really_signed(&headers, &body, now, keys);
