@@ -10,11 +10,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use wechatpay_chain::crypto::aes_gcm_decrypt;
 use wechatpay_chain::sandbox::{Fault, Sandbox, SandboxHandle};
+
+#[path = "support/raw_http.rs"]
+mod raw;
 use wechatpay_chain::{
     verifier, Certificate, Chain, ChainError, ErrorKind, FixedClock, Method, Options, PrivateKey,
     StatusCode, TransportKind, VerifyError, Wechatpay,
@@ -343,21 +345,6 @@ async fn catalog_unknown_paths_and_wrong_verbs() {
     .await;
 }
 
-/// Sends raw HTTP/1.1 bytes and reads the whole answer: (status, head, body).
-async fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete head");
-    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, answer[split + 4..].to_vec())
-}
-
 /// A prepared request as raw HTTP/1.1, with `body` in place of the signed one.
 fn raw_request(
     prepared: &wechatpay_chain::PreparedRequest,
@@ -393,7 +380,7 @@ async fn a_body_altered_after_signing_is_a_sign_error() {
             .into_bytes();
         assert_ne!(&altered[..], &prepared.body()[..]);
 
-        let (status, _, body) = raw_http(
+        let (status, _, body) = raw::raw_http(
             sandbox.addr(),
             &raw_request(&prepared, sandbox.addr(), &altered),
         )
@@ -417,7 +404,7 @@ async fn a_body_altered_after_signing_is_a_sign_error() {
         assert_eq!(info["sign_message_length"], prepared.message().len());
 
         // The bytes as signed pass, once: the same nonce again is a replay.
-        let (status, _, _) = raw_http(
+        let (status, _, _) = raw::raw_http(
             sandbox.addr(),
             &raw_request(&prepared, sandbox.addr(), prepared.body()),
         )
@@ -456,19 +443,19 @@ async fn requests_are_checked_like_the_platform() {
         // Raw requests: no Authorization, bad syntax, no Accept / User-Agent, garbage.
         let addr = sandbox.addr();
         let get = |extra: &str| format!("GET /v3/certificates HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n").into_bytes();
-        let (status, _, body) = raw_http(addr, &get("Accept: application/json\r\nUser-Agent: t\r\n")).await;
+        let (status, _, body) = raw::raw_http(addr, &get("Accept: application/json\r\nUser-Agent: t\r\n")).await;
         assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
         let bad = "Accept: */*\r\nUser-Agent: t\r\nAuthorization: WECHATPAY2-SHA256-RSA2048 serial_no=\"1\",mchid=\"2\"\r\n";
-        let (status, _, body) = raw_http(addr, &get(bad)).await;
+        let (status, _, body) = raw::raw_http(addr, &get(bad)).await;
         assert_eq!(status, 401);
         assert!(String::from_utf8_lossy(&body).contains("order"), "{}", String::from_utf8_lossy(&body));
-        let (status, _, body) = raw_http(addr, &get("User-Agent: t\r\n")).await;
+        let (status, _, body) = raw::raw_http(addr, &get("User-Agent: t\r\n")).await;
         assert_eq!(status, 400);
         assert!(String::from_utf8_lossy(&body).contains("Accept"));
-        let (status, _, body) = raw_http(addr, &get("Accept: application/json\r\n")).await;
+        let (status, _, body) = raw::raw_http(addr, &get("Accept: application/json\r\n")).await;
         assert_eq!(status, 400);
         assert!(String::from_utf8_lossy(&body).contains("User-Agent"));
-        let (status, _, _) = raw_http(addr, b"NOT HTTP AT ALL\r\n\r\n").await;
+        let (status, _, _) = raw::raw_http(addr, b"NOT HTTP AT ALL\r\n\r\n").await;
         assert_eq!(status, 400);
         // Still serving.
         assert_eq!(ok.v3().certificates().get(()).await.unwrap().status(), 200);
@@ -651,23 +638,23 @@ async fn control_endpoints_queue_faults_and_list_requests() {
         let post = |path: &str, body: &str| {
             format!("POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
         };
-        let (status, _, body) = raw_http(addr, &post("/_sandbox/faults", r#"{"fault":"status","status":503,"count":2}"#)).await;
+        let (status, _, body) = raw::raw_http(addr, &post("/_sandbox/faults", r#"{"fault":"status","status":503,"count":2}"#)).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["pending"], 2);
         for _ in 0..2 {
             let e = wxpay.v3().certificates().get(()).await.unwrap_err();
             assert_eq!(api_code(&e), Some("SERVICE_UNAVAILABLE"));
         }
-        let (status, _, _) = raw_http(addr, &post("/_sandbox/faults", r#"{"fault":"signature-probe"}"#)).await;
+        let (status, _, _) = raw::raw_http(addr, &post("/_sandbox/faults", r#"{"fault":"signature-probe"}"#)).await;
         assert_eq!(status, 200);
         let e = wxpay.v3().certificates().get(()).await.unwrap_err();
         assert_eq!(e.verify(), Some(&VerifyError::SignatureProbe));
-        let (status, _, body) = raw_http(addr, &post("/_sandbox/faults", r#"{"fault":"nope"}"#)).await;
+        let (status, _, body) = raw::raw_http(addr, &post("/_sandbox/faults", r#"{"fault":"nope"}"#)).await;
         assert_eq!(status, 400);
         assert!(String::from_utf8_lossy(&body).contains("wrong_signature"));
 
         let get = b"GET /_sandbox/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-        let (status, _, body) = raw_http(addr, get).await;
+        let (status, _, body) = raw::raw_http(addr, get).await;
         assert_eq!(status, 200);
         let listed: Value = serde_json::from_slice(&body).unwrap();
         let listed = listed.as_array().unwrap();
@@ -675,7 +662,7 @@ async fn control_endpoints_queue_faults_and_list_requests() {
         assert_eq!(listed[0]["target"], "/v3/certificates");
         assert!(listed[0]["headers"]["authorization"].as_str().unwrap().starts_with("WECHATPAY2-SHA256-RSA2048 "));
 
-        let (status, _, body) = raw_http(addr, b"GET /_sandbox/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let (status, _, body) = raw::raw_http(addr, b"GET /_sandbox/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
         assert_eq!(status, 200);
         let config: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(config["config"]["base_uri"], sandbox.base_uri());

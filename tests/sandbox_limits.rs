@@ -6,7 +6,6 @@
 #![cfg(feature = "sandbox")]
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +15,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wechatpay_chain::sandbox::Sandbox;
+
+#[path = "support/raw_http.rs"]
+mod raw;
 
 async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(30), f)
@@ -31,21 +33,6 @@ fn unsigned_post(len: usize) -> Vec<u8> {
     .into_bytes();
     request.resize(request.len() + len, b'u');
     request
-}
-
-/// Sends `request` on a new connection; the status and body of the answer.
-async fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete head");
-    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, answer[split + 4..].to_vec())
 }
 
 /// Whether the server closes `stream` within `limit` (reads until EOF or an error).
@@ -73,7 +60,7 @@ async fn unsigned_bodies_are_not_kept_and_the_recorder_stays_within_its_byte_bou
             .unwrap();
         let addr = sandbox.addr();
 
-        let (status, _) = raw_http(addr, &unsigned_post(100_000)).await;
+        let (status, _, _) = raw::raw_http(addr, &unsigned_post(100_000)).await;
         assert_eq!(status, 401, "unsigned: SIGN_ERROR");
         let recorded = sandbox.requests();
         assert_eq!(recorded.len(), 1, "the unsigned request is recorded");
@@ -140,10 +127,10 @@ async fn bodies_beyond_the_in_flight_budget_are_refused_with_503() {
         // Refused from its declared length, before its body is sent (so the answer is read
         // before a reset could lose it).
         let second = unsigned_post(800_000);
-        let (status, body) = raw_http(addr, &second[..second.len() - 800_000]).await;
+        let (status, _, body) = raw::raw_http(addr, &second[..second.len() - 800_000]).await;
         assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
         assert!(String::from_utf8_lossy(&body).contains("too many request bodies"));
-        let (status, _) = raw_http(addr, &unsigned_post(100_000)).await;
+        let (status, _, _) = raw::raw_http(addr, &unsigned_post(100_000)).await;
         assert_eq!(status, 401, "a body within the remaining budget is read");
 
         slow.write_all(&first[first.len() - 400_000..])
@@ -155,7 +142,7 @@ async fn bodies_beyond_the_in_flight_budget_are_refused_with_503() {
             answer.starts_with(b"HTTP/1.1 401"),
             "the first upload completes"
         );
-        let (status, _) = raw_http(addr, &unsigned_post(800_000)).await;
+        let (status, _, _) = raw::raw_http(addr, &unsigned_post(800_000)).await;
         assert_eq!(status, 401, "its bytes were given back");
         sandbox.shutdown();
     })
@@ -169,7 +156,7 @@ async fn the_listing_pages_and_marks_bodies_not_kept() {
         let addr = sandbox.addr();
         let wxpay = sandbox.client().unwrap();
         wxpay.v3().certificates().get(()).await.unwrap();
-        raw_http(addr, &unsigned_post(10)).await;
+        raw::raw_http(addr, &unsigned_post(10)).await;
         let body = json!({"appid": "wx1", "text": "中文"});
         wxpay
             .v3()
@@ -186,7 +173,7 @@ async fn the_listing_pages_and_marks_bodies_not_kept() {
             )
             .into_bytes()
         };
-        let (status, all) = raw_http(addr, &list("")).await;
+        let (status, _, all) = raw::raw_http(addr, &list("")).await;
         assert_eq!(status, 200);
         let all: Value = serde_json::from_slice(&all).unwrap();
         let all = all.as_array().unwrap();
@@ -203,12 +190,12 @@ async fn the_listing_pages_and_marks_bodies_not_kept() {
             "base64 only when not UTF-8"
         );
 
-        let (status, page) = raw_http(addr, &list("?offset=1&limit=1")).await;
+        let (status, _, page) = raw::raw_http(addr, &list("?offset=1&limit=1")).await;
         assert_eq!(status, 200);
         let page: Value = serde_json::from_slice(&page).unwrap();
         assert_eq!(page.as_array().unwrap().len(), 1);
         assert_eq!(page[0], all[1]);
-        let (status, _) = raw_http(addr, &list("?limit=x")).await;
+        let (status, _, _) = raw::raw_http(addr, &list("?limit=x")).await;
         assert_eq!(status, 400);
         sandbox.shutdown();
     })
