@@ -2,10 +2,11 @@
 //! domain when the default one cannot be reached. No traffic leaves loopback: the test proxy
 //! records each `CONNECT` and refuses it.
 
+#[path = "support/fake_proxy.rs"]
+mod fake_proxy;
+
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use wechatpay_chain::{PrivateKey, Wechatpay};
 
@@ -13,30 +14,15 @@ const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 
 /// A proxy that answers every CONNECT with 502 and reports its request line.
 async fn refusing_proxy() -> (String, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (addr, mut heads) =
+        fake_proxy::fake_proxy(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n").await;
+    let (tx, lines) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0; 4096];
-                let mut len = 0;
-                while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
-                    match socket.read(&mut buf[len..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => len += n,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..len]).into_owned();
-                let _ = tx.send(head.lines().next().unwrap_or_default().to_string());
-                let _ = socket
-                    .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
-                    .await;
-            });
+        while let Some(head) = heads.recv().await {
+            let _ = tx.send(head.lines().next().unwrap_or_default().to_string());
         }
     });
-    (format!("http://{addr}"), rx)
+    (format!("http://{addr}"), lines)
 }
 
 #[tokio::test]

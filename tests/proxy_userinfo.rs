@@ -6,13 +6,13 @@
 
 #[path = "support/capture.rs"]
 mod capture;
+#[path = "support/fake_proxy.rs"]
+mod fake_proxy;
 mod support;
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use wechatpay_chain::{ConfigError, Error, ErrorKind, Method, Options, Wechatpay};
 
@@ -39,31 +39,11 @@ fn assert_error_clean(what: &str, e: &Error) {
     assert_clean(what, &capture::error_text(e));
 }
 
-/// A proxy that reads each request head, reports it, then answers with `reply` and closes
-/// (or with nothing when `reply` is empty, closing right away).
+/// A proxy that reports each request head, answers with `reply` and closes; its URI carries
+/// the user and password.
 async fn proxy(reply: &'static [u8]) -> (String, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0; 8192];
-                let mut len = 0;
-                while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
-                    match socket.read(&mut buf[len..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => len += n,
-                    }
-                }
-                let _ = tx.send(String::from_utf8_lossy(&buf[..len]).into_owned());
-                let _ = socket.write_all(reply).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{USER}:{PASSWORD}@{addr}"), rx)
+    let (addr, heads) = fake_proxy::fake_proxy(reply).await;
+    (format!("http://{USER}:{PASSWORD}@{addr}"), heads)
 }
 
 /// A client for the default (https) host through `proxy`.
