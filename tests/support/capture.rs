@@ -80,25 +80,15 @@ impl Secrets {
         }
     }
 
-    /// Adds the base64 body of a PEM file (its lines joined, headers left out), and each line.
+    /// Adds the base64 body of a PEM file (its lines joined, so every window within a line too).
     pub(crate) fn add_pem(&mut self, pem: &str) {
-        let body: String = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .map(str::trim)
-            .collect();
-        self.add(&body);
+        self.add(&pem_body(pem));
     }
 
     /// Forgets the windows that public material also has (a private key's PEM holds its
     /// public modulus, which a certificate shows legitimately): call after the secrets.
     pub(crate) fn except_public_pem(&mut self, pem: &str) {
-        let body: String = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .map(str::trim)
-            .collect();
-        for window in body.as_bytes().windows(WINDOW) {
+        for window in pem_body(pem).as_bytes().windows(WINDOW) {
             self.windows.remove(window);
         }
     }
@@ -128,6 +118,14 @@ impl Secrets {
             );
         }
     }
+}
+
+/// The base64 body of a PEM file: its lines joined, the `-----` lines left out.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect()
 }
 
 /// `Display`, `Debug` and every `source()` (Display and Debug) of an error, one per line.
