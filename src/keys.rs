@@ -67,11 +67,30 @@ fn first_pem(pem: &[u8], material: KeyMaterial) -> Result<Pem> {
     }
 }
 
-/// A PEM block whose label is not one `material` accepts.
+/// PEM labels an error may name; any other label is text from the file (a pasted secret,
+/// say) and is never shown.
+const KNOWN_LABELS: &[&str] = &[
+    "CERTIFICATE",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "PUBLIC KEY",
+    "RSA PUBLIC KEY",
+    "CERTIFICATE REQUEST",
+    "OPENSSH PRIVATE KEY",
+];
+
+/// A PEM block whose label is not one `material` accepts; an unknown label is not repeated.
 fn wrong_label(material: KeyMaterial, label: &str) -> Error {
+    let shown = if KNOWN_LABELS.contains(&label) {
+        label
+    } else {
+        "(a label of an unknown kind)"
+    };
     KeyError::Pem {
         material,
-        found: Some(label.to_string()),
+        found: Some(shown.to_string()),
     }
     .into()
 }
@@ -420,6 +439,17 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{FIX}{name}")).unwrap()
+    }
+
+    #[test]
+    fn an_unknown_pem_label_is_not_repeated() {
+        let pem = "-----BEGIN TOPSECRET0123456789-----\nAAAA\n-----END TOPSECRET0123456789-----\n";
+        let e = PrivateKey::from_pem(pem).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("TOPSECRET"), "{shown}");
+        assert!(shown.contains("unknown kind"), "{shown}");
+        let e = PublicKey::from_pem(fixture("apiclient_key.pem")).unwrap_err();
+        assert!(e.to_string().contains("found BEGIN PRIVATE KEY"), "{e}");
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn value_errors_name_the_key_or_flag_never_the_value() {
             "key_label",
             "private_key = \"label.pem\"\n".to_string(),
             SECRET,
-            "`private_key`: expected a private key in PEM",
+            "found BEGIN (a label of an unknown kind)",
         ),
         (
             "key_body",
@@ -228,17 +228,20 @@ fn flags_and_environment_carrying_secrets_are_never_echoed() {
         assert_eq!(out.status.code(), Some(2), "{call:?}: {}", text(&out));
         assert!(last_line(&out).contains(needle), "{call:?}: {}", text(&out));
     }
-    // A valid APIv3 key on the command line stays out of a later error that would show a
-    // value (here the base URI's).
+    // A valid APIv3 key on the command line stays out of a later error, and so does the bad
+    // base URI's own text (a different secret, so each protection is checked on its own).
+    let in_uri = "UriPathSecret0123456789";
     let out = run(&[
         "--apiv3-key",
         SECRET,
         "--base-uri",
-        &format!("https://api.mch.weixin.qq.com/{SECRET}?x"),
+        &format!("https://api.mch.weixin.qq.com/{in_uri}?x"),
         "v3/certificates",
         "--dry-run",
     ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_no_window(&text(&out), SECRET, 8, "valid key, bad base URI");
+    assert_no_window(&text(&out), in_uri, 8, "bad base URI's own text");
     // --help shows no environment value.
     let out = run_env(&["--help"], &[("WECHATPAY_APIV3_KEY", SECRET)]);
     assert!(out.status.success());

@@ -27,14 +27,15 @@ const KEYS: &[&str] = &[
     "certificates",
 ];
 
-/// The configuration file (surface.md §5). Relative paths resolve against its folder.
-#[derive(Debug, Default, Deserialize)]
+/// The configuration file (surface.md §5). Relative paths resolve against its folder. No
+/// `Debug` here or on the types holding it: they hold the APIv3 key.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     pub(crate) mchid: Option<String>,
     pub(crate) serial: Option<String>,
     pub(crate) private_key: Option<PathBuf>,
-    pub apiv3_key: Option<String>,
+    pub(crate) apiv3_key: Option<String>,
     pub(crate) base_uri: Option<String>,
     #[serde(default)]
     pub(crate) public_keys: BTreeMap<String, PathBuf>,
@@ -97,9 +98,6 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
             Some(k) => format!("wrong type for {k}{expected}"),
             None => format!("wrong type{expected}"),
         }
-    } else if let Some(field) = message.strip_prefix("missing field ") {
-        // serde names a field of the struct, not something from the file.
-        format!("missing key {}", without_quoted(field))
     } else if message.starts_with("duplicate key") {
         match key {
             Some(k) => format!("duplicate key: {k}"),
@@ -230,19 +228,19 @@ fn without_quoted(s: &str) -> String {
 }
 
 /// Settings given on the command line or in the environment (they win over the file).
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub(crate) struct Overrides {
     pub(crate) mchid: Option<String>,
     pub(crate) serial: Option<String>,
     pub(crate) private_key: Option<PathBuf>,
-    pub apiv3_key: Option<String>,
+    pub(crate) apiv3_key: Option<String>,
     pub(crate) base_uri: Option<String>,
     pub(crate) public_keys: Vec<(String, PathBuf)>,
     pub(crate) certificates: Vec<PathBuf>,
 }
 
 /// The merged configuration: what a client is built from, and where each setting came from.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Config {
     pub(crate) file: FileConfig,
     /// The config file, if one was given.
@@ -264,19 +262,6 @@ fn flag_of(key: &str) -> &'static str {
     }
 }
 
-/// PEM labels that may be named in an error (any other label is text from the file).
-const PEM_LABELS: &[&str] = &[
-    "CERTIFICATE",
-    "PRIVATE KEY",
-    "RSA PRIVATE KEY",
-    "ENCRYPTED PRIVATE KEY",
-    "EC PRIVATE KEY",
-    "PUBLIC KEY",
-    "RSA PUBLIC KEY",
-    "CERTIFICATE REQUEST",
-    "OPENSSH PRIVATE KEY",
-];
-
 /// A key-loading error said without the path or any file content.
 fn key_error(origin: &str, e: Error) -> Fail {
     match e.kind() {
@@ -286,12 +271,6 @@ fn key_error(origin: &str, e: Error) -> Fail {
                 .unwrap_or_default();
             Fail::input(format!("{origin}: cannot read the {material} file{cause}"))
         }
-        ErrorKind::Key(KeyError::Pem {
-            material,
-            found: Some(label),
-        }) if !PEM_LABELS.contains(&label.as_str()) => Fail::input(format!(
-            "{origin}: expected a {material} in PEM, found a PEM block of an unknown kind"
-        )),
         _ => Fail::from(e).prefixed(origin),
     }
 }
