@@ -56,7 +56,6 @@ fn a_key_file_is_read_up_to_one_mib() {
 mod cli {
     use std::io::Write as _;
     use std::process::Stdio;
-    use std::time::Duration;
 
     use serde_json::Value;
 
@@ -229,26 +228,9 @@ mod cli {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut child = child;
-        let mut stderr = child.stderr.take().unwrap();
-        let err = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
-            s
-        });
-        let deadline = std::time::Instant::now() + super::cli_util::RUN_LIMIT;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("wxpay > /dev/full still running");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let stderr = err.join().unwrap();
-        assert_eq!(status.code(), Some(6), "{stderr}");
+        let out = wait_bounded(child, "wxpay > /dev/full");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{stderr}");
         assert!(
             stderr.contains("went through") && stderr.contains("stdout"),
             "{stderr}"

@@ -34,20 +34,22 @@ pub(crate) fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Waits for `child` at most [`RUN_LIMIT`], collecting its output; kills it and panics after.
+/// Reads all of `stream` (if it was piped) on a thread of its own.
+fn drain(stream: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(mut s) = stream {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    })
+}
+
+/// Waits for `child` at most [`RUN_LIMIT`], collecting what it writes to piped stdout and
+/// stderr (empty for a stream not piped); kills it and panics after.
 pub(crate) fn wait_bounded(mut child: Child, what: &str) -> Output {
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let deadline = Instant::now() + RUN_LIMIT;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for wxpay") {

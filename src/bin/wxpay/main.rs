@@ -40,8 +40,8 @@ Exit status:
 
 Inputs are capped: -d @FILE / @- 32 MiB, the config file 1 MiB, key and certificate files 1 MiB.";
 
-/// Sign, send and verify any WeChat Pay APIv3 request.
-#[derive(Debug, Parser)]
+/// Sign, send and verify any WeChat Pay APIv3 request. No `Debug`: it holds the APIv3 key.
+#[derive(Parser)]
 #[command(
     name = "wxpay",
     version,
@@ -55,7 +55,7 @@ struct Cli {
     request: RequestArgs,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Serve the WeChat Pay simulator on loopback for any client.
     Sandbox {
@@ -85,7 +85,7 @@ pub enum Format {
 }
 
 /// A request: the URI and everything that goes with it.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct RequestArgs {
     /// The endpoint: dotted (v3.pay.transactions.native; names normalized like .seg()), slashed (v3/pay/transactions/native; a path as written, IDs kept verbatim) or an absolute URL.
     pub uri: Option<String>,
@@ -141,6 +141,15 @@ pub struct RequestArgs {
     /// Base URI (default: the api.mch.weixin.qq.com host over https).
     #[arg(long, env = "WECHATPAY_BASE_URI")]
     pub base_uri: Option<String>,
+}
+
+impl std::fmt::Debug for RequestArgs {
+    /// The URI only: the arguments hold the APIv3 key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestArgs")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A failure with its exit status and one-line message.
@@ -252,11 +261,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
         }) => runtime.block_on(send::serve_sandbox(listen, keys, generate_keys, config_dir)),
         None => {
-            let overrides = cli.request.overrides()?;
-            let config = cli.request.config().map_err(|f| {
-                // A config that failed to load still names flags' secrets nowhere.
-                f.scrub(&overrides.apiv3_key.iter().cloned().collect::<Vec<_>>())
-            })?;
+            let config = cli.request.config()?;
             let secrets = config.secrets();
             runtime
                 .block_on(send::request(&cli.request, config))
