@@ -160,9 +160,23 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// `401 SIGN_ERROR` with `detail.sign_information` like the platform's.
-fn sign_error(method: &Method, target: &str, message: &[u8], issue: String) -> Reply {
-    let text = String::from_utf8_lossy(message);
+/// `401 SIGN_ERROR` with `detail.sign_information` like the platform's: the first
+/// [`QUOTED_MESSAGE`] bytes of the message rebuilt from (`ts`, `nonce`, `body`) and its length.
+/// Only that head is built: the body may be megabytes, and lossy text of non-UTF-8 bytes
+/// would triple it.
+fn sign_error(
+    method: &Method,
+    target: &str,
+    ts: &str,
+    nonce: &str,
+    body: &[u8],
+    issue: String,
+) -> Reply {
+    // Three bytes beyond the quote keep a character cut at its end whole.
+    let taken = body.len().min(QUOTED_MESSAGE + 3);
+    let head = canonical_request(method.as_str(), target, ts, nonce, &body[..taken]);
+    let message_length = head.len() - taken + body.len();
+    let text = String::from_utf8_lossy(&head[..head.len().min(QUOTED_MESSAGE + 3)]);
     let mut cut = text.len().min(QUOTED_MESSAGE);
     while !text.is_char_boundary(cut) {
         cut -= 1;
@@ -179,7 +193,7 @@ fn sign_error(method: &Method, target: &str, message: &[u8], issue: String) -> R
                 "method": method.as_str(),
                 "url": target,
                 "truncated_sign_message": &text[..cut],
-                "sign_message_length": message.len(),
+                "sign_message_length": message_length,
             },
         })),
     )
@@ -208,9 +222,8 @@ pub(crate) fn authenticate(
     let signed = signed_body(headers, body);
     let message_with =
         |ts: &str, nonce: &str| canonical_request(method.as_str(), target, ts, nonce, signed);
-    let fail = |ts: &str, nonce: &str, issue: String| {
-        sign_error(method, target, &message_with(ts, nonce), issue)
-    };
+    let fail =
+        |ts: &str, nonce: &str, issue: String| sign_error(method, target, ts, nonce, signed, issue);
 
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err(fail(
@@ -296,17 +309,12 @@ pub(crate) fn check_replay(
     if fresh {
         return Ok(());
     }
-    let message = canonical_request(
-        method.as_str(),
+    Err(sign_error(
+        method,
         target,
         &signed.timestamp,
         &signed.nonce,
         signed_body(headers, body),
-    );
-    Err(sign_error(
-        method,
-        target,
-        &message,
         format!(
             "nonce_str {} was already used (replayed request); sign every request with a new nonce",
             signed.nonce
@@ -317,6 +325,36 @@ pub(crate) fn check_replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quote and length as computed from the whole message.
+    fn from_whole_message(target: &str, body: &[u8]) -> (String, usize) {
+        let message = canonical_request("POST", target, "1", "n", body);
+        let text = String::from_utf8_lossy(&message);
+        let mut cut = text.len().min(QUOTED_MESSAGE);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        (text[..cut].to_string(), message.len())
+    }
+
+    #[test]
+    fn sign_error_quotes_the_message_head_without_building_the_whole() {
+        let mut multibyte = vec![b'a'; 220];
+        multibyte.extend("支付".repeat(40).as_bytes());
+        for body in [
+            b"{}".to_vec(),
+            vec![b'u'; 10_000],
+            vec![0xFF; 10_000],
+            multibyte,
+        ] {
+            let reply = sign_error(&Method::POST, "/v3/x", "1", "n", &body, "issue".into());
+            let detail: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+            let info = &detail["detail"]["sign_information"];
+            let (quote, length) = from_whole_message("/v3/x", &body);
+            assert_eq!(info["truncated_sign_message"], quote.as_str());
+            assert_eq!(info["sign_message_length"], length);
+        }
+    }
 
     #[test]
     fn authorization_syntax_is_strict() {
