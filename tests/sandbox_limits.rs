@@ -230,9 +230,15 @@ async fn silent_half_sent_and_idle_connections_are_closed() {
             &b"GET /v3/certificates HTTP/1.1\r\nHost: x\r\n"[..],
             b"PRI * HTTP/2.0\r\n",
         ] {
+            let started = Instant::now();
             let mut stream = TcpStream::connect(addr).await.unwrap();
             stream.write_all(partial).await.unwrap();
             assert!(closed_within(&mut stream, limit).await, "{partial:?}");
+            assert!(
+                started.elapsed() < idle,
+                "{partial:?}: closed by the header-read timeout, not the idle one ({:?})",
+                started.elapsed()
+            );
         }
 
         // HTTP/1 keep-alive: answered, then closed once idle.
@@ -243,9 +249,30 @@ async fn silent_half_sent_and_idle_connections_are_closed() {
         let mut head = [0u8; 12];
         kept.read_exact(&mut head).await.unwrap();
         assert_eq!(&head, b"HTTP/1.1 200");
+        // Still open past the header-read timeout: a keep-alive wait is not a slow head.
+        tokio::time::sleep(header_read * 2).await;
+        kept.write_all(b"GET /_sandbox/faults HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let mut seen = Vec::new();
+        while !seen.windows(12).any(|w| w == b"HTTP/1.1 200") {
+            let n = kept.read(&mut answer).await.unwrap();
+            assert!(
+                n > 0,
+                "the keep-alive connection was closed before its second request"
+            );
+            seen.extend_from_slice(&answer[..n]);
+        }
+        let answered = Instant::now();
         assert!(
             closed_within(&mut kept, limit).await,
             "an idle keep-alive connection is closed"
+        );
+        assert!(
+            answered.elapsed() + Duration::from_millis(200) >= idle,
+            "closed after the idle timeout, not sooner ({:?})",
+            answered.elapsed()
         );
 
         // HTTP/2: the preface, then nothing. Not closed by the header-read timeout (a request

@@ -67,11 +67,6 @@ impl Listing {
     pub(crate) fn remaining(&self) -> u64 {
         self.len.saturating_sub(self.produced)
     }
-
-    /// Whether every piece has been produced.
-    pub(crate) fn is_done(&self) -> bool {
-        self.done
-    }
 }
 
 impl Iterator for Listing {

@@ -151,16 +151,6 @@ impl ReplyBody {
     pub(crate) fn hold(&mut self, guard: Busy) {
         self.guard = Some(guard);
     }
-
-    fn finished(&mut self) -> bool {
-        let done = self.chunk.is_none()
-            && self.then_fail.is_none()
-            && self.listing.as_ref().is_none_or(Listing::is_done);
-        if done {
-            self.guard = None;
-        }
-        done
-    }
 }
 
 impl Body for ReplyBody {
@@ -187,7 +177,8 @@ impl Body for ReplyBody {
                 "sandbox fault: truncated body",
             ))));
         }
-        self.finished();
+        // Everything is written: the connection is no longer busy with this request.
+        self.guard = None;
         Poll::Ready(None)
     }
 
