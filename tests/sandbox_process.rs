@@ -145,7 +145,7 @@ fn unsigned_30mb_posts_and_a_listing_keep_the_process_peak_rss_small() {
     );
     // Half the bodies are not UTF-8: a SIGN_ERROR quoting lossy text of a whole body would
     // triple it.
-    let filler = |i: usize| if i % 2 == 0 { b'u' } else { 0xFF };
+    let filler = |i: usize| if i.is_multiple_of(2) { b'u' } else { 0xFF };
     let uploads: Vec<_> = (0..13)
         .map(|i| {
             let head = head.clone();
