@@ -135,6 +135,9 @@ pub enum ChainError {
     UserInfo(String),
     /// A base URI or absolute URL whose port is empty, not a number, 0 or above 65535.
     InvalidPort(String),
+    /// A file to upload ([`Media`](crate::Media)) that cannot be sent: unreadable, empty, too
+    /// large, or a filename that would break the multipart framing.
+    InvalidMedia(String),
 }
 
 /// Why the client configuration was refused by [`Builder::build`](crate::Builder::build) (or a
@@ -615,6 +618,7 @@ impl fmt::Display for ChainError {
                 f,
                 "invalid port in {u}: give a number from 1 to 65535, or none"
             ),
+            Self::InvalidMedia(m) => write!(f, "the media to upload cannot be sent: {m}"),
         }
     }
 }

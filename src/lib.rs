@@ -64,6 +64,7 @@ mod client;
 pub mod crypto;
 mod error;
 mod keys;
+pub mod media;
 mod options;
 mod request;
 mod response;
@@ -82,6 +83,7 @@ pub use error::{
     KeyMaterial, Result, TransportError, TransportKind, VerifyError,
 };
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
+pub use media::Media;
 pub use options::{Options, Query};
 pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;

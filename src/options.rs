@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ChainError;
+use crate::media::Media;
 
 /// The query of a request: an object (encoded by the crate) or a pre-built string.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +55,8 @@ pub(crate) enum Body {
 pub struct Options {
     pub(crate) params: Map<String, Value>,
     pub(crate) body: Option<Body>,
+    /// A media upload: the meta is signed, the multipart is sent ([`Options::upload`]).
+    pub(crate) upload: Option<Media>,
     pub(crate) query: Option<Query>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) base_uri: Option<String>,
@@ -68,6 +71,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("params", &self.params)
             .field("body", &self.body)
+            .field("upload", &self.upload)
             .field("query", &self.query)
             .field("headers", &self.headers)
             .field(
@@ -120,7 +124,44 @@ impl Options {
                 second: "body",
             });
         }
+        if self.upload.is_some() {
+            let second = match body {
+                Body::Json(_) => "json",
+                Body::Raw(_) => "body",
+            };
+            return self.fail(ChainError::ConflictingOptions {
+                first: "upload",
+                second,
+            });
+        }
         self.body = Some(body);
+        self
+    }
+
+    /// Uploads `media` as `multipart/form-data` (a `meta` part and a file part): the signed
+    /// body is the meta JSON, byte for byte as sent in the `meta` part, and the
+    /// `Content-Type` is `multipart/form-data; boundary=…`. It cannot be combined with `json`
+    /// or `body` (or a second upload): that is a [`ChainError::ConflictingOptions`].
+    ///
+    /// ```
+    /// use wechatpay_chain::{Media, Options};
+    /// let media = Media::new("pixel.gif", &b"GIF89a"[..]).unwrap();
+    /// let options = Options::new().upload(media);
+    /// ```
+    pub fn upload(mut self, media: Media) -> Self {
+        let first = match (&self.body, &self.upload) {
+            (Some(Body::Json(_)), _) => Some("json"),
+            (Some(Body::Raw(_)), _) => Some("body"),
+            (None, Some(_)) => Some("upload"),
+            (None, None) => None,
+        };
+        if let Some(first) = first {
+            return self.fail(ChainError::ConflictingOptions {
+                first,
+                second: "upload",
+            });
+        }
+        self.upload = Some(media);
         self
     }
 
@@ -304,6 +345,34 @@ mod tests {
             o.error,
             Some(ChainError::ConflictingOptions { .. })
         ));
+    }
+
+    #[test]
+    fn upload_conflicts_with_a_body() {
+        let media = || Media::new("a.png", &b"png"[..]).unwrap();
+        let conflict = |o: Options| o.error;
+        assert_eq!(
+            conflict(Options::new().json(json!({})).upload(media())),
+            Some(ChainError::ConflictingOptions {
+                first: "json",
+                second: "upload"
+            })
+        );
+        assert_eq!(
+            conflict(Options::new().upload(media()).body("x")),
+            Some(ChainError::ConflictingOptions {
+                first: "upload",
+                second: "body"
+            })
+        );
+        assert_eq!(
+            conflict(Options::new().upload(media()).upload(media())),
+            Some(ChainError::ConflictingOptions {
+                first: "upload",
+                second: "upload"
+            })
+        );
+        assert!(conflict(Options::new().upload(media())).is_none());
     }
 
     #[test]

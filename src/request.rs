@@ -149,6 +149,9 @@ pub struct PreparedRequest {
     pub(crate) target: String,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// The bytes sent when they differ from the signed [`body`](Self::body): the multipart of a
+    /// media upload ([`Options::upload`]), whose signed body is the meta part.
+    pub(crate) upload: Option<Bytes>,
     pub(crate) message: Vec<u8>,
     pub(crate) template: String,
     pub(crate) timeout: Option<Duration>,
@@ -181,9 +184,16 @@ impl PreparedRequest {
         &self.headers
     }
 
-    /// The body bytes, exactly as signed and sent.
+    /// The body bytes, exactly as signed (and sent, except for a media upload: see
+    /// [`sent_body`](Self::sent_body)).
     pub fn body(&self) -> &Bytes {
         &self.body
+    }
+
+    /// The bytes sent: the [`body`](Self::body), or for a media upload
+    /// ([`Options::upload`]) the `multipart/form-data` whose `meta` part is the signed body.
+    pub fn sent_body(&self) -> &Bytes {
+        self.upload.as_ref().unwrap_or(&self.body)
     }
 
     /// The canonical message that was signed.
@@ -204,6 +214,7 @@ impl fmt::Debug for PreparedRequest {
             .field("url", &self.url())
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
+            .field("sent_len", &self.sent_body().len())
             .finish_non_exhaustive()
     }
 }
@@ -383,6 +394,30 @@ fn encode_body(method: &Method, body: Option<Body>) -> Result<Option<Bytes>, Cha
     }
 }
 
+/// Step 5 for a media upload: the signed body is the meta JSON, the sent body the multipart,
+/// with its `Content-Type` (boundary included).
+fn encode_upload(
+    method: &Method,
+    media: &crate::media::Media,
+) -> Result<(Option<Bytes>, Option<Bytes>, Option<HeaderValue>)> {
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return Err(ChainError::BodyNotAllowed {
+            method: method.to_string(),
+        }
+        .into());
+    }
+    let (boundary, multipart) = media.multipart()?;
+    let content_type = header_value(
+        "Content-Type",
+        &format!("multipart/form-data; boundary={boundary}"),
+    )?;
+    Ok((
+        Some(media.meta().clone()),
+        Some(multipart),
+        Some(content_type),
+    ))
+}
+
 /// Step 6: default headers, then the user's (which override them, except the reserved ones).
 fn build_headers(
     client: &ClientInner,
@@ -445,7 +480,8 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
 
     // Unused keys first: a misspelt variable is named as such, not as a missing one.
-    check_unused_options(&template, &options.params, &method, options.body.is_some())?;
+    let has_body = options.body.is_some() || options.upload.is_some();
+    check_unused_options(&template, &options.params, &method, has_body)?;
     let mut target = destination.base_path.clone();
     expand_path(&path.template, &options.params, &mut target)?;
     if target[destination.base_path.len().min(target.len())..]
@@ -465,9 +501,16 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         target.push('?');
         target.push_str(&query);
     }
-    let body = encode_body(&method, options.body)?;
+    let (body, upload, upload_type) = match options.upload {
+        Some(media) => encode_upload(&method, &media)?,
+        None => (encode_body(&method, options.body)?, None, None),
+    };
     let now = client.clock.now();
-    let headers = build_headers(client, now, body.is_some(), &options.headers)?;
+    let mut headers = build_headers(client, now, body.is_some(), &options.headers)?;
+    if let Some(content_type) = upload_type {
+        // The boundary is the multipart's own: a user `Content-Type` cannot replace it.
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
     check_target(&target)?;
 
     let mut request = PreparedRequest {
@@ -477,6 +520,7 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         target,
         headers,
         body: body.unwrap_or_default(),
+        upload,
         message: Vec::new(),
         template,
         timeout: options.timeout,
@@ -505,9 +549,9 @@ impl PreparedRequest {
     }
 
     /// The request as the transport sends it: absolute URI on the primary origin, the signed
-    /// headers and body.
+    /// headers and the [`sent_body`](Self::sent_body) (the body, or an upload's multipart).
     pub(crate) fn to_http(&self) -> Result<http::Request<Bytes>> {
-        let mut request = http::Request::new(self.body.clone());
+        let mut request = http::Request::new(self.sent_body().clone());
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.url().parse().map_err(|e: http::uri::InvalidUri| {
             Error::from(ChainError::InvalidUri(format!(

@@ -91,10 +91,15 @@ pub(crate) struct Call<'a> {
     pub(crate) query: &'a str,
     pub(crate) body: &'a [u8],
     pub(crate) now: i64,
+    /// The multipart body parsed, when the request is `multipart/form-data`.
+    pub(crate) upload: Option<&'a super::media::Parsed>,
 }
 
 /// Answers a checked request on catalog endpoint `endpoint`.
 pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -> Reply {
+    if super::media::is_upload(endpoint) {
+        return super::media::handle(endpoint, call.upload);
+    }
     if let Err(reply) = check_json_body(endpoint, call) {
         return reply;
     }

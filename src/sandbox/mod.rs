@@ -72,6 +72,7 @@ mod keygen;
 mod keys;
 mod limits;
 mod listing;
+mod media;
 mod notify;
 mod record;
 mod reply;

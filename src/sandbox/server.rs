@@ -21,6 +21,7 @@ use super::auth::{authenticate, check_headers, check_replay, Signed};
 use super::conn::{Busy, Entry};
 use super::faults::Fault;
 use super::flows::{self, Call};
+use super::media;
 use super::reply::{finish, unsigned, Reply, ReplyBody};
 use super::{control, lock, RecordedRequest, State};
 use crate::catalog;
@@ -256,13 +257,15 @@ async fn pipeline(
         return Ok(control::handle(&state, peer, &parts.method, path, query, &body).await);
     }
 
+    // A media upload is signed over its `meta` part, not the whole multipart.
+    let upload = media::parse(&parts.headers, &body).await;
     let signed = authenticate(
         &state.keys,
         super::now(),
         &parts.method,
         &target,
         &parts.headers,
-        &body,
+        media::signed_bytes(upload.as_ref(), &body),
     );
     let authenticated = signed.is_ok();
     lock(&state.requests).push(RecordedRequest {
@@ -290,7 +293,17 @@ async fn pipeline(
     let reply = match &fault {
         Some(Fault::Status(status)) => Reply::for_status(*status),
         Some(Fault::Accepted) => Reply::empty(StatusCode::ACCEPTED),
-        _ => answer(&state, &parts, &target, path, query, &body, signed, now),
+        _ => answer(
+            &state,
+            &parts,
+            &target,
+            path,
+            query,
+            &body,
+            upload.as_ref(),
+            signed,
+            now,
+        ),
     };
     drop(permit);
     let request_serial = parts
@@ -309,6 +322,7 @@ async fn pipeline(
 }
 
 /// What the platform answers: header checks, catalog, signature, then the endpoint.
+/// `upload` is the multipart body parsed, when the request is `multipart/form-data`.
 #[allow(clippy::too_many_arguments)] // the request's parts, as the pipeline split them
 fn answer(
     state: &Arc<State>,
@@ -317,6 +331,7 @@ fn answer(
     path: &str,
     query: &str,
     body: &Bytes,
+    upload: Option<&media::Parsed>,
     signed: Result<Signed, Reply>,
     now: i64,
 ) -> Reply {
@@ -375,8 +390,7 @@ fn answer(
         now,
         &parts.method,
         target,
-        &parts.headers,
-        body,
+        media::signed_bytes(upload, body),
     ) {
         return reply;
     }
@@ -386,6 +400,7 @@ fn answer(
         query,
         body,
         now,
+        upload,
     };
     flows::handle(state, endpoint, &call)
 }

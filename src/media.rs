@@ -1,0 +1,353 @@
+//! Media uploads (`v3/merchant/media/upload`, `…/video_upload`, `v3/marketing/favor/media/
+//! image-upload`, `v3/merchant-service/images/upload`, …): a `multipart/form-data` body with a
+//! `meta` part (`{"filename","sha256"}`) and a `file` part, where the **signed body is the meta
+//! JSON**, byte for byte as sent in the `meta` part (protocol.md §5).
+//!
+//! [`Media`] holds the file and its meta, serialized once; [`Options::upload`](crate::Options::upload)
+//! puts it on any chain form (methods, `chain("…")`, indexing) and any verb that carries a body.
+//! The request's [`body`](crate::PreparedRequest::body) is then the meta (what is signed) and
+//! its [`sent_body`](crate::PreparedRequest::sent_body) the multipart (what is sent).
+
+use std::fmt;
+use std::io::Read as _;
+use std::path::Path;
+
+use bytes::{BufMut as _, Bytes, BytesMut};
+use ring::digest::{digest, SHA256};
+use serde_json::{Map, Value};
+
+use crate::error::{ChainError, Error, Result};
+
+/// The largest file [`Media`] takes, in bytes (16 MiB). WeChat Pay's own limits are lower
+/// (images 2 MiB, videos 5 MiB); this bound only keeps a wrong path from filling memory.
+pub const MAX_MEDIA_LEN: usize = 16 * 1024 * 1024;
+
+/// A file to upload, with its `meta` JSON (`{"filename":…,"sha256":…}`, sha256 = lower-case
+/// hex of the file), serialized once: those bytes are both signed and sent.
+///
+/// ```no_run
+/// # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::{Media, Options};
+///
+/// // PHP: $media = new MediaUtil('/your/file/path/image.jpg');
+/// //      $instance->v3->merchant->media->upload->post(['body' => $media->getStream(),
+/// //          'headers' => ['Content-Type' => $media->getContentType()]]);
+/// // JS:  wxpay.v3.merchant.media.upload.post({meta, file}, {meta, headers: {'Content-Type': 'multipart/form-data'}})
+/// let media = Media::from_file("image.jpg")?;
+/// let response = wxpay
+///     .v3().merchant().media().upload()
+///     .post(Options::new().upload(media))
+///     .await?;
+/// let media_id = response.json::<serde_json::Value>()?["media_id"].clone();
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Media {
+    filename: String,
+    file: Bytes,
+    content_type: &'static str,
+    field: String,
+    meta: Map<String, Value>,
+    meta_bytes: Bytes,
+}
+
+impl Media {
+    /// A file given as bytes, named `filename` (sent as the part's filename and in the meta).
+    ///
+    /// Refused ([`ChainError::InvalidMedia`]): an empty or too long file
+    /// ([`MAX_MEDIA_LEN`]), an empty filename, or one with `"`, `\`, `/`, or control
+    /// characters (they would break the multipart framing). Non-ASCII names are kept in the meta
+    /// and percent-encoded in the file part's header (RFC 7578 §4.2).
+    pub fn new(filename: impl Into<String>, file: impl Into<Bytes>) -> Result<Self> {
+        let filename = filename.into();
+        let file = file.into();
+        check_filename(&filename)?;
+        if file.is_empty() {
+            return Err(invalid(format!("the file {filename:?} is empty")));
+        }
+        if file.len() > MAX_MEDIA_LEN {
+            return Err(too_large(&filename, file.len()));
+        }
+        let sha256 = hex(digest(&SHA256, &file).as_ref());
+        let mut meta = Map::new();
+        meta.insert("filename".into(), filename.clone().into());
+        meta.insert("sha256".into(), sha256.into());
+        let meta_bytes = serialize(&meta)?;
+        Ok(Self {
+            content_type: content_type_for(&filename),
+            filename,
+            file,
+            field: "file".into(),
+            meta,
+            meta_bytes,
+        })
+    }
+
+    /// Reads a file (at most [`MAX_MEDIA_LEN`] bytes); the filename is the path's last
+    /// component.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| invalid(format!("{} has no UTF-8 file name", path.display())))?;
+        let open_error = |e: std::io::Error| {
+            Error::from(ChainError::InvalidMedia(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+            .with_source(e)
+        };
+        let file = std::fs::File::open(path).map_err(open_error)?;
+        let limit = u64::try_from(MAX_MEDIA_LEN).unwrap_or(u64::MAX);
+        let mut bytes = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(open_error)?;
+        if bytes.len() > MAX_MEDIA_LEN {
+            return Err(too_large(name, bytes.len()));
+        }
+        Self::new(name, bytes)
+    }
+
+    /// Adds a field to the meta JSON (e.g. `bank_type`); `filename` and `sha256` cannot be
+    /// replaced. The meta is serialized again, once.
+    pub fn meta_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Result<Self> {
+        let key = key.into();
+        if key == "filename" || key == "sha256" {
+            return Err(invalid(format!(
+                "the meta's {key} is computed from the file; it cannot be set"
+            )));
+        }
+        self.meta.insert(key, value.into());
+        self.meta_bytes = serialize(&self.meta)?;
+        Ok(self)
+    }
+
+    /// Names the file part (default `file`; some endpoints use `submission_file` or
+    /// `due_diligence_file`). ASCII letters, digits, `_` and `-` only.
+    pub fn file_field(mut self, name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let ok = !name.is_empty()
+            && name != "meta"
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(invalid(format!(
+                "the file part name {name:?} must be ASCII letters, digits, `_` or `-` (and not `meta`)"
+            )));
+        }
+        self.field = name;
+        Ok(self)
+    }
+
+    /// The filename.
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+
+    /// The file's bytes.
+    pub fn file(&self) -> &Bytes {
+        &self.file
+    }
+
+    /// The file part's content type, guessed from the extension
+    /// (`application/octet-stream` when unknown).
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    /// The lower-case hex SHA-256 of the file, as in the meta.
+    pub fn sha256(&self) -> &str {
+        self.meta
+            .get("sha256")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The meta JSON: the bytes signed and sent in the `meta` part.
+    pub fn meta(&self) -> &Bytes {
+        &self.meta_bytes
+    }
+
+    /// The multipart body and its boundary (random, checked not to occur in the parts).
+    pub(crate) fn multipart(&self) -> Result<(String, Bytes)> {
+        let boundary = loop {
+            let candidate = format!("wechatpay-chain-{}", crate::signer::nonce()?);
+            let needle = candidate.as_bytes();
+            let occurs = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+            if !occurs(&self.meta_bytes) && !occurs(&self.file) {
+                break candidate;
+            }
+        };
+        let mut out = BytesMut::with_capacity(self.file.len() + self.meta_bytes.len() + 512);
+        let b = boundary.as_bytes();
+        out.put_slice(b"--");
+        out.put_slice(b);
+        out.put_slice(b"\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n");
+        out.put_slice(&self.meta_bytes);
+        out.put_slice(b"\r\n--");
+        out.put_slice(b);
+        out.put_slice(
+            format!(
+                "\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+                self.field,
+                header_filename(&self.filename),
+                self.content_type
+            )
+            .as_bytes(),
+        );
+        out.put_slice(&self.file);
+        out.put_slice(b"\r\n--");
+        out.put_slice(b);
+        out.put_slice(b"--\r\n");
+        Ok((boundary, out.freeze()))
+    }
+}
+
+impl fmt::Debug for Media {
+    /// The filename, content type, sizes and meta; never the file's bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Media")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("field", &self.field)
+            .field("file_len", &self.file.len())
+            .field("meta", &String::from_utf8_lossy(&self.meta_bytes))
+            .finish()
+    }
+}
+
+fn invalid(message: String) -> Error {
+    ChainError::InvalidMedia(message).into()
+}
+
+fn too_large(name: &str, len: usize) -> Error {
+    invalid(format!(
+        "the file {name:?} is larger than {MAX_MEDIA_LEN} bytes ({len} or more); WeChat Pay accepts images up to 2 MiB and videos up to 5 MiB"
+    ))
+}
+
+fn serialize(meta: &Map<String, Value>) -> Result<Bytes> {
+    serde_json::to_vec(meta)
+        .map(Bytes::from)
+        .map_err(|e| invalid(format!("the meta cannot be serialized: {e}")))
+}
+
+/// A filename must not break the part header (`"`, `\`, CR/LF, control characters) nor be a
+/// path (`/`).
+fn check_filename(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(invalid(
+            "the filename is empty; give a name like image.jpg".into(),
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '"' | '\\' | '/') || c.is_control())
+    {
+        return Err(invalid(format!(
+            "the filename {name:?} contains {c:?}, which cannot stand in a multipart header; rename the file"
+        )));
+    }
+    Ok(())
+}
+
+/// The filename as written in the file part's header: ASCII as is, other bytes (and `%`)
+/// percent-encoded (RFC 7578 §4.2), so the header stays ASCII.
+fn header_filename(name: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+    percent_encoding::utf8_percent_encode(name, SET).to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        s
+    })
+}
+
+/// The content type of a file part, from the filename's extension (case-insensitive).
+pub fn content_type_for(filename: &str) -> &'static str {
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" | "jpe" => "image/jpeg",
+        "png" => "image/png",
+        "bmp" => "image/bmp",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" | "m4v" => "video/mp4",
+        "avi" => "video/x-msvideo",
+        "wmv" => "video/x-ms-wmv",
+        "mpeg" | "mpg" => "video/mpeg",
+        "mov" => "video/quicktime",
+        "mkv" => "video/x-matroska",
+        "flv" => "video/x-flv",
+        "pdf" => "application/pdf",
+        "csv" => "text/csv",
+        "json" => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_is_filename_then_lower_hex_sha256() {
+        let m = Media::new("a.PNG", &b"abc"[..]).unwrap();
+        assert_eq!(
+            m.meta().as_ref(),
+            br#"{"filename":"a.PNG","sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}"#
+        );
+        assert_eq!(m.content_type(), "image/png");
+        let m = m.meta_field("bank_type", "CMB").unwrap();
+        assert!(m.meta().ends_with(br#","bank_type":"CMB"}"#));
+        assert!(m.clone().meta_field("sha256", "x").is_err());
+    }
+
+    #[test]
+    fn filenames_that_break_framing_are_refused() {
+        for bad in [
+            "",
+            " ",
+            "a\"b.jpg",
+            "a\r\nX: y.jpg",
+            "a\\b.jpg",
+            "dir/a.jpg",
+            "a\0.jpg",
+        ] {
+            let e = Media::new(bad, &b"x"[..]).unwrap_err();
+            assert!(
+                matches!(
+                    e.kind(),
+                    crate::ErrorKind::Chain(ChainError::InvalidMedia(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            header_filename("中文 图片.jpg"),
+            "%E4%B8%AD%E6%96%87 %E5%9B%BE%E7%89%87.jpg"
+        );
+        assert_eq!(header_filename("100%.png"), "100%25.png");
+    }
+
+    #[test]
+    fn multipart_frames_meta_then_file() {
+        let m = Media::new("v.mp4", &b"MP4"[..]).unwrap();
+        let (boundary, body) = m.multipart().unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let want = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"v.mp4\"\r\nContent-Type: video/mp4\r\n\r\nMP4\r\n--{boundary}--\r\n",
+            String::from_utf8_lossy(m.meta())
+        );
+        assert_eq!(text, want);
+    }
+}
