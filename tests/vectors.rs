@@ -53,29 +53,7 @@ fn request_signatures_are_byte_exact() {
     }
 }
 
-#[test]
-fn media_upload_meta_signature_is_byte_exact() {
-    let f = support::fixtures();
-    let case = &support::vectors()["media_upload"];
-    let message = canonical_request(
-        str_field(case, "method"),
-        str_field(case, "target"),
-        str_field(case, "timestamp"),
-        str_field(case, "nonce"),
-        str_field(case, "meta").as_bytes(),
-    );
-    assert_eq!(message, str_field(case, "message").as_bytes());
-    let signature = sign_base64(&support::merchant_key(), &message).unwrap();
-    assert_eq!(signature, str_field(case, "signature"));
-    let header = authorization(
-        &f.mchid,
-        &f.merchant_serial,
-        str_field(case, "timestamp"),
-        str_field(case, "nonce"),
-        &signature,
-    );
-    assert_eq!(header, str_field(case, "authorization"));
-}
+// The `media_upload` vector (signer and `Options::upload` path): tests/media_upload.rs.
 
 /// How each request vector is written with this crate: the chain (in the three forms, spread
 /// over the cases) and its options. Every vector must have an entry.
