@@ -20,7 +20,6 @@ use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
 use wechatpay_chain::signer::{authorization, canonical_request, sign_base64};
 use wechatpay_chain::{
     Chain, ChainError, Error, ErrorKind, FixedNonce, Media, Method, Options, PreparedRequest,
-    Wechatpay,
 };
 
 #[path = "support/raw_http.rs"]
@@ -292,7 +291,6 @@ async fn image_upload_answers_a_media_id_in_every_form() {
             assert_eq!(answer["media_id"], want.as_str());
         }
         let answer = media_id(
-            &wxpay,
             wxpay.v3().marketing().favor().media().image_upload().into(),
             media.clone(),
         )
@@ -329,7 +327,6 @@ async fn video_upload_and_extensions_per_endpoint() {
         let video = Media::new("clip.mp4", clip.clone()).unwrap();
         assert_eq!(video.content_type(), "video/mp4");
         let answer = media_id(
-            &wxpay,
             wxpay.v3().merchant().media().video_upload().into(),
             video.clone(),
         )
