@@ -452,3 +452,85 @@ async fn signing_the_whole_multipart_is_a_sign_error() {
     })
     .await;
 }
+
+/// Every APIv3 `meta` + file endpoint of the catalog (endpoints.jsonl, content type
+/// `multipart/form-data`), through `chain()` with its variables and its file part's name.
+#[tokio::test]
+async fn every_catalog_upload_endpoint_takes_an_upload() {
+    bounded(async {
+        let sandbox = sandbox().await;
+        let wxpay = sandbox.client().unwrap();
+        let png = b"\x89PNG\r\n\x1a\n not really a png".to_vec();
+        let image = || Media::new("logo.png", png.clone()).unwrap();
+        let pdf = || Media::new("fapiao.pdf", &b"%PDF-1.7"[..]).unwrap();
+        let cases: Vec<(&str, Option<(&str, &str)>, Media)> = vec![
+            ("v3/merchant/media/upload", None, image()),
+            (
+                "v3/merchant/media/video_upload",
+                None,
+                Media::new("a.avi", &b"RIFF"[..]).unwrap(),
+            ),
+            ("v3/marketing/favor/media/image-upload", None, image()),
+            ("v3/merchant-service/images/upload", None, image()),
+            ("v3/global/merchant-service/images/upload", None, image()),
+            ("v3/global/merchant-storage/file/upload", None, pdf()),
+            (
+                "v3/marketing/partner/product-coupon/media/upload-image",
+                None,
+                image(),
+            ),
+            (
+                "v3/ecommerce/account/cancel-applications/media",
+                None,
+                image(),
+            ),
+            (
+                "v3/marketing/bank/packages/{package_id}/tasks",
+                Some(("package_id", "8888")),
+                Media::new("ids.csv", &b"openid\n"[..]).unwrap(),
+            ),
+            (
+                "v3/marketing/shopping-receipt/shoppingreceipts",
+                None,
+                image(),
+            ),
+            (
+                "v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file",
+                None,
+                pdf(),
+            ),
+            ("v3/taxi-invoice/cards/upload-file", None, pdf()),
+            (
+                "v3/mch-manage/submission-files/sub-mchid/{sub_mchid}/upload",
+                Some(("sub_mchid", "1900000109")),
+                pdf().file_field("submission_file").unwrap(),
+            ),
+            (
+                "v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/upload",
+                Some(("due_diligence_id", "DD0001")),
+                pdf().file_field("due_diligence_file").unwrap(),
+            ),
+        ];
+        for (template, param, media) in cases {
+            let digest =
+                expected_media_id(media.file(), media.filename().rsplit('.').next().unwrap());
+            let mut options = Options::new().upload(media);
+            if let Some((name, value)) = param {
+                options = options.param(name, value);
+            }
+            let response = wxpay
+                .chain(template)
+                .post(options)
+                .await
+                .unwrap_or_else(|e| panic!("{template}: {e}"));
+            let answer: Value = response.json().unwrap();
+            let id = answer["media_id"]
+                .as_str()
+                .or_else(|| answer["media_url"].as_str())
+                .unwrap_or_else(|| panic!("{template}: {answer}"));
+            assert!(id.contains(&digest), "{template}: {answer}");
+        }
+        sandbox.shutdown();
+    })
+    .await;
+}
