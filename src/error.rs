@@ -107,8 +107,8 @@ pub enum ChainError {
         /// a body given the JS way (`post(data)`) and belong under `json`.
         body_hint: bool,
     },
-    /// Two options that mean the same thing were both given (`query` and `params`,
-    /// `json` and `body`).
+    /// Two options that set the same part of the request were both given (`query` and
+    /// `params`, `json` and `body`, `upload` and `json`/`body`).
     ConflictingOptions {
         /// The first key.
         first: &'static str,
@@ -595,7 +595,7 @@ impl fmt::Display for ChainError {
             }
             Self::ConflictingOptions { first, second } => write!(
                 f,
-                "conflicting options `{first}` and `{second}`: they mean the same thing; give one"
+                "conflicting options `{first}` and `{second}`: they set the same part of the request; give one"
             ),
             Self::InvalidTimeout(v) => write!(
                 f,
