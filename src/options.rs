@@ -140,8 +140,9 @@ impl Options {
 
     /// Uploads `media` as `multipart/form-data` (a `meta` part and a file part): the signed
     /// body is the meta JSON, byte for byte as sent in the `meta` part, and the
-    /// `Content-Type` is `multipart/form-data; boundary=…`. It cannot be combined with `json`
-    /// or `body` (or a second upload): that is a [`ChainError::ConflictingOptions`].
+    /// `Content-Type` is `multipart/form-data; boundary=…` (it replaces a `Content-Type`
+    /// header option: the boundary must be the body's). It cannot be combined with `json` or
+    /// `body` (or a second upload): that is a [`ChainError::ConflictingOptions`].
     ///
     /// ```
     /// use wechatpay_chain::{Media, Options};
