@@ -17,7 +17,7 @@
 //!
 //! Merchants that only have a WeChat Pay public key (every merchant registered since 2024-Q3)
 //! have no platform certificates: the platform answers `404 RESOURCE_NOT_EXISTS`, reported as
-//! [`ConfigError::NoPlatformCertificates`](crate::ConfigError::NoPlatformCertificates).
+//! [`ConfigError::NoPlatformCertificates`].
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -19,10 +19,14 @@
 //!   `PAYSCORE.USER_PAID` notification to a loopback `notify_url`); `GET
 //!   v3/payscore/partner/serviceorder` returns the order. Unknown orders: `404 ORDER_NOT_EXIST`;
 //!   missing required fields: `400 PARAM_ERROR`.
-//! - `GET /v3/certificates` returns the platform certificate encrypted with the APIv3 key;
-//!   every other catalog endpoint gets a signed `200 {}` (or `204` when it answers empty).
-//! - **Signs every response**, with the platform certificate key when the request's
-//!   `Wechatpay-Serial` names the certificate, else with the WeChat Pay public key.
+//! - `GET /v3/certificates` returns the platform certificates encrypted with the APIv3 key
+//!   (counted: [`SandboxHandle::certificate_downloads`]; rotated with
+//!   [`SandboxHandle::rotate_platform_certificate`]; `404 RESOURCE_NOT_EXISTS` with
+//!   [`SandboxBuilder::public_key_only`]); every other catalog endpoint gets a signed `200 {}`
+//!   (or `204` when it answers empty).
+//! - **Signs every response**, with the newest platform certificate key when the request's
+//!   `Wechatpay-Serial` names a platform certificate (and for a `/v3/certificates` request
+//!   without one), else with the WeChat Pay public key.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
 //! - **Bounded**, for a dev tool that anything on the machine can reach: request bodies of
 //!   at most 32 MiB and 64 MiB being read at once ([`SandboxBuilder::max_body_bytes_in_flight`]),
