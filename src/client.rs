@@ -76,6 +76,8 @@ pub(crate) struct ClientInner {
     /// The total time per request unless the request sets its own.
     pub(crate) timeout: Duration,
     pub(crate) get_retries: u32,
+    /// Platform certificate refresh on an unknown serial (single flight).
+    pub(crate) refresher: crate::certificates::Refresher,
 }
 
 impl ClientInner {
@@ -132,6 +134,16 @@ impl Wechatpay {
             inner,
             root: Node::root(),
         }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<ClientInner> {
+        &self.inner
+    }
+
+    /// The platform certificate downloader: download, verify and load the platform
+    /// certificates (see [`crate::certificates`]).
+    pub fn platform_certificates(&self) -> crate::certificates::PlatformCertificates {
+        crate::certificates::PlatformCertificates::new(self.clone())
     }
 
     pub(crate) fn root(&self) -> Chain {
@@ -243,7 +255,7 @@ async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<R
 /// of it, and a retry whose wait would not leave time for another attempt is not made; the last
 /// answer is returned as it is (an API error for 429/5xx).
 async fn exchange_and_verify(
-    client: &ClientInner,
+    client: &Arc<ClientInner>,
     mut request: PreparedRequest,
 ) -> Result<Response> {
     let total = request.timeout.unwrap_or(client.timeout);
@@ -275,7 +287,7 @@ async fn exchange_and_verify(
         return Err(api_error(&request, response));
     }
     if !request.skip_verification {
-        if let Err(e) = verify_response(
+        let verified = match verify_response(
             status,
             request.path(),
             response.headers(),
@@ -283,6 +295,13 @@ async fn exchange_and_verify(
             client.clock.now(),
             &client.keys,
         ) {
+            Err(e @ crate::error::VerifyError::UnknownSerial { .. }) => {
+                crate::certificates::recover_unknown_serial(client, request.path(), &response, e)
+                    .await
+            }
+            other => other,
+        };
+        if let Err(e) = verified {
             tracing::warn!(template = %request.template, status, error = %e, "response verification failed");
             return Err(Error::from(e).with_response(response));
         }
@@ -418,6 +437,8 @@ pub struct Builder {
     transport: TransportConfig,
     custom_transport: Option<Arc<dyn Transport>>,
     get_retries: u32,
+    certificate_refresh: Option<Duration>,
+    refresh_on_unknown_serial: bool,
 }
 
 /// A platform key given to the builder, inserted into the store by `build()`.
@@ -472,6 +493,8 @@ impl Default for Builder {
             transport: TransportConfig::default(),
             custom_transport: None,
             get_retries: 0,
+            certificate_refresh: None,
+            refresh_on_unknown_serial: true,
         }
     }
 }
@@ -637,6 +660,29 @@ impl Builder {
         self
     }
 
+    /// Refreshes the platform certificates in the background: a download at
+    /// [`build`](Self::build) and then every `every` (the platform rotates them ahead of expiry;
+    /// [`DEFAULT_REFRESH_INTERVAL`](crate::certificates::DEFAULT_REFRESH_INTERVAL) = 12 h is a
+    /// good value). Needs the APIv3 key and a tokio runtime at `build()`. The task ends when the
+    /// last clone of the client is dropped; its failures are logged (`tracing`), never returned.
+    /// Off by default. See [`crate::certificates`].
+    pub fn certificate_refresh(mut self, every: Duration) -> Self {
+        self.certificate_refresh = Some(every);
+        self
+    }
+
+    /// Whether a response whose `Wechatpay-Serial` the key store does not know makes the client
+    /// download the platform certificates once and verify that response again (default: on;
+    /// it only ever happens with an APIv3 key). Concurrent misses share one download, and a
+    /// serial the download did not bring causes no other download for
+    /// [`UNKNOWN_SERIAL_BACKOFF`](crate::certificates::UNKNOWN_SERIAL_BACKOFF). Still unknown
+    /// afterwards: the [`VerifyError::UnknownSerial`](crate::VerifyError::UnknownSerial) as
+    /// before (fail closed).
+    pub fn refresh_on_unknown_serial(mut self, on: bool) -> Self {
+        self.refresh_on_unknown_serial = on;
+        self
+    }
+
     /// Ignores proxy settings of the environment.
     pub fn no_proxy(mut self) -> Self {
         self.transport.use_env_proxy = false;
@@ -689,6 +735,19 @@ impl Builder {
             Some(custom) => custom,
             None => Arc::new(HyperTransport::new(&self.transport)?),
         };
+        let background = match self.certificate_refresh {
+            Some(every) => {
+                if apiv3_key.is_none() {
+                    return Err(
+                        ConfigError::MissingApiV3Key("refresh platform certificates").into(),
+                    );
+                }
+                let runtime = tokio::runtime::Handle::try_current()
+                    .map_err(|_| ConfigError::NoRuntime("certificate_refresh"))?;
+                Some((runtime, every))
+            }
+            None => None,
+        };
 
         // Nothing below can fail: only now is a shared store touched.
         let keys = self.key_store.unwrap_or_default();
@@ -698,22 +757,27 @@ impl Builder {
                 PendingKey::Certificate(cert) => keys.insert_certificate(cert),
             }
         }
+        let inner = Arc::new(ClientInner {
+            mchid,
+            serial,
+            signer,
+            keys,
+            clock: self.clock,
+            nonce: self.nonce,
+            base,
+            backup,
+            allow_insecure_http: self.allow_insecure_http,
+            apiv3_key,
+            transport,
+            timeout: self.transport.timeout,
+            get_retries: self.get_retries,
+            refresher: crate::certificates::Refresher::new(self.refresh_on_unknown_serial),
+        });
+        if let Some((runtime, every)) = background {
+            crate::certificates::spawn_background(&runtime, &inner, every);
+        }
         Ok(Wechatpay {
-            inner: Arc::new(ClientInner {
-                mchid,
-                serial,
-                signer,
-                keys,
-                clock: self.clock,
-                nonce: self.nonce,
-                base,
-                backup,
-                allow_insecure_http: self.allow_insecure_http,
-                apiv3_key,
-                transport,
-                timeout: self.transport.timeout,
-                get_retries: self.get_retries,
-            }),
+            inner,
             root: Node::root(),
         })
     }

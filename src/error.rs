@@ -168,6 +168,14 @@ pub enum ConfigError {
     Tls,
     /// The background runtime of the blocking calls could not start (the cause is the source).
     Runtime,
+    /// The APIv3 key is needed for this operation (named) but was not configured.
+    MissingApiV3Key(&'static str),
+    /// `GET /v3/certificates` answered `404 RESOURCE_NOT_EXISTS`: the merchant has no platform
+    /// certificates and verifies with its WeChat Pay public key instead. The
+    /// [`ApiError`] is the source, its response the error's response.
+    NoPlatformCertificates,
+    /// The named option starts a background task and needs a tokio runtime at `build()`.
+    NoRuntime(&'static str),
     /// The sandbox could not set itself up (its keys folder, files or key generation).
     #[cfg(feature = "sandbox")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
@@ -349,6 +357,9 @@ pub enum VerifyError {
     BadSignature,
     /// `Wechatpay-Statement-Sha1` does not match the body.
     StatementDigest,
+    /// A platform certificate download is not what it claims (a certificate's serial is not its
+    /// `serial_no`, an unknown encryption, no valid certificate); what is wrong.
+    Certificate(String),
 }
 
 impl Error {
@@ -655,6 +666,18 @@ impl fmt::Display for ConfigError {
             ),
             Self::Tls => write!(f, "the TLS set-up failed"),
             Self::Runtime => write!(f, "the background runtime of the blocking calls could not start"),
+            Self::MissingApiV3Key(what) => write!(
+                f,
+                "the APIv3 key (apiv3_key) is needed to {what}; set it with .apiv3_key(…)"
+            ),
+            Self::NoPlatformCertificates => write!(
+                f,
+                "this merchant has no platform certificates (GET /v3/certificates: 404 RESOURCE_NOT_EXISTS); configure the WeChat Pay public key instead: .public_key(\"PUB_KEY_ID_…\", PublicKey::from_pem_file(\"pub_key.pem\")?) (merchant platform: API安全 → 微信支付公钥)"
+            ),
+            Self::NoRuntime(what) => write!(
+                f,
+                "{what} starts a background task: build the client inside a tokio runtime"
+            ),
             #[cfg(feature = "sandbox")]
             Self::Sandbox(m) => write!(f, "sandbox: {m}"),
         }
@@ -861,6 +884,7 @@ impl fmt::Display for VerifyError {
                 f,
                 "Wechatpay-Statement-Sha1 does not match the SHA-1 of the body"
             ),
+            Self::Certificate(what) => write!(f, "platform certificate download refused: {what}"),
         }
     }
 }

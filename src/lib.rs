@@ -59,6 +59,7 @@ pub mod api;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 pub mod catalog;
+pub mod certificates;
 mod chain;
 mod client;
 pub mod crypto;

@@ -12,8 +12,6 @@ use serde_json::{json, Map, Value};
 use super::reply::Reply;
 use super::{lock, rfc3339_cst, State};
 use crate::catalog::Endpoint;
-use crate::crypto::aes_gcm_encrypt;
-use crate::signer::nonce;
 
 const CREATE: &str = "/v3/payscore/partner/servicepayondeliveryorder";
 const QUERY: &str = "/v3/payscore/partner/serviceorder";
@@ -107,7 +105,7 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
         CREATE => create(state, call),
         QUERY if call.method == Method::GET => query(state, call),
         PENDING | PREPAID | PAY => order_action(state, endpoint.path, call),
-        "/v3/certificates" | "/hk/v3/certificates" => certificates(state),
+        "/v3/certificates" | "/hk/v3/certificates" => Ok(super::certs::listing(state)),
         _ => Ok(generic(endpoint)),
     };
     result.unwrap_or_else(|reply| reply)
@@ -339,46 +337,6 @@ fn query(state: &State, call: &Call<'_>) -> Result<Reply, Reply> {
         }
     };
     Ok(Reply::json(StatusCode::OK, &order.view()))
-}
-
-/// `GET /v3/certificates`: the platform certificate encrypted with the APIv3 key (protocol §5).
-fn certificates(state: &State) -> Result<Reply, Reply> {
-    let keys = &state.keys;
-    let failure = |what: &str| {
-        Reply::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "SYSTEM_ERROR",
-            format!("sandbox: {what}"),
-            None,
-        )
-    };
-    let nonce: String = nonce()
-        .map_err(|_| failure("random generator failed"))?
-        .chars()
-        .take(12)
-        .collect();
-    let cert = &keys.platform_cert;
-    let ciphertext = aes_gcm_encrypt(
-        &keys.apiv3_key,
-        nonce.as_bytes(),
-        b"certificate",
-        cert.pem().as_bytes(),
-    )
-    .map_err(|_| failure("encryption failed"))?;
-    Ok(Reply::json(
-        StatusCode::OK,
-        &json!({"data": [{
-            "serial_no": cert.serial(),
-            "effective_time": rfc3339_cst(cert.not_before()),
-            "expire_time": rfc3339_cst(cert.not_after()),
-            "encrypt_certificate": {
-                "algorithm": "AEAD_AES_256_GCM",
-                "nonce": nonce,
-                "associated_data": "certificate",
-                "ciphertext": ciphertext,
-            },
-        }]}),
-    ))
 }
 
 fn decode(text: &str) -> String {

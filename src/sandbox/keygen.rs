@@ -202,6 +202,17 @@ pub(crate) fn generate(now: i64) -> Result<Generated> {
     })
 }
 
+/// A fresh platform key and its self-signed certificate, for a certificate rotation:
+/// (serial, PKCS#8 key PEM, certificate PEM).
+///
+/// Blocking and CPU-bound: call it off the async executor.
+pub(crate) fn platform(now: i64) -> Result<(String, String, String)> {
+    let key = rsa_pair("the platform key")?;
+    let serial = random_serial()?;
+    let cert = self_signed(&key, &serial, PLATFORM_CN, now, "the platform certificate")?;
+    Ok((hex_upper(&serial), key.private_pem, cert))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,14 @@
 //!   `PAYSCORE.USER_PAID` notification to a loopback `notify_url`); `GET
 //!   v3/payscore/partner/serviceorder` returns the order. Unknown orders: `404 ORDER_NOT_EXIST`;
 //!   missing required fields: `400 PARAM_ERROR`.
-//! - `GET /v3/certificates` returns the platform certificate encrypted with the APIv3 key;
-//!   every other catalog endpoint gets a signed `200 {}` (or `204` when it answers empty).
-//! - **Signs every response**, with the platform certificate key when the request's
-//!   `Wechatpay-Serial` names the certificate, else with the WeChat Pay public key.
+//! - `GET /v3/certificates` returns the platform certificates encrypted with the APIv3 key
+//!   (counted: [`SandboxHandle::certificate_downloads`]; rotated with
+//!   [`SandboxHandle::rotate_platform_certificate`]; `404 RESOURCE_NOT_EXISTS` with
+//!   [`SandboxBuilder::public_key_only`]); every other catalog endpoint gets a signed `200 {}`
+//!   (or `204` when it answers empty).
+//! - **Signs every response**, with the newest platform certificate key when the request's
+//!   `Wechatpay-Serial` names a platform certificate (and for a `/v3/certificates` request
+//!   without one), else with the WeChat Pay public key.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
 //! - **Bounded**, for a dev tool that anything on the machine can reach: request bodies of
 //!   at most 32 MiB and 64 MiB being read at once ([`SandboxBuilder::max_body_bytes_in_flight`]),
@@ -64,6 +68,7 @@
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
 mod auth;
+mod certs;
 mod conn;
 mod control;
 mod faults;
@@ -152,6 +157,8 @@ pub(crate) struct State {
     pub(crate) requests: Mutex<Recorder>,
     pub(crate) nonces: Mutex<auth::NonceCache>,
     pub(crate) orders: Mutex<flows::Orders>,
+    /// Platform certificates: listing, rotation, download count.
+    pub(crate) certs: certs::PlatformCerts,
     pub(crate) limits: Limits,
     /// Open connections (cap, timeouts).
     pub(crate) conns: Arc<Registry>,
@@ -233,6 +240,7 @@ pub struct SandboxBuilder {
     keys: KeySource,
     config_dir: Option<PathBuf>,
     limits: Limits,
+    public_key_only: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -242,6 +250,7 @@ impl Default for SandboxBuilder {
             keys: KeySource::Embedded,
             config_dir: None,
             limits: Limits::default(),
+            public_key_only: false,
         }
     }
 }
@@ -353,6 +362,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// Acts for a merchant that only has a WeChat Pay public key (every merchant registered
+    /// since 2024-Q3): `GET /v3/certificates` answers `404 RESOURCE_NOT_EXISTS` like the
+    /// platform, and every answer is signed with the public key.
+    pub fn public_key_only(mut self) -> Self {
+        self.public_key_only = true;
+        self
+    }
+
     /// Loads the keys, binds, writes the client configuration and serves in the background
     /// on the current tokio runtime until [`SandboxHandle::shutdown`] (or the runtime ends).
     pub async fn start(self) -> Result<SandboxHandle> {
@@ -402,6 +419,7 @@ impl SandboxBuilder {
         let (toml, json) = keys.write_config(&dir, &base_uri)?;
         let (shutdown, signal) = watch::channel(false);
         let state = Arc::new(State {
+            certs: certs::PlatformCerts::new(&keys, self.public_key_only),
             keys,
             base_uri,
             config: ConfigPaths {
@@ -538,6 +556,25 @@ impl SandboxHandle {
         resource: serde_json::Value,
     ) -> Result<u16> {
         self.state.deliver(notify_url, event_type, &resource).await
+    }
+
+    /// How many `GET /v3/certificates` requests the sandbox answered (those that passed the
+    /// request checks, faulted ones included; not those answered by a [`Fault::Status`]).
+    pub fn certificate_downloads(&self) -> usize {
+        self.state.certs.downloads()
+    }
+
+    /// The serial of the platform certificate that signs certificate-mode answers now.
+    pub fn platform_serial(&self) -> String {
+        self.state.certs.current_serial()
+    }
+
+    /// Rotates the platform certificate like WeChat Pay does: generates a new RSA-2048 key and
+    /// self-signed certificate (on tokio's blocking pool), lists it beside the old ones in
+    /// `GET /v3/certificates`, and from now on signs with it every answer to a request whose
+    /// `Wechatpay-Serial` names a platform certificate (old or new). Returns the new serial.
+    pub async fn rotate_platform_certificate(&self) -> Result<String> {
+        certs::rotate(&self.state).await
     }
 
     /// Stops accepting connections, gives open ones 2 s to finish, and removes the config

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use super::conn::Busy;
 use super::faults::{status_error, Fault};
-use super::keys::SandboxKeys;
 use super::listing::Listing;
+use crate::keys::PrivateKey;
 use crate::signer::{canonical_response, nonce, sign_base64, SCHEME};
 
 /// How far back [`Fault::StaleTimestamp`] dates a response.
@@ -216,8 +216,7 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
 /// Signs `reply` like WeChat Pay (with the key chosen by the request's `Wechatpay-Serial`),
 /// applies a response-side fault, and makes the hyper response.
 pub(crate) fn finish(
-    keys: &SandboxKeys,
-    request_serial: Option<&str>,
+    (key_id, key): (&str, &PrivateKey),
     request_id: &str,
     now: i64,
     mut reply: Reply,
@@ -247,7 +246,6 @@ pub(crate) fn finish(
     let mut headers: HeaderMap = std::mem::take(&mut reply.headers).into_iter().collect();
     insert(&mut headers, "request-id", request_id);
     if fault != Some(&Fault::MissingSignatureHeaders) {
-        let (key_id, key) = keys.response_key(request_serial);
         let timestamp = match fault {
             Some(Fault::StaleTimestamp) => now - STALE_BY,
             _ => now,

@@ -311,9 +311,9 @@ async fn pipeline(
         .get("wechatpay-serial")
         .and_then(|v| v.to_str().ok());
     let request_id = format!("08{now:010X}{:012X}", state.next_id());
+    let (key_id, key) = state.certs.response_key(&state.keys, request_serial, path);
     Ok(finish(
-        &state.keys,
-        request_serial,
+        (&key_id, &key),
         &request_id,
         now,
         reply,
