@@ -76,6 +76,8 @@ pub(crate) struct ClientInner {
     /// The total time per request unless the request sets its own.
     pub(crate) timeout: Duration,
     pub(crate) get_retries: u32,
+    /// The most bytes of a signed answer read whole to verify it (streaming downloads).
+    pub(crate) body_limit: usize,
 }
 
 impl ClientInner {
@@ -89,7 +91,7 @@ impl ClientInner {
     }
 
     /// Where `request` goes and how long it may take.
-    fn route(&self, request: &PreparedRequest) -> Route {
+    pub(crate) fn route(&self, request: &PreparedRequest) -> Route {
         let route = Route::new(
             request.origin.clone(),
             request.timeout.unwrap_or(self.timeout),
@@ -344,7 +346,7 @@ fn retry_delay(
 }
 
 /// Turns an error status into an [`ApiError`] that keeps the response.
-fn api_error(request: &PreparedRequest, response: Response) -> Error {
+pub(crate) fn api_error(request: &PreparedRequest, response: Response) -> Error {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(response.bytes()).ok();
     let field = |name: &str| {
         parsed
@@ -713,6 +715,7 @@ impl Builder {
                 transport,
                 timeout: self.transport.timeout,
                 get_retries: self.get_retries,
+                body_limit: self.transport.body_limit,
             }),
             root: Node::root(),
         })

@@ -242,6 +242,9 @@ pub enum DecodeError {
     NotUtf8,
     /// The body is not JSON of the requested shape (the `serde_json::Error` is the source).
     Json,
+    /// A gzip download (a bill) is truncated or corrupt (the gunzip's error is the source);
+    /// what was written of it must be discarded.
+    Gzip,
 }
 
 /// Why a request could not be carried.
@@ -346,6 +349,14 @@ pub enum VerifyError {
     BadSignature,
     /// `Wechatpay-Statement-Sha1` does not match the body.
     StatementDigest,
+    /// A downloaded bill's SHA-1 does not match the `hash_value` of its apply answer: the
+    /// bill is corrupt and what was written of it must be discarded.
+    BillDigest {
+        /// The apply answer's `hash_value`.
+        expected: String,
+        /// The SHA-1 of the bytes received (decompressed), lower-case hex.
+        actual: String,
+    },
 }
 
 impl Error {
@@ -764,6 +775,10 @@ impl fmt::Display for DecodeError {
                 f,
                 "the response body is not the expected JSON; read it with .text() or .bytes()"
             ),
+            Self::Gzip => write!(
+                f,
+                "the gzip download is truncated or corrupt; discard what was written and download it again"
+            ),
         }
     }
 }
@@ -856,6 +871,10 @@ impl fmt::Display for VerifyError {
             Self::StatementDigest => write!(
                 f,
                 "Wechatpay-Statement-Sha1 does not match the SHA-1 of the body"
+            ),
+            Self::BillDigest { expected, actual } => write!(
+                f,
+                "the bill's SHA-1 {actual} does not match hash_value {expected} of the apply answer; the download is corrupt: discard it and download again"
             ),
         }
     }

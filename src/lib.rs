@@ -55,6 +55,7 @@
 // `[lints]` table so they apply to every target.
 
 pub mod api;
+pub mod bill;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
@@ -62,6 +63,7 @@ pub mod catalog;
 mod chain;
 mod client;
 pub mod crypto;
+pub mod download;
 mod error;
 mod keys;
 mod options;
@@ -76,6 +78,7 @@ pub mod transport;
 pub mod verifier;
 
 pub use chain::{normalize_segment, Chain};
+pub use download::StreamingResponse;
 pub use client::{ApiV3Key, Builder, Wechatpay};
 pub use error::{
     ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
