@@ -175,9 +175,7 @@ impl BillRequest {
             let summary = self.download_to(&mut file).await?;
             file.sync_all().await.map_err(output_error)?;
             drop(file);
-            tokio::fs::rename(&temp, path)
-                .await
-                .map_err(output_error)?;
+            tokio::fs::rename(&temp, path).await.map_err(output_error)?;
             Ok(summary)
         }
         .await;

@@ -19,11 +19,11 @@ use http::Method;
 #[cfg(feature = "blocking")]
 use crate::blocking::Blocking;
 use crate::client::{ClientInner, Wechatpay};
+use crate::download::StreamingResponse;
 use crate::error::ChainError;
 use crate::error::Result;
 use crate::options::Options;
 use crate::request::PreparedRequest;
-use crate::download::StreamingResponse;
 use crate::response::Response;
 use crate::template::{encode_literal_segment, encode_simple};
 

@@ -78,8 +78,8 @@ pub mod transport;
 pub mod verifier;
 
 pub use chain::{normalize_segment, Chain};
-pub use download::StreamingResponse;
 pub use client::{ApiV3Key, Builder, Wechatpay};
+pub use download::StreamingResponse;
 pub use error::{
     ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
     KeyMaterial, Result, TransportError, TransportKind, VerifyError,

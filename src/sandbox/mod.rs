@@ -64,6 +64,7 @@
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
 mod auth;
+mod bills;
 mod conn;
 mod control;
 mod faults;
