@@ -85,7 +85,7 @@ pub struct BillSummary {
 #[derive(Debug)]
 enum Source {
     /// Apply on this chain with these options.
-    Apply(Chain, Options),
+    Apply(Chain, Box<Options>),
     /// An apply answer already at hand.
     Known(BillApply),
 }
@@ -120,7 +120,7 @@ impl BillRequest {
     pub fn apply(chain: Chain, options: impl Into<Options>) -> Self {
         Self {
             client: chain.client(),
-            source: Source::Apply(chain, options.into()),
+            source: Source::Apply(chain, Box::new(options.into())),
         }
     }
 
@@ -142,7 +142,7 @@ impl BillRequest {
     {
         let apply = match self.source {
             Source::Known(apply) => apply,
-            Source::Apply(chain, options) => chain.get(options).await?.json::<BillApply>()?,
+            Source::Apply(chain, options) => chain.get(*options).await?.json::<BillApply>()?,
         };
         if !apply.hash_type.eq_ignore_ascii_case("SHA1") {
             return Err(Error::new(ErrorKind::Unsupported(format!(
