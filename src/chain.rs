@@ -337,7 +337,9 @@ impl Chain {
     /// body, so it is read within the body limit and verified before a byte is released (fail
     /// closed). A status ≥ 400 is the usual [`ApiError`](crate::ApiError). The total timeout
     /// bounds reaching the headers, then each chunk must come within the same duration; see
-    /// [`download`](crate::download). For bills, [`crate::bill`] also checks the digest.
+    /// [`download`](crate::download). A download is never retried
+    /// ([`get_retries`](crate::Builder::get_retries) does not apply). For bills,
+    /// [`crate::bill`] also checks the digest.
     ///
     /// ```no_run
     /// # async fn demo(wxpay: wechatpay_chain::Wechatpay, url: &str) -> wechatpay_chain::Result<()> {

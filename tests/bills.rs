@@ -21,7 +21,9 @@ use serde_json::json;
 use wechatpay_chain::bill::{BillApply, BillRequest};
 use wechatpay_chain::sandbox::{Fault, Sandbox, SandboxHandle};
 use wechatpay_chain::transport::{BoxFuture, Route, Transport};
-use wechatpay_chain::{DecodeError, ErrorKind, Options, Response, Result, VerifyError};
+use wechatpay_chain::{
+    DecodeError, ErrorKind, Options, Response, Result, TransportKind, VerifyError,
+};
 
 #[global_allocator]
 static HEAP: PeakAlloc = PeakAlloc;
@@ -354,4 +356,44 @@ async fn a_custom_transport_streams_through_the_default_send_streaming() {
         .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Chain(_)), "{e:?}");
     assert!(BillApply::from_json(&json!({"hash_type": "SHA1"})).is_err());
+}
+
+#[tokio::test]
+async fn the_body_limit_points_at_download_which_streams_past_it() {
+    let _serial = SERIAL.lock().await;
+    bounded(30, async {
+        let sandbox = sandbox().await;
+        let wxpay = sandbox.client_builder().body_limit(1000).build().unwrap();
+        let apply: BillApply = wxpay
+            .chain("v3/bill/tradebill")
+            .get(query(false))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let e = wxpay.chain(&apply.download_url).get(()).await.unwrap_err();
+        assert_eq!(
+            e.transport_kind(),
+            Some(TransportKind::BodyTooLarge),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("Chain::download"), "{e}");
+        // The unsigned download streams whatever its size.
+        let mut download = wxpay.chain(&apply.download_url).download(()).await.unwrap();
+        let written = download.write_to(&mut tokio::io::sink()).await.unwrap();
+        assert!(written > 1000, "{written}");
+        assert_eq!(download.received(), written);
+        // A signed answer must be read whole to be verified: beyond the limit, nothing.
+        let e = wxpay
+            .chain("v3/certificates")
+            .download(())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.transport_kind(),
+            Some(TransportKind::BodyTooLarge),
+            "{e:?}"
+        );
+    })
+    .await;
 }

@@ -1,6 +1,6 @@
 //! What the sandbox answers once a request passed the checks: the payscore partner
-//! pay-on-delivery order flow (stateful), `/v3/certificates`, and a generic signed answer for
-//! every other catalog endpoint.
+//! pay-on-delivery order flow (stateful), `/v3/certificates`, the bills ([`super::bills`]), and
+//! a generic signed answer for every other catalog endpoint.
 
 use std::collections::HashMap;
 use std::sync::Arc;
