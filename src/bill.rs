@@ -164,26 +164,40 @@ impl BillRequest {
     /// is left as it was.
     pub async fn download_to_file(self, path: impl AsRef<Path>) -> Result<BillSummary> {
         let path = path.as_ref();
-        let temp = temp_path(path)?;
-        let result = async {
-            let mut file = tokio::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)
-                .await
-                .map_err(output_error)?;
-            let summary = self.download_to(&mut file).await?;
-            file.sync_all().await.map_err(output_error)?;
-            drop(file);
-            tokio::fs::rename(&temp, path).await.map_err(output_error)?;
-            Ok(summary)
-        }
-        .await;
-        if result.is_err() {
+        // Removed on any error, and also if this future is dropped half-way.
+        let partial = Partial(Some(temp_path(path)?));
+        let temp = partial.0.as_deref().unwrap_or(path);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(temp)
+            .await
+            .map_err(output_error)?;
+        let summary = self.download_to(&mut file).await?;
+        file.sync_all().await.map_err(output_error)?;
+        drop(file);
+        tokio::fs::rename(temp, path).await.map_err(output_error)?;
+        partial.keep();
+        Ok(summary)
+    }
+}
+
+/// A temporary file that is removed unless kept.
+struct Partial(Option<PathBuf>);
+
+impl Partial {
+    /// The file was renamed into place: nothing to remove.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
             // Best effort: the file may not exist (creating it failed).
-            let _ = tokio::fs::remove_file(&temp).await;
+            let _ = std::fs::remove_file(path);
         }
-        result
     }
 }
 

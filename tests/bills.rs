@@ -397,3 +397,28 @@ async fn the_body_limit_points_at_download_which_streams_past_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_file_download_dropped_half_way_leaves_no_file() {
+    let _serial = SERIAL.lock().await;
+    bounded(60, async {
+        let sandbox = sandbox().await;
+        let wxpay = sandbox.client().unwrap();
+        let dir = std::env::temp_dir().join(format!("wxpay-bills-dropped-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A 50 MB bill takes seconds to apply for and download: 300 ms is half-way at most.
+        let download = wxpay
+            .trade_bill(query(true).query("sandbox_rows", 215_000))
+            .download_to_file(dir.join("bill.csv"));
+        let outcome = tokio::time::timeout(Duration::from_millis(300), download).await;
+        assert!(outcome.is_err(), "still running when dropped");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "no file, no temporary file"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    })
+    .await;
+}
