@@ -611,6 +611,7 @@ impl Builder {
     }
 
     /// Total timeout per request, body included (default 30 s); per request: [`Options::timeout`].
+    /// A streaming [`Chain::download`] gets it to reach the headers, then again per chunk.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.transport.timeout = timeout;
         self
