@@ -34,6 +34,7 @@ const TAKEN: &[&str] = &[
     "segments",
     "client",
     "blocking",
+    "download",
     // Wechatpay.
     "builder",
     "mchid",
@@ -42,6 +43,8 @@ const TAKEN: &[&str] = &[
     "now",
     "execute",
     "platform_certificates",
+    "trade_bill",
+    "fund_flow_bill",
     // api::Node.
     "into_chain",
     // Traits nodes implement or reach (Clone, PartialEq, Debug, Display, Deref, AsRef, Into…).

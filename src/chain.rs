@@ -19,6 +19,7 @@ use http::Method;
 #[cfg(feature = "blocking")]
 use crate::blocking::Blocking;
 use crate::client::{ClientInner, Wechatpay};
+use crate::download::StreamingResponse;
 use crate::error::ChainError;
 use crate::error::Result;
 use crate::options::Options;
@@ -326,6 +327,34 @@ impl Chain {
         options: impl Into<Options>,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
         crate::client::request(self, method, options)
+    }
+
+    /// `GET` this endpoint and stream the answer: signed like any request; the body is read
+    /// chunk by chunk through the returned [`StreamingResponse`], in constant memory.
+    ///
+    /// An unsigned download endpoint ([`is_exempt`](crate::verifier::is_exempt), e.g.
+    /// `v3/billdownload/file`) streams as it arrives; any other answer is signed over its whole
+    /// body, so it is read within the body limit and verified before a byte is released (fail
+    /// closed). A status ≥ 400 is the usual [`ApiError`](crate::ApiError). The total timeout
+    /// bounds reaching the headers, then each chunk must come within the same duration; see
+    /// [`download`](crate::download). A download is never retried
+    /// ([`get_retries`](crate::Builder::get_retries) does not apply). For bills,
+    /// [`crate::bill`] also checks the digest.
+    ///
+    /// ```no_run
+    /// # async fn demo(wxpay: wechatpay_chain::Wechatpay, url: &str) -> wechatpay_chain::Result<()> {
+    /// let mut file = tokio::fs::File::create("bill.csv").await.expect("create");
+    /// let mut download = wxpay.chain(url).download(()).await?;
+    /// let bytes = download.write_to(&mut file).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn download(
+        &self,
+        options: impl Into<Options>,
+    ) -> impl Future<Output = Result<StreamingResponse>> + Send + 'static {
+        let prepared = self.prepare(Method::GET, options);
+        let client = self.client.clone();
+        async move { crate::download::execute(client, prepared?).await }
     }
 
     /// Appends one segment given by name, normalized (`sendPendingmessage` →

@@ -78,6 +78,8 @@ pub(crate) struct ClientInner {
     pub(crate) get_retries: u32,
     /// Platform certificate refresh on an unknown serial (single flight).
     pub(crate) refresher: crate::certificates::Refresher,
+    /// The most bytes of a signed answer read whole to verify it (streaming downloads).
+    pub(crate) body_limit: usize,
 }
 
 impl ClientInner {
@@ -91,7 +93,7 @@ impl ClientInner {
     }
 
     /// Where `request` goes and how long it may take.
-    fn route(&self, request: &PreparedRequest) -> Route {
+    pub(crate) fn route(&self, request: &PreparedRequest) -> Route {
         let route = Route::new(
             request.origin.clone(),
             request.timeout.unwrap_or(self.timeout),
@@ -363,7 +365,7 @@ fn retry_delay(
 }
 
 /// Turns an error status into an [`ApiError`] that keeps the response.
-fn api_error(request: &PreparedRequest, response: Response) -> Error {
+pub(crate) fn api_error(request: &PreparedRequest, response: Response) -> Error {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(response.bytes()).ok();
     let field = |name: &str| {
         parsed
@@ -632,6 +634,7 @@ impl Builder {
     }
 
     /// Total timeout per request, body included (default 30 s); per request: [`Options::timeout`].
+    /// A streaming [`Chain::download`] gets it to reach the headers, then again per chunk.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.transport.timeout = timeout;
         self
@@ -771,6 +774,7 @@ impl Builder {
             transport,
             timeout: self.transport.timeout,
             get_retries: self.get_retries,
+            body_limit: self.transport.body_limit,
             refresher: crate::certificates::Refresher::new(self.refresh_on_unknown_serial),
         });
         if let Some((runtime, every)) = background {

@@ -253,6 +253,9 @@ pub enum DecodeError {
     NotUtf8,
     /// The body is not JSON of the requested shape (the `serde_json::Error` is the source).
     Json,
+    /// A gzip download (a bill) is truncated or corrupt (the gunzip's error is the source);
+    /// what was written of it must be discarded.
+    Gzip,
 }
 
 /// Why a request could not be carried.
@@ -360,6 +363,14 @@ pub enum VerifyError {
     /// A platform certificate download is not what it claims (a certificate's serial is not its
     /// `serial_no`, an unknown encryption, no valid certificate); what is wrong.
     Certificate(String),
+    /// A downloaded bill's SHA-1 does not match the `hash_value` of its apply answer: the
+    /// bill is corrupt and what was written of it must be discarded.
+    BillDigest {
+        /// The apply answer's `hash_value`.
+        expected: String,
+        /// The SHA-1 of the bytes received (decompressed), lower-case hex.
+        actual: String,
+    },
 }
 
 impl Error {
@@ -791,6 +802,10 @@ impl fmt::Display for DecodeError {
                 f,
                 "the response body is not the expected JSON; read it with .text() or .bytes()"
             ),
+            Self::Gzip => write!(
+                f,
+                "the gzip download is truncated or corrupt; discard what was written and download it again"
+            ),
         }
     }
 }
@@ -885,6 +900,10 @@ impl fmt::Display for VerifyError {
                 "Wechatpay-Statement-Sha1 does not match the SHA-1 of the body"
             ),
             Self::Certificate(what) => write!(f, "platform certificate download refused: {what}"),
+            Self::BillDigest { expected, actual } => write!(
+                f,
+                "the bill's SHA-1 {actual} does not match hash_value {expected} of the apply answer; the download is corrupt: discard it and download again"
+            ),
         }
     }
 }

@@ -55,6 +55,7 @@
 // `[lints]` table so they apply to every target.
 
 pub mod api;
+pub mod bill;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
@@ -63,6 +64,7 @@ pub mod certificates;
 mod chain;
 mod client;
 pub mod crypto;
+pub mod download;
 mod error;
 mod keys;
 pub mod media;
@@ -79,6 +81,7 @@ pub mod verifier;
 
 pub use chain::{normalize_segment, Chain};
 pub use client::{ApiV3Key, Builder, Wechatpay};
+pub use download::StreamingResponse;
 pub use error::{
     ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
     KeyMaterial, Result, TransportError, TransportKind, VerifyError,

@@ -1,6 +1,6 @@
 //! What the sandbox answers once a request passed the checks: the payscore partner
-//! pay-on-delivery order flow (stateful), `/v3/certificates`, and a generic signed answer for
-//! every other catalog endpoint.
+//! pay-on-delivery order flow (stateful), `/v3/certificates`, the bills ([`super::bills`]), and
+//! a generic signed answer for every other catalog endpoint.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,6 +106,10 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
         QUERY if call.method == Method::GET => query(state, call),
         PENDING | PREPAID | PAY => order_action(state, endpoint.path, call),
         "/v3/certificates" | "/hk/v3/certificates" => Ok(super::certs::listing(state)),
+        super::bills::TRADE | super::bills::FUND_FLOW => {
+            super::bills::apply(state, endpoint.path, call)
+        }
+        super::bills::DOWNLOAD => super::bills::download(call),
         _ => Ok(generic(endpoint)),
     };
     result.unwrap_or_else(|reply| reply)
@@ -356,7 +360,7 @@ fn path_param(pattern: &str, path: &str, name: &str) -> Option<String> {
 }
 
 /// The decoded value of query parameter `name`.
-fn query_param(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     query
         .split('&')
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))

@@ -69,6 +69,7 @@
 
 mod auth;
 mod certs;
+mod bills;
 mod conn;
 mod control;
 mod faults;

@@ -12,6 +12,7 @@ use http::StatusCode;
 use hyper::body::{Body, Frame, SizeHint};
 use serde_json::{json, Value};
 
+use super::bills::{BillSpec, BillStream};
 use super::conn::Busy;
 use super::faults::{status_error, Fault};
 use super::listing::Listing;
@@ -32,6 +33,8 @@ pub(crate) struct Reply {
     /// Headers besides the signature ones (few: a list keeps `Reply` small).
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Bytes,
+    /// A bill to stream instead of `body`, unsigned like the platform's downloads.
+    pub(crate) download: Option<BillSpec>,
 }
 
 impl Reply {
@@ -46,6 +49,7 @@ impl Reply {
             status,
             headers: vec![(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             body,
+            download: None,
         }
     }
 
@@ -55,6 +59,20 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Bytes::new(),
+            download: None,
+        }
+    }
+
+    /// A `200` streaming the bill of `spec` ([`super::bills`]).
+    pub(crate) fn download(spec: BillSpec) -> Self {
+        Self {
+            status: StatusCode::OK,
+            headers: vec![(
+                CONTENT_TYPE,
+                HeaderValue::from_static(BillStream::content_type(&spec)),
+            )],
+            body: Bytes::new(),
+            download: Some(spec),
         }
     }
 
@@ -115,6 +133,7 @@ pub(crate) struct ReplyBody {
     chunk: Option<Bytes>,
     then_fail: Option<Pin<Box<tokio::time::Sleep>>>,
     listing: Option<Listing>,
+    bill: Option<BillStream>,
     guard: Option<Busy>,
 }
 
@@ -124,6 +143,7 @@ impl ReplyBody {
             chunk: (!bytes.is_empty()).then_some(bytes),
             then_fail: None,
             listing: None,
+            bill: None,
             guard: None,
         }
     }
@@ -133,6 +153,7 @@ impl ReplyBody {
             chunk: (!half.is_empty()).then_some(half),
             then_fail: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
             listing: None,
+            bill: None,
             guard: None,
         }
     }
@@ -143,6 +164,18 @@ impl ReplyBody {
             chunk: None,
             then_fail: None,
             listing: Some(listing),
+            bill: None,
+            guard: None,
+        }
+    }
+
+    /// The pieces of a bill, generated as hyper asks for them.
+    fn bill(stream: BillStream) -> Self {
+        Self {
+            chunk: None,
+            then_fail: None,
+            listing: None,
+            bill: Some(stream),
             guard: None,
         }
     }
@@ -167,6 +200,10 @@ impl Body for ReplyBody {
         if let Some(piece) = self.listing.as_mut().and_then(Iterator::next) {
             return Poll::Ready(Some(Ok(Frame::data(piece))));
         }
+        if let Some(piece) = self.bill.as_mut().and_then(Iterator::next) {
+            return Poll::Ready(Some(Ok(Frame::data(piece))));
+        }
+        self.bill = None;
         if let Some(wait) = self.then_fail.as_mut() {
             if wait.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
@@ -183,10 +220,16 @@ impl Body for ReplyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunk.is_none() && self.then_fail.is_none() && self.listing.is_none()
+        self.chunk.is_none()
+            && self.then_fail.is_none()
+            && self.listing.is_none()
+            && self.bill.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.bill.is_some() {
+            return SizeHint::default();
+        }
         match (&self.chunk, &self.then_fail, &self.listing) {
             (_, Some(_), _) => SizeHint::default(),
             // Asked before the first piece: hyper then sends a `Content-Length`.
@@ -222,6 +265,14 @@ pub(crate) fn finish(
     mut reply: Reply,
     fault: Option<&Fault>,
 ) -> http::Response<ReplyBody> {
+    if let Some(spec) = reply.download.take() {
+        // Downloads are not signed (their digest is in the signed apply answer).
+        let mut response = http::Response::new(ReplyBody::bill(BillStream::new(&spec)));
+        let mut headers: HeaderMap = std::mem::take(&mut reply.headers).into_iter().collect();
+        insert(&mut headers, "request-id", request_id);
+        *response.headers_mut() = headers;
+        return response;
+    }
     let mut truncate = false;
     match fault {
         Some(Fault::MalformedBody) => {

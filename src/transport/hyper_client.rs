@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::{BoxFuture, Route, Transport};
+use crate::download::StreamingResponse;
 use crate::error::{ConfigError, Error, Result, TransportKind};
 use crate::response::Response;
 
@@ -175,10 +176,13 @@ impl HyperTransport {
         &self.caller
     }
 
-    /// One request to one origin, body read to the end within the limit.
-    async fn exchange(&self, request: http::Request<Bytes>, origin: &str) -> Result<Response> {
-        let response = self
-            .pool()
+    /// One request to one origin, up to the response headers.
+    async fn open(
+        &self,
+        request: http::Request<Bytes>,
+        origin: &str,
+    ) -> Result<http::Response<hyper::body::Incoming>> {
+        self.pool()
             .request(request.map(Full::new))
             .await
             .map_err(|e| {
@@ -188,7 +192,40 @@ impl HyperTransport {
                     (TransportKind::Io, "the exchange failed with")
                 };
                 Error::transport_with_source(kind, format!("{what} {origin}"), e)
-            })?;
+            })
+    }
+
+    /// [`open`](Self::open) on the route's origin; on a connect failure (the request never
+    /// left) once more on the backup origin. Returns the response and the origin that gave it.
+    async fn open_with_failover<'a>(
+        &self,
+        request: http::Request<Bytes>,
+        route: &'a Route,
+    ) -> Result<(http::Response<hyper::body::Incoming>, &'a str)> {
+        // Only cheap clones (shared body bytes); kept only when there is a backup.
+        let spare = route.backup_origin.as_ref().map(|_| copy_of(&request));
+        let e = match self.open(request, &route.origin).await {
+            Ok(response) => return Ok((response, &route.origin)),
+            Err(e) if e.is_connect() => e,
+            Err(e) => return Err(e),
+        };
+        let (Some(backup), Some(mut spare)) = (&route.backup_origin, spare) else {
+            return Err(e);
+        };
+        let Some(uri) = on_origin(spare.uri(), backup) else {
+            return Err(e);
+        };
+        *spare.uri_mut() = uri;
+        tracing::warn!(error = %e, backup = %backup, "primary host unreachable; retrying once on the backup host");
+        Ok((self.open(spare, backup).await?, backup))
+    }
+
+    /// The body read to the end within the limit.
+    async fn read_whole(
+        &self,
+        response: http::Response<hyper::body::Incoming>,
+        origin: &str,
+    ) -> Result<Response> {
         let (parts, body) = response.into_parts();
         let limit = self.body_limit;
         let bytes = Limited::new(body, limit)
@@ -198,7 +235,7 @@ impl HyperTransport {
                 if e.is::<http_body_util::LengthLimitError>() {
                     Error::transport_with_source(
                         TransportKind::BodyTooLarge,
-                        format!("more than {limit} bytes; raise body_limit or stream the download"),
+                        format!("more than {limit} bytes; raise body_limit, or stream the download with Chain::download (a StreamingResponse)"),
                         e,
                     )
                 } else {
@@ -222,21 +259,22 @@ impl Transport for HyperTransport {
         route: &'a Route,
     ) -> BoxFuture<'a, Result<Response>> {
         Box::pin(async move {
-            // Only cheap clones (shared body bytes); kept only when there is a backup.
-            let spare = route.backup_origin.as_ref().map(|_| copy_of(&request));
-            let e = match self.exchange(request, &route.origin).await {
-                Err(e) if e.is_connect() => e,
-                other => return other,
-            };
-            let (Some(backup), Some(mut spare)) = (&route.backup_origin, spare) else {
-                return Err(e);
-            };
-            let Some(uri) = on_origin(spare.uri(), backup) else {
-                return Err(e);
-            };
-            *spare.uri_mut() = uri;
-            tracing::warn!(error = %e, backup = %backup, "primary host unreachable; retrying once on the backup host");
-            self.exchange(spare, backup).await
+            let (response, origin) = self.open_with_failover(request, route).await?;
+            self.read_whole(response, origin).await
+        })
+    }
+
+    /// Streams the body as hyper receives it (no body limit: the caller reads it chunk by
+    /// chunk); the same failover as [`send`](Self::send).
+    fn send_streaming<'a>(
+        &'a self,
+        request: http::Request<Bytes>,
+        route: &'a Route,
+    ) -> BoxFuture<'a, Result<StreamingResponse>> {
+        Box::pin(async move {
+            let (response, _) = self.open_with_failover(request, route).await?;
+            let (parts, body) = response.into_parts();
+            Ok(StreamingResponse::new(parts.status, parts.headers, body))
         })
     }
 }

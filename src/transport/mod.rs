@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::download::StreamingResponse;
 use crate::error::Result;
 use crate::response::Response;
 
@@ -121,4 +122,19 @@ pub trait Transport: Send + Sync + fmt::Debug {
         request: http::Request<Bytes>,
         route: &'a Route,
     ) -> BoxFuture<'a, Result<Response>>;
+
+    /// Sends `request` like [`send`](Self::send) but returns as soon as the response headers
+    /// are in, with the body still to be read ([`Chain::download`](crate::Chain::download)).
+    ///
+    /// The default reads the whole response with [`send`](Self::send) and hands it over as
+    /// one chunk, so every transport supports downloads (within its own body limit); the
+    /// default hyper transport streams natively. The client bounds reaching the headers by
+    /// [`Route::timeout`] and each chunk by the same duration (an idle timeout).
+    fn send_streaming<'a>(
+        &'a self,
+        request: http::Request<Bytes>,
+        route: &'a Route,
+    ) -> BoxFuture<'a, Result<StreamingResponse>> {
+        Box::pin(async move { self.send(request, route).await.map(StreamingResponse::from) })
+    }
 }
