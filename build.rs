@@ -41,6 +41,9 @@ const TAKEN: &[&str] = &[
     "apiv3_key",
     "now",
     "execute",
+    "encryptor",
+    "jsapi_pay_sign",
+    "app_pay_sign",
     // api::Node.
     "into_chain",
     // Traits nodes implement or reach (Clone, PartialEq, Debug, Display, Deref, AsRef, Into…).

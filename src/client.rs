@@ -134,6 +134,12 @@ impl Wechatpay {
         }
     }
 
+    /// The shared configuration, for helpers implemented in their own modules
+    /// (`crypto::oaep`, `pay_sign`).
+    pub(crate) fn inner(&self) -> &ClientInner {
+        &self.inner
+    }
+
     pub(crate) fn root(&self) -> Chain {
         Chain::new(self.inner.clone(), self.root.clone())
     }

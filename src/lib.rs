@@ -48,6 +48,8 @@
 //!   [`blocking::wait`] for code without an async runtime.
 //! - `sandbox`: the embedded WeChat Pay simulator (a hyper server on loopback).
 //! - `cli`: the `wxpay` command line (implies `sandbox`).
+//! - `oaep` (default): RSA-OAEP for sensitive fields ([`Wechatpay::encryptor`],
+//!   [`PrivateKey::oaep_decrypt`]) on AWS-LC (`aws-lc-rs`).
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -65,6 +67,7 @@ pub mod crypto;
 mod error;
 mod keys;
 mod options;
+pub mod pay_sign;
 mod request;
 mod response;
 #[cfg(feature = "sandbox")]
@@ -83,6 +86,9 @@ pub use error::{
 };
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use options::{Options, Query};
+pub use pay_sign::{AppPaySign, JsapiPaySign};
+#[cfg(feature = "oaep")]
+pub use crypto::Encryptor;
 pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;
 pub use signer::{Clock, FixedClock, FixedNonce, NonceSource, RandomNonce, Sign, SystemClock};
