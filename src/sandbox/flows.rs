@@ -91,11 +91,16 @@ pub(crate) struct Call<'a> {
     pub(crate) query: &'a str,
     pub(crate) body: &'a [u8],
     pub(crate) now: i64,
+    /// The request's headers.
+    pub(crate) headers: &'a http::HeaderMap,
 }
 
 /// Answers a checked request on catalog endpoint `endpoint`.
 pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -> Reply {
     if let Err(reply) = check_json_body(endpoint, call) {
+        return reply;
+    }
+    if let Err(reply) = super::sensitive::check(&state.keys, endpoint, call) {
         return reply;
     }
     let result = match endpoint.path {

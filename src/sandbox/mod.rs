@@ -75,6 +75,7 @@ mod listing;
 mod notify;
 mod record;
 mod reply;
+mod sensitive;
 mod server;
 
 use std::collections::VecDeque;

@@ -386,6 +386,7 @@ fn answer(
         query,
         body,
         now,
+        headers: &parts.headers,
     };
     flows::handle(state, endpoint, &call)
 }
