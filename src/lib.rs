@@ -80,6 +80,8 @@ pub mod verifier;
 
 pub use chain::{normalize_segment, Chain};
 pub use client::{ApiV3Key, Builder, Wechatpay};
+#[cfg(feature = "oaep")]
+pub use crypto::Encryptor;
 pub use error::{
     ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
     KeyMaterial, Result, TransportError, TransportKind, VerifyError,
@@ -87,8 +89,6 @@ pub use error::{
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use options::{Options, Query};
 pub use pay_sign::{AppPaySign, JsapiPaySign};
-#[cfg(feature = "oaep")]
-pub use crypto::Encryptor;
 pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;
 pub use signer::{Clock, FixedClock, FixedNonce, NonceSource, RandomNonce, Sign, SystemClock};

@@ -94,7 +94,12 @@ impl JsapiPaySign {
 
     /// The signed message: `appId\ntimeStamp\nnonceStr\npackage\n`.
     pub fn message(&self) -> String {
-        joined_by_line_feed(&[&self.app_id, &self.time_stamp, &self.nonce_str, &self.package])
+        joined_by_line_feed(&[
+            &self.app_id,
+            &self.time_stamp,
+            &self.nonce_str,
+            &self.package,
+        ])
     }
 
     /// True if `paySign` is the merchant key's signature of this set (e.g. in tests).

@@ -411,9 +411,9 @@ fn build_headers(
     for (name, value) in user {
         let header_name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| ChainError::InvalidHeader(format!("{name:?} is not a header name")))?;
-        if let Some(pinned) = pinned_serial.filter(|p| {
-            header_name.as_str() == "wechatpay-serial" && value.trim() != *p
-        }) {
+        if let Some(pinned) = pinned_serial
+            .filter(|p| header_name.as_str() == "wechatpay-serial" && value.trim() != *p)
+        {
             return Err(ChainError::InvalidHeader(format!(
                 "Wechatpay-Serial is pinned to {pinned} (the key sensitive fields were encrypted to); the {name} header names another key"
             ))

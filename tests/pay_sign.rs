@@ -5,9 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use wechatpay_chain::{
-    AppPaySign, CryptoError, ErrorKind, FixedNonce, JsapiPaySign, Sign,
-};
+use wechatpay_chain::{AppPaySign, CryptoError, ErrorKind, FixedNonce, JsapiPaySign, Sign};
 
 use support::str_field;
 
@@ -84,11 +82,16 @@ fn the_client_signs_with_its_signer_clock_and_nonce_source() {
         .nonce_source(FixedNonce(str_field(&jsapi, "nonceStr").into()))
         .build()
         .unwrap();
-    let prepay_id = str_field(&jsapi, "package").strip_prefix("prepay_id=").unwrap();
+    let prepay_id = str_field(&jsapi, "package")
+        .strip_prefix("prepay_id=")
+        .unwrap();
     let set = wxpay
         .jsapi_pay_sign(str_field(&jsapi, "appId"), prepay_id)
         .unwrap();
-    assert_eq!(serde_json::to_value(&set).unwrap(), front_end_fields(&jsapi));
+    assert_eq!(
+        serde_json::to_value(&set).unwrap(),
+        front_end_fields(&jsapi)
+    );
 
     assert_eq!(str_field(&app, "partnerid"), wxpay.mchid());
     let set = wxpay
@@ -100,13 +103,20 @@ fn the_client_signs_with_its_signer_clock_and_nonce_source() {
 #[test]
 fn a_fresh_nonce_per_call_from_the_default_source() {
     let wxpay = support::client();
-    let a = wxpay.jsapi_pay_sign("wxd678efh567hg6787", "wx2014").unwrap();
-    let b = wxpay.jsapi_pay_sign("wxd678efh567hg6787", "wx2014").unwrap();
+    let a = wxpay
+        .jsapi_pay_sign("wxd678efh567hg6787", "wx2014")
+        .unwrap();
+    let b = wxpay
+        .jsapi_pay_sign("wxd678efh567hg6787", "wx2014")
+        .unwrap();
     assert_ne!(a.nonce_str, b.nonce_str);
     assert_eq!(a.nonce_str.len(), 32);
     assert_eq!(a.time_stamp, support::VECTOR_EPOCH.to_string());
     assert!(a.verify(&support::merchant_key().public_key()));
-    assert!(!a.verify(&support::public_key()), "another key does not verify it");
+    assert!(
+        !a.verify(&support::public_key()),
+        "another key does not verify it"
+    );
 }
 
 fn field_error(result: wechatpay_chain::Result<impl std::fmt::Debug>) -> &'static str {
@@ -121,14 +131,35 @@ fn field_error(result: wechatpay_chain::Result<impl std::fmt::Debug>) -> &'stati
 fn line_feeds_and_empty_fields_are_refused_by_name() {
     let key = support::merchant_key();
     let (t, n) = (1_763_780_300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS");
-    assert_eq!(field_error(JsapiPaySign::new("wx1\nwx2", "p", t, n, &key)), "appId");
-    assert_eq!(field_error(JsapiPaySign::new("wx1", "p\n", t, n, &key)), "package");
-    assert_eq!(field_error(JsapiPaySign::new("wx1", "p", t, "a\rb", &key)), "nonceStr");
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1\nwx2", "p", t, n, &key)),
+        "appId"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1", "p\n", t, n, &key)),
+        "package"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1", "p", t, "a\rb", &key)),
+        "nonceStr"
+    );
     assert_eq!(field_error(JsapiPaySign::new("", "p", t, n, &key)), "appId");
-    assert_eq!(field_error(JsapiPaySign::new("wx1", "prepay_id=", t, n, &key)), "package");
-    assert_eq!(field_error(AppPaySign::new("wx1", "19\n00", "p", t, n, &key)), "partnerid");
-    assert_eq!(field_error(AppPaySign::new("wx1", "1900", "", t, n, &key)), "prepayid");
-    assert_eq!(field_error(AppPaySign::new("wx1", "1900", "p", t, "", &key)), "noncestr");
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1", "prepay_id=", t, n, &key)),
+        "package"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new("wx1", "19\n00", "p", t, n, &key)),
+        "partnerid"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new("wx1", "1900", "", t, n, &key)),
+        "prepayid"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new("wx1", "1900", "p", t, "", &key)),
+        "noncestr"
+    );
     let wxpay = support::client();
     assert_eq!(field_error(wxpay.app_pay_sign("wx\n1", "p")), "appid");
     let e = wxpay.jsapi_pay_sign("wx1", "p\nq").unwrap_err();

@@ -11,8 +11,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use wechatpay_chain::crypto::{oaep_decrypt, oaep_encrypt};
 use wechatpay_chain::{
-    ChainError, CryptoError, DecodeError, Encryptor, Error, ErrorKind, KeyStore, Method, Options,
-    PrivateKey, PublicKey, Wechatpay,
+    ChainError, CryptoError, DecodeError, Encryptor, Error, ErrorKind, Method, Options, PrivateKey,
+    PublicKey, Wechatpay,
 };
 
 use support::{array, fixture, str_field};
@@ -43,7 +43,10 @@ fn encrypting_key(encrypted_for: &str) -> PublicKey {
 
 fn cases() -> Vec<Value> {
     let cases = array(&support::vectors(), "oaep").to_vec();
-    let kinds: Vec<&str> = cases.iter().map(|c| str_field(c, "encrypted_for")).collect();
+    let kinds: Vec<&str> = cases
+        .iter()
+        .map(|c| str_field(c, "encrypted_for"))
+        .collect();
     for kind in ["merchant", "platform", "pubkey"] {
         assert!(kinds.contains(&kind), "no {kind} oaep vector");
     }
@@ -91,7 +94,11 @@ fn our_ciphertexts_decrypt_with_each_keys_private_half() {
         assert_eq!(private.oaep_decrypt(&a).unwrap(), plain);
         assert_eq!(oaep_decrypt(&private, &b).unwrap(), plain.as_bytes());
         // Another key does not decrypt it.
-        let other = if kind == "merchant" { "platform" } else { "merchant" };
+        let other = if kind == "merchant" {
+            "platform"
+        } else {
+            "merchant"
+        };
         let e = decrypting_key(other).oaep_decrypt(&a).unwrap_err();
         assert_eq!(crypto_error(&e), &CryptoError::OaepDecrypt);
     }
@@ -107,12 +114,20 @@ fn tampered_and_malformed_ciphertexts_are_typed_errors() {
         altered[i] ^= 0x01;
         let e = key.oaep_decrypt(&BASE64.encode(&altered)).unwrap_err();
         assert_eq!(crypto_error(&e), &CryptoError::OaepDecrypt, "byte {i}");
-        assert!(e.to_string().contains("not encrypted to this merchant key"), "{e}");
+        assert!(
+            e.to_string().contains("not encrypted to this merchant key"),
+            "{e}"
+        );
     }
     let e = key.oaep_decrypt("not base64!").unwrap_err();
     assert_eq!(crypto_error(&e), &CryptoError::OaepBase64);
-    assert!(std::error::Error::source(&e).is_some(), "the decoder's error is kept");
-    let e = key.oaep_decrypt(&BASE64.encode(&cipher[..255])).unwrap_err();
+    assert!(
+        std::error::Error::source(&e).is_some(),
+        "the decoder's error is kept"
+    );
+    let e = key
+        .oaep_decrypt(&BASE64.encode(&cipher[..255]))
+        .unwrap_err();
     assert_eq!(
         crypto_error(&e),
         &CryptoError::OaepLength {
@@ -121,7 +136,10 @@ fn tampered_and_malformed_ciphertexts_are_typed_errors() {
         }
     );
     let e = key.oaep_decrypt("").unwrap_err();
-    assert!(matches!(crypto_error(&e), CryptoError::OaepLength { got: 0, .. }));
+    assert!(matches!(
+        crypto_error(&e),
+        CryptoError::OaepLength { got: 0, .. }
+    ));
 }
 
 #[test]
@@ -129,7 +147,12 @@ fn a_plaintext_longer_than_one_block_is_refused() {
     let key = support::public_key();
     let private = private("pub_key_private.pem");
     let longest = "a".repeat(214);
-    assert_eq!(private.oaep_decrypt(&key.oaep_encrypt(&longest).unwrap()).unwrap(), longest);
+    assert_eq!(
+        private
+            .oaep_decrypt(&key.oaep_encrypt(&longest).unwrap())
+            .unwrap(),
+        longest
+    );
     let e = key.oaep_encrypt(&"a".repeat(215)).unwrap_err();
     assert_eq!(
         crypto_error(&e),
@@ -140,14 +163,20 @@ fn a_plaintext_longer_than_one_block_is_refused() {
     );
     // Bytes, not characters: 72 three-byte characters are 216 bytes.
     let e = key.oaep_encrypt(&"张".repeat(72)).unwrap_err();
-    assert!(matches!(crypto_error(&e), CryptoError::PlaintextTooLong { length: 216, .. }));
+    assert!(matches!(
+        crypto_error(&e),
+        CryptoError::PlaintextTooLong { length: 216, .. }
+    ));
 }
 
 #[test]
 fn non_utf8_plaintext_is_a_decode_error_that_does_not_repeat_it() {
     let merchant = support::merchant_key();
     let cipher = oaep_encrypt(&merchant.public_key(), &[0xff, 0xfe, 0x41]).unwrap();
-    assert_eq!(oaep_decrypt(&merchant, &cipher).unwrap(), [0xff, 0xfe, 0x41]);
+    assert_eq!(
+        oaep_decrypt(&merchant, &cipher).unwrap(),
+        [0xff, 0xfe, 0x41]
+    );
     let e = merchant.oaep_decrypt(&cipher).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Decode(DecodeError::NotUtf8));
     assert!(std::error::Error::source(&e).is_none(), "{e:?}");
@@ -161,9 +190,11 @@ fn the_encryptor_uses_the_preferred_key_and_pins_its_id() {
     assert_eq!(enc.serial(), f.public_key_id, "the public key is preferred");
     assert_eq!(enc.public_key(), &support::public_key());
     let field = enc.encrypt("张三").unwrap();
-    assert_eq!(private("pub_key_private.pem").oaep_decrypt(&field).unwrap(), "张三");
+    assert_eq!(
+        private("pub_key_private.pem").oaep_decrypt(&field).unwrap(),
+        "张三"
+    );
     assert!(!format!("{enc:?}").contains(&field));
-
 }
 
 fn bare_builder() -> wechatpay_chain::Builder {
@@ -185,7 +216,10 @@ fn a_certificate_only_store_encrypts_to_the_certificate_and_an_empty_one_fails()
     let enc = wxpay.encryptor().unwrap();
     assert_eq!(enc.serial(), f.platform_serial);
     let field = enc.encrypt("13800138000").unwrap();
-    assert_eq!(private("platform_key.pem").oaep_decrypt(&field).unwrap(), "13800138000");
+    assert_eq!(
+        private("platform_key.pem").oaep_decrypt(&field).unwrap(),
+        "13800138000"
+    );
 
     let e = bare_builder().build().unwrap().encryptor().unwrap_err();
     assert_eq!(crypto_error(&e), &CryptoError::NoPlatformKey);
@@ -196,7 +230,10 @@ fn serial_header(wxpay: &Wechatpay, options: Options) -> wechatpay_chain::Result
     let prepared = wxpay
         .chain("v3/profitsharing/receivers/add")
         .prepare(Method::POST, options.json(json!({"name": "x"})))?;
-    Ok(prepared.headers()["wechatpay-serial"].to_str().unwrap().to_string())
+    Ok(prepared.headers()["wechatpay-serial"]
+        .to_str()
+        .unwrap()
+        .to_string())
 }
 
 fn header_error(result: wechatpay_chain::Result<String>) -> String {
@@ -210,16 +247,26 @@ fn header_error(result: wechatpay_chain::Result<String>) -> String {
 fn the_pin_wins_over_the_preferred_key_and_conflicts_are_errors() {
     let f = support::fixtures();
     let wxpay = support::client();
-    assert_eq!(serial_header(&wxpay, Options::new()).unwrap(), f.public_key_id);
+    assert_eq!(
+        serial_header(&wxpay, Options::new()).unwrap(),
+        f.public_key_id
+    );
     let cert = Encryptor::new(
         f.platform_serial.clone(),
         support::platform_certificate().public_key().clone(),
     );
-    assert_eq!(serial_header(&wxpay, cert.options()).unwrap(), f.platform_serial);
+    assert_eq!(
+        serial_header(&wxpay, cert.options()).unwrap(),
+        f.platform_serial
+    );
     // The same id as a header too is fine; another one is refused, never silently chosen.
-    let same = cert.options().header("Wechatpay-Serial", f.platform_serial.clone());
+    let same = cert
+        .options()
+        .header("Wechatpay-Serial", f.platform_serial.clone());
     assert_eq!(serial_header(&wxpay, same).unwrap(), f.platform_serial);
-    let other = cert.options().header("wechatpay-serial", f.public_key_id.clone());
+    let other = cert
+        .options()
+        .header("wechatpay-serial", f.public_key_id.clone());
     let m = header_error(serial_header(&wxpay, other));
     assert!(m.contains("pinned to 5157F09E"), "{m}");
     let twice = cert.options().wechatpay_serial(f.public_key_id.clone());
@@ -227,7 +274,10 @@ fn the_pin_wins_over_the_preferred_key_and_conflicts_are_errors() {
     assert!(m.contains("cannot pin it to PUB_KEY_ID"), "{m}");
     // A header alone still overrides the default, as before.
     let header_only = Options::new().header("Wechatpay-Serial", f.platform_serial.clone());
-    assert_eq!(serial_header(&wxpay, header_only).unwrap(), f.platform_serial);
+    assert_eq!(
+        serial_header(&wxpay, header_only).unwrap(),
+        f.platform_serial
+    );
 }
 
 #[cfg(feature = "sandbox")]
@@ -258,7 +308,10 @@ mod sandbox {
         let api = e.api().unwrap_or_else(|| panic!("not an API error: {e}"));
         assert_eq!(api.status, 400, "{e}");
         assert_eq!(api.code.as_deref(), Some("PARAM_ERROR"), "{e}");
-        api.detail.as_ref().unwrap()["field"].as_str().unwrap().to_string()
+        api.detail.as_ref().unwrap()["field"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     #[tokio::test]

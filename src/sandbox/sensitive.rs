@@ -44,7 +44,12 @@ const ENCRYPTED_FIELDS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// Every value at `path` in `value`, with the dotted name of where it was found.
-fn values_at<'a>(value: &'a Value, path: &[&str], name: String, out: &mut Vec<(String, &'a Value)>) {
+fn values_at<'a>(
+    value: &'a Value,
+    path: &[&str],
+    name: String,
+    out: &mut Vec<(String, &'a Value)>,
+) {
     let Some((first, rest)) = path.split_first() else {
         out.push((name, value));
         return;
@@ -147,16 +152,31 @@ mod tests {
         let body = json!({"receivers": [{"name": "a"}, {"x": 1}, {"name": "c"}],
             "contact_info": {"contact_name": "n"}});
         let mut found = Vec::new();
-        values_at(&body, &["receivers", "*", "name"], String::new(), &mut found);
+        values_at(
+            &body,
+            &["receivers", "*", "name"],
+            String::new(),
+            &mut found,
+        );
         let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["receivers[0].name", "receivers[2].name"]);
         found.clear();
-        values_at(&body, &["contact_info", "contact_name"], String::new(), &mut found);
-        assert_eq!(found, [("contact_info.contact_name".to_string(), &json!("n"))]);
+        values_at(
+            &body,
+            &["contact_info", "contact_name"],
+            String::new(),
+            &mut found,
+        );
+        assert_eq!(
+            found,
+            [("contact_info.contact_name".to_string(), &json!("n"))]
+        );
         let paths = ENCRYPTED_FIELDS.iter().map(|(m, p, _)| (*m, *p));
         for (method, path) in paths {
             assert!(
-                crate::catalog::ENDPOINTS.iter().any(|e| e.method == method && e.path == path),
+                crate::catalog::ENDPOINTS
+                    .iter()
+                    .any(|e| e.method == method && e.path == path),
                 "{method} {path} is a catalog endpoint"
             );
         }
