@@ -167,6 +167,11 @@ impl Options {
     /// that names another, is an error before anything is signed (never a silent override).
     pub fn wechatpay_serial(mut self, id: impl Into<String>) -> Self {
         let id = id.into().trim().to_string();
+        if id.is_empty() {
+            return self.fail(ChainError::InvalidHeader(
+                "Wechatpay-Serial cannot be pinned to an empty id; pass Encryptor::serial()".into(),
+            ));
+        }
         match self.wechatpay_serial.clone() {
             Some(pinned) if pinned != id => self.fail(ChainError::InvalidHeader(format!(
                 "Wechatpay-Serial is pinned to {pinned} already; cannot pin it to {id} too"

@@ -272,6 +272,8 @@ fn the_pin_wins_over_the_preferred_key_and_conflicts_are_errors() {
     let twice = cert.options().wechatpay_serial(f.public_key_id.clone());
     let m = header_error(serial_header(&wxpay, twice));
     assert!(m.contains("cannot pin it to PUB_KEY_ID"), "{m}");
+    let m = header_error(serial_header(&wxpay, Options::new().wechatpay_serial(" ")));
+    assert!(m.contains("empty id"), "{m}");
     // A header alone still overrides the default, as before.
     let header_only = Options::new().header("Wechatpay-Serial", f.platform_serial.clone());
     assert_eq!(

@@ -10,12 +10,16 @@
 //!   operations leak timing) applies to every private-key operation it makes, which is exactly
 //!   the decryption path a merchant runs on fields WeChat Pay sends back. It has no fixed
 //!   release.
-//! - AWS-LC (BoringSSL lineage) does RSA private-key operations with constant-time big-number
-//!   arithmetic and base blinding, and checks OAEP padding in constant time; parts of its RSA
-//!   are formally verified, and it is FIPS 140-3 validated. `aws-lc-rs` exposes OAEP with
-//!   SHA-1/MGF1-SHA-1 (`OAEP_SHA1_MGF1SHA1`), builds here with a C compiler only (no cmake), and
-//!   is the backend the performance work moves signing to, so the SDK ends with one RSA
-//!   implementation.
+//! - AWS-LC (BoringSSL lineage) was checked in the vendored source of `aws-lc-sys` 0.47: the
+//!   private-key operation blinds its input (`rsa_blinding_get`, `BN_BLINDING_convert`) and
+//!   exponentiates with `BN_mod_exp_mont_consttime` on constant-time Montgomery contexts
+//!   (`crypto/fipsmodule/rsa/rsa_impl.c`), and the OAEP padding check folds every failure into
+//!   one constant-time flag (`constant_time_is_zero_w` in `crypto/rsa_extra/rsa_crypt.c`), so
+//!   the Marvin class of timing leak does not apply. AWS-LC is maintained by AWS, has
+//!   formally verified parts and FIPS-validated releases (its `fips` feature, not used here).
+//!   `aws-lc-rs` 1.x exposes OAEP with SHA-1/MGF1-SHA-1 (`OAEP_SHA1_MGF1SHA1`), builds with a C
+//!   compiler only (no cmake), and is the backend the performance work moves signing to, so
+//!   the SDK ends with one RSA implementation.
 //!
 //! The code that touches AWS-LC is this file only, behind three crate-private calls
 //! ([`DecryptingKey::new`], [`encrypt`], [`DecryptingKey::decrypt`]); PKCS#1 v1.5 encryption
