@@ -418,6 +418,30 @@ mod sandbox {
         .await;
     }
 
+    /// A field WeChat Pay encrypts to the merchant (a complaint's `payer_phone`), decrypted
+    /// with the merchant key.
+    #[tokio::test]
+    async fn a_field_encrypted_to_the_merchant_decrypts_with_its_key() {
+        bounded(async {
+            let sandbox = start().await;
+            let wxpay = sandbox.client().unwrap();
+            let response = wxpay
+                .chain("v3/merchant-service/complaints-v2/{complaint_id}")
+                .get(Options::new().param("complaint_id", "200201820200101080076610000"))
+                .await
+                .unwrap();
+            let complaint: Value = response.json().unwrap();
+            assert_eq!(complaint["complaint_id"], "200201820200101080076610000");
+            let phone = complaint["payer_phone"].as_str().unwrap();
+            assert_ne!(phone, "13800138000");
+            let merchant = support::merchant_key();
+            assert_eq!(merchant.oaep_decrypt(phone).unwrap(), "13800138000");
+            let e = private("platform_key.pem").oaep_decrypt(phone).unwrap_err();
+            assert_eq!(crypto_error(&e), &CryptoError::OaepDecrypt);
+        })
+        .await;
+    }
+
     fn body_options(body: Value) -> Options {
         Options::new().json(body)
     }

@@ -108,6 +108,7 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
         QUERY if call.method == Method::GET => query(state, call),
         PENDING | PREPAID | PAY => order_action(state, endpoint.path, call),
         "/v3/certificates" | "/hk/v3/certificates" => certificates(state),
+        super::sensitive::COMPLAINT => Ok(super::sensitive::complaint(&state.keys, call)),
         _ => Ok(generic(endpoint)),
     };
     result.unwrap_or_else(|reply| reply)

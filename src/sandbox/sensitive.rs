@@ -143,6 +143,32 @@ pub(crate) fn check(keys: &SandboxKeys, endpoint: &Endpoint, call: &Call<'_>) ->
     Ok(())
 }
 
+/// `GET /v3/merchant-service/complaints-v2/{complaint_id}`: a complaint whose `payer_phone`
+/// is encrypted to the merchant's key, as the platform returns it (the phone is the fixed test
+/// number [`PAYER_PHONE`]).
+pub(crate) const COMPLAINT: &str = "/v3/merchant-service/complaints-v2/{complaint_id}";
+
+/// The payer phone of every sandbox complaint.
+const PAYER_PHONE: &str = "13800138000";
+
+/// The complaint answer.
+pub(crate) fn complaint(keys: &SandboxKeys, call: &Call<'_>) -> Reply {
+    let id = call.path.rsplit('/').next().unwrap_or_default();
+    match keys.merchant_public.oaep_encrypt(PAYER_PHONE) {
+        Ok(phone) => Reply::json(
+            StatusCode::OK,
+            &json!({"complaint_id": id, "complaint_state": "PENDING",
+                "complaint_detail": "sandbox complaint", "payer_phone": phone}),
+        ),
+        Err(_) => Reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            "the sandbox could not encrypt payer_phone",
+            None,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
