@@ -45,6 +45,9 @@ const TAKEN: &[&str] = &[
     "platform_certificates",
     "trade_bill",
     "fund_flow_bill",
+    "encryptor",
+    "jsapi_pay_sign",
+    "app_pay_sign",
     // api::Node.
     "into_chain",
     // Traits nodes implement or reach (Clone, PartialEq, Debug, Display, Deref, AsRef, Into…).

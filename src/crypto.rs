@@ -1,5 +1,7 @@
 //! AES-256-GCM with the APIv3 key (protocol §5): the cipher of notification resources and of
-//! downloaded platform certificates.
+//! downloaded platform certificates; and (feature `oaep`, on by default) RSA-OAEP for sensitive
+//! fields: [`oaep_encrypt`] and [`oaep_decrypt`] (on AWS-LC, whose RSA decryption is blinded
+//! and constant-time; `src/crypto/oaep.rs` says why not ring or the `rsa` crate).
 //!
 //! The ciphertext is standard base64 (with padding) of `ciphertext || tag`, the tag being the
 //! last 16 bytes; the nonce is 12 bytes (WeChat Pay sends 12 ASCII characters) and the
@@ -13,6 +15,13 @@
 //! assert_eq!(aes_gcm_decrypt(key, b"fdasflkja484", b"transaction", &cipher)?, b"{}");
 //! # Ok::<(), wechatpay_chain::Error>(())
 //! ```
+
+#[cfg(feature = "oaep")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oaep")))]
+pub(crate) mod oaep;
+#[cfg(feature = "oaep")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oaep")))]
+pub use oaep::{oaep_decrypt, oaep_encrypt, Encryptor};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;

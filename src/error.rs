@@ -243,6 +243,36 @@ pub enum CryptoError {
     /// A [`NonceSource`](crate::NonceSource) gave a request nonce that is not 1 to 32
     /// characters of `[0-9A-Za-z]` (it would break the `Authorization` header); its length.
     RequestNonce(usize),
+    /// An RSA-OAEP ciphertext (a sensitive field) is not base64 (the decoder's error is the
+    /// source).
+    OaepBase64,
+    /// An RSA-OAEP ciphertext does not have the key's length (`got` bytes, the key needs
+    /// `expected`): it was cut, or encrypted to another key size.
+    OaepLength {
+        /// Bytes decoded.
+        got: usize,
+        /// The key's modulus length in bytes.
+        expected: usize,
+    },
+    /// RSA-OAEP decryption failed: the field was not encrypted to this merchant key, or it was
+    /// altered. Deliberately no further detail (that would be a padding oracle).
+    OaepDecrypt,
+    /// A sensitive field is too long for one RSA-OAEP block of the platform key: its byte
+    /// length and the most the key takes (214 bytes for a 2048-bit key).
+    PlaintextTooLong {
+        /// UTF-8 bytes given.
+        length: usize,
+        /// The most one block takes.
+        max: usize,
+    },
+    /// No platform key usable now to encrypt a sensitive field to: load the WeChat Pay public
+    /// key (`Builder::public_key`) or a valid platform certificate.
+    NoPlatformKey,
+    /// The RSA key cannot be used for RSA-OAEP (AWS-LC takes 2048 to 8192 bits).
+    OaepKey,
+    /// A pay-sign field is empty or holds a line feed (the signed message is line-based, so
+    /// the front end's check would fail or mean something else); the field's name.
+    PaySignField(&'static str),
 }
 
 /// Why a body could not be decoded.
@@ -789,6 +819,31 @@ impl fmt::Display for CryptoError {
             Self::RequestNonce(n) => write!(
                 f,
                 "the nonce source gave {n} characters that are not all [0-9A-Za-z]; a request nonce is 1 to 32 of them"
+            ),
+            Self::OaepBase64 => write!(f, "the RSA-OAEP ciphertext is not base64"),
+            Self::OaepLength { got, expected } => write!(
+                f,
+                "the RSA-OAEP ciphertext has {got} bytes; this key's ciphertexts have {expected}"
+            ),
+            Self::OaepDecrypt => write!(
+                f,
+                "RSA-OAEP decryption failed: the field was not encrypted to this merchant key, or it was altered"
+            ),
+            Self::PlaintextTooLong { length, max } => write!(
+                f,
+                "the sensitive field has {length} bytes; one RSA-OAEP block of this key takes at most {max}"
+            ),
+            Self::NoPlatformKey => write!(
+                f,
+                "no platform key is usable now to encrypt a sensitive field: load the WeChat Pay public key (Builder::public_key) or a valid platform certificate"
+            ),
+            Self::OaepKey => write!(
+                f,
+                "the RSA key cannot be used for RSA-OAEP (2048 to 8192 bits are supported)"
+            ),
+            Self::PaySignField(name) => write!(
+                f,
+                "the pay-sign field `{name}` is empty or contains a line feed; pass the value WeChat Pay gave"
             ),
         }
     }

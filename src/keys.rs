@@ -121,6 +121,9 @@ fn bit_len(be: &[u8]) -> usize {
 #[derive(Clone)]
 pub struct PrivateKey {
     pair: Arc<RsaKeyPair>,
+    /// The same key for RSA-OAEP decryption of sensitive fields (AWS-LC).
+    #[cfg(feature = "oaep")]
+    oaep: crate::crypto::oaep::DecryptingKey,
 }
 
 impl PrivateKey {
@@ -138,6 +141,11 @@ impl PrivateKey {
         }
         let key = Self {
             pair: Arc::new(pair),
+            #[cfg(feature = "oaep")]
+            oaep: crate::crypto::oaep::DecryptingKey::new(
+                &block.contents,
+                block.label == "RSA PRIVATE KEY",
+            ),
         };
         // ring does not check every part of the key when loading it (a corrupted CRT exponent
         // passes), but it checks each signature it makes: sign once here, so a damaged key is
@@ -171,6 +179,33 @@ impl PrivateKey {
     /// The public half, e.g. to verify own signatures in tests or the sandbox.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::from_pkcs1_der(self.pair.public().as_ref().to_vec())
+    }
+
+    #[cfg(feature = "oaep")]
+    pub(crate) fn decrypting_key(&self) -> &crate::crypto::oaep::DecryptingKey {
+        &self.oaep
+    }
+
+    /// Decrypts a sensitive field WeChat Pay encrypted to this merchant key (RSAES-OAEP,
+    /// SHA-1, MGF1-SHA-1, base64): the UTF-8 text.
+    ///
+    /// Fails with a [`CryptoError`](crate::CryptoError) (`OaepBase64`, `OaepLength`,
+    /// `OaepDecrypt`) or [`DecodeError::NotUtf8`](crate::DecodeError::NotUtf8); no error
+    /// repeats the plaintext.
+    ///
+    /// ```
+    /// # fn demo(merchant_key: &wechatpay_chain::PrivateKey, field: &str) -> wechatpay_chain::Result<()> {
+    /// // PHP: Rsa::decrypt($field, $merchantPrivateKey)
+    /// // JS:  Rsa.decrypt(field, merchantPrivateKey)
+    /// let name: String = merchant_key.oaep_decrypt(field)?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "oaep")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oaep")))]
+    pub fn oaep_decrypt(&self, ciphertext: &str) -> Result<String> {
+        let plain = self.oaep.decrypt(ciphertext)?;
+        // No source: a UTF-8 error would carry the plaintext bytes into `Debug`.
+        String::from_utf8(plain).map_err(|_| crate::error::DecodeError::NotUtf8.into())
     }
 }
 
@@ -238,6 +273,15 @@ impl PublicKey {
     /// The PKCS#1 `RSAPublicKey` DER bytes.
     pub fn pkcs1_der(&self) -> &[u8] {
         &self.pkcs1
+    }
+
+    /// Encrypts a sensitive field to this key (RSAES-OAEP, SHA-1, MGF1-SHA-1): base64. The
+    /// request carrying it must name this key in `Wechatpay-Serial`; prefer
+    /// [`Wechatpay::encryptor`](crate::Wechatpay::encryptor), which keeps the two together.
+    #[cfg(feature = "oaep")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oaep")))]
+    pub fn oaep_encrypt(&self, plain: &str) -> Result<String> {
+        crate::crypto::oaep::encrypt(self, plain.as_bytes())
     }
 }
 

@@ -48,6 +48,8 @@
 //!   [`blocking::wait`] for code without an async runtime.
 //! - `sandbox`: the embedded WeChat Pay simulator (a hyper server on loopback).
 //! - `cli`: the `wxpay` command line (implies `sandbox`).
+//! - `oaep` (default): RSA-OAEP for sensitive fields ([`Wechatpay::encryptor`],
+//!   [`PrivateKey::oaep_decrypt`]) on AWS-LC (`aws-lc-rs`).
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -69,6 +71,7 @@ mod error;
 mod keys;
 pub mod media;
 mod options;
+pub mod pay_sign;
 mod request;
 mod response;
 #[cfg(feature = "sandbox")]
@@ -82,6 +85,8 @@ pub mod verifier;
 pub use chain::{normalize_segment, Chain};
 pub use client::{ApiV3Key, Builder, Wechatpay};
 pub use download::StreamingResponse;
+#[cfg(feature = "oaep")]
+pub use crypto::Encryptor;
 pub use error::{
     ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
     KeyMaterial, Result, TransportError, TransportKind, VerifyError,
@@ -89,6 +94,7 @@ pub use error::{
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use media::Media;
 pub use options::{Options, Query};
+pub use pay_sign::{AppPaySign, JsapiPaySign};
 pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET_LEN};
 pub use response::Response;
 pub use signer::{Clock, FixedClock, FixedNonce, NonceSource, RandomNonce, Sign, SystemClock};

@@ -63,6 +63,8 @@ pub struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) skip_verification: bool,
     pub(crate) error: Option<ChainError>,
+    /// `Wechatpay-Serial` pinned by [`Options::wechatpay_serial`].
+    pub(crate) wechatpay_serial: Option<String>,
 }
 
 impl std::fmt::Debug for Options {
@@ -81,6 +83,7 @@ impl std::fmt::Debug for Options {
             .field("timeout", &self.timeout)
             .field("skip_verification", &self.skip_verification)
             .field("error", &self.error)
+            .field("wechatpay_serial", &self.wechatpay_serial)
             .finish()
     }
 }
@@ -196,6 +199,30 @@ impl Options {
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// Pins the request's `Wechatpay-Serial` to the platform key `id` instead of the key
+    /// store's preferred key at send time. A body with sensitive fields must name the key they
+    /// were encrypted to; [`Encryptor::options`](crate::Encryptor::options) sets this for you.
+    ///
+    /// Pinning two different ids, or pinning one and also passing a `Wechatpay-Serial` header
+    /// that names another, is an error before anything is signed (never a silent override).
+    pub fn wechatpay_serial(mut self, id: impl Into<String>) -> Self {
+        let id = id.into().trim().to_string();
+        if id.is_empty() {
+            return self.fail(ChainError::InvalidHeader(
+                "Wechatpay-Serial cannot be pinned to an empty id; pass Encryptor::serial()".into(),
+            ));
+        }
+        match self.wechatpay_serial.clone() {
+            Some(pinned) if pinned != id => self.fail(ChainError::InvalidHeader(format!(
+                "Wechatpay-Serial is pinned to {pinned} already; cannot pin it to {id} too"
+            ))),
+            _ => {
+                self.wechatpay_serial = Some(id);
+                self
+            }
+        }
     }
 
     /// Overrides the client's base URI for this request (e.g. `https://apihk.mch.weixin.qq.com/`).

@@ -423,6 +423,7 @@ fn build_headers(
     client: &ClientInner,
     now: i64,
     has_body: bool,
+    pinned_serial: Option<&str>,
     user: &[(String, String)],
 ) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
@@ -435,12 +436,24 @@ fn build_headers(
             HeaderValue::from_static("application/json"),
         );
     }
-    if let Some((id, _)) = client.keys.preferred(now) {
+    // A pinned serial (sensitive fields encrypted to that key) wins over the preferred one.
+    let serial = pinned_serial
+        .map(str::to_string)
+        .or_else(|| client.keys.preferred(now).map(|(id, _)| id));
+    if let Some(id) = serial {
         headers.insert("wechatpay-serial", header_value("Wechatpay-Serial", &id)?);
     }
     for (name, value) in user {
         let header_name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| ChainError::InvalidHeader(format!("{name:?} is not a header name")))?;
+        if let Some(pinned) = pinned_serial
+            .filter(|p| header_name.as_str() == "wechatpay-serial" && value.trim() != *p)
+        {
+            return Err(ChainError::InvalidHeader(format!(
+                "Wechatpay-Serial is pinned to {pinned} (the key sensitive fields were encrypted to); the {name} header names another key"
+            ))
+            .into());
+        }
         if RESERVED_HEADERS.contains(&header_name) {
             return Err(ChainError::InvalidHeader(format!(
                 "{name} is set by the signer and transport; plug a custom signer instead"
@@ -506,7 +519,13 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         None => (encode_body(&method, options.body)?, None, None),
     };
     let now = client.clock.now();
-    let mut headers = build_headers(client, now, body.is_some(), &options.headers)?;
+    let mut headers = build_headers(
+        client,
+        now,
+        body.is_some(),
+        options.wechatpay_serial.as_deref(),
+        &options.headers,
+    )?;
     if let Some(content_type) = upload_type {
         // The boundary is the multipart's own: a user `Content-Type` cannot replace it.
         headers.insert(header::CONTENT_TYPE, content_type);

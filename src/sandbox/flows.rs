@@ -91,6 +91,8 @@ pub(crate) struct Call<'a> {
     pub(crate) now: i64,
     /// The multipart body parsed, when the request is `multipart/form-data`.
     pub(crate) upload: Option<&'a super::media::Parsed>,
+    /// The request's headers.
+    pub(crate) headers: &'a http::HeaderMap,
 }
 
 /// Answers a checked request on catalog endpoint `endpoint`.
@@ -99,6 +101,9 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
         return super::media::handle(endpoint, call.upload);
     }
     if let Err(reply) = check_json_body(endpoint, call) {
+        return reply;
+    }
+    if let Err(reply) = super::sensitive::check(&state.keys, endpoint, call) {
         return reply;
     }
     let result = match endpoint.path {
@@ -110,6 +115,7 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
             super::bills::apply(state, endpoint.path, call)
         }
         super::bills::DOWNLOAD => super::bills::download(call),
+        super::sensitive::COMPLAINT => Ok(super::sensitive::complaint(&state.keys, call)),
         _ => Ok(generic(endpoint)),
     };
     result.unwrap_or_else(|reply| reply)

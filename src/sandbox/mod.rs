@@ -82,6 +82,7 @@ mod media;
 mod notify;
 mod record;
 mod reply;
+mod sensitive;
 mod server;
 
 use std::collections::VecDeque;

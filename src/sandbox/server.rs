@@ -401,6 +401,7 @@ fn answer(
         body,
         now,
         upload,
+        headers: &parts.headers,
     };
     flows::handle(state, endpoint, &call)
 }

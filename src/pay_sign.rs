@@ -1,0 +1,201 @@
+//! Client-side pay signs (protocol §5): the parameter sets a front end passes to WeChat to pay a
+//! prepaid order — JSAPI / mini-program (`wx.requestPayment`, `WeixinJSBridge`) and APP
+//! (OpenSDK `PayReq`) — signed RSASSA-PKCS1-v1_5 SHA-256 with the merchant key.
+//!
+//! Each set serializes with exactly the JSON names the front end expects (`appId`,
+//! `timeStamp`, … for JSAPI; `appid`, `partnerid`, … for APP), so a handler can return it as
+//! is. Build them from the client ([`Wechatpay::jsapi_pay_sign`], [`Wechatpay::app_pay_sign`]:
+//! its signer, clock and nonce source) or, for fixed vectors, with the pure constructors
+//! ([`JsapiPaySign::new`], [`AppPaySign::new`]).
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::error::{CryptoError, Result};
+use crate::keys::PublicKey;
+use crate::signer::Sign;
+use crate::Wechatpay;
+
+/// Each field must be non-empty and free of line feeds: the signed message is the fields
+/// joined by `\n`, so a line feed inside one would sign a different set of fields.
+fn field<'a>(name: &'static str, value: &'a str) -> Result<&'a str> {
+    if value.is_empty() || value.contains(['\n', '\r']) {
+        return Err(CryptoError::PaySignField(name).into());
+    }
+    Ok(value)
+}
+
+/// `a\nb\nc\nd\n`: every piece followed by a line feed, the last one too.
+fn joined_by_line_feed(pieces: &[&str]) -> String {
+    pieces.iter().fold(String::new(), |mut out, piece| {
+        out.push_str(piece);
+        out.push('\n');
+        out
+    })
+}
+
+fn sign_base64(signer: &dyn Sign, message: &str) -> Result<String> {
+    Ok(BASE64.encode(signer.sign(message.as_bytes())?))
+}
+
+fn verify_base64(key: &PublicKey, message: &str, signature: &str) -> bool {
+    BASE64
+        .decode(signature)
+        .is_ok_and(|sig| key.verify_sha256(message.as_bytes(), &sig))
+}
+
+/// The JSAPI / mini-program parameter set for `wx.requestPayment` or
+/// `WeixinJSBridge.invoke('getBrandWCPayRequest', …)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JsapiPaySign {
+    /// The app id the order was placed with (official account or mini-program).
+    #[serde(rename = "appId")]
+    pub app_id: String,
+    /// Unix seconds, as a string.
+    #[serde(rename = "timeStamp")]
+    pub time_stamp: String,
+    /// A random string.
+    #[serde(rename = "nonceStr")]
+    pub nonce_str: String,
+    /// `prepay_id=…`.
+    pub package: String,
+    /// Always `RSA`.
+    #[serde(rename = "signType")]
+    pub sign_type: String,
+    /// Base64 RSA SHA-256 signature of [`JsapiPaySign::message`].
+    #[serde(rename = "paySign")]
+    pub pay_sign: String,
+}
+
+impl JsapiPaySign {
+    /// Signs the set for `app_id` and `prepay_id` (bare, or already as `prepay_id=…`) at
+    /// `timestamp` with `nonce`. Fails with [`CryptoError::PaySignField`] on an empty field
+    /// or one holding a line feed, or with the signer's error.
+    pub fn new(
+        app_id: &str,
+        prepay_id: &str,
+        timestamp: i64,
+        nonce: &str,
+        signer: &dyn Sign,
+    ) -> Result<Self> {
+        let prepay_id = prepay_id.strip_prefix("prepay_id=").unwrap_or(prepay_id);
+        let mut set = Self {
+            app_id: field("appId", app_id)?.to_string(),
+            time_stamp: timestamp.to_string(),
+            nonce_str: field("nonceStr", nonce)?.to_string(),
+            package: format!("prepay_id={}", field("package", prepay_id)?),
+            sign_type: "RSA".to_string(),
+            pay_sign: String::new(),
+        };
+        set.pay_sign = sign_base64(signer, &set.message())?;
+        Ok(set)
+    }
+
+    /// The signed message: `appId\ntimeStamp\nnonceStr\npackage\n`.
+    pub fn message(&self) -> String {
+        joined_by_line_feed(&[
+            &self.app_id,
+            &self.time_stamp,
+            &self.nonce_str,
+            &self.package,
+        ])
+    }
+
+    /// True if `paySign` is the merchant key's signature of this set (e.g. in tests).
+    pub fn verify(&self, merchant_public_key: &PublicKey) -> bool {
+        verify_base64(merchant_public_key, &self.message(), &self.pay_sign)
+    }
+}
+
+/// The APP parameter set for the OpenSDK's `PayReq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppPaySign {
+    /// The mobile app's app id.
+    pub appid: String,
+    /// The merchant id (`mchid`).
+    pub partnerid: String,
+    /// The prepay id.
+    pub prepayid: String,
+    /// Always `Sign=WXPay`.
+    pub package: String,
+    /// A random string.
+    pub noncestr: String,
+    /// Unix seconds, as a string.
+    pub timestamp: String,
+    /// Base64 RSA SHA-256 signature of [`AppPaySign::message`].
+    pub sign: String,
+}
+
+impl AppPaySign {
+    /// Signs the set for `app_id`, merchant `partner_id` and `prepay_id` at `timestamp` with
+    /// `nonce`. Fails like [`JsapiPaySign::new`].
+    pub fn new(
+        app_id: &str,
+        partner_id: &str,
+        prepay_id: &str,
+        timestamp: i64,
+        nonce: &str,
+        signer: &dyn Sign,
+    ) -> Result<Self> {
+        let mut set = Self {
+            appid: field("appid", app_id)?.to_string(),
+            partnerid: field("partnerid", partner_id)?.to_string(),
+            prepayid: field("prepayid", prepay_id)?.to_string(),
+            package: "Sign=WXPay".to_string(),
+            noncestr: field("noncestr", nonce)?.to_string(),
+            timestamp: timestamp.to_string(),
+            sign: String::new(),
+        };
+        set.sign = sign_base64(signer, &set.message())?;
+        Ok(set)
+    }
+
+    /// The signed message: `appid\ntimestamp\nnoncestr\nprepayid\n`.
+    pub fn message(&self) -> String {
+        joined_by_line_feed(&[&self.appid, &self.timestamp, &self.noncestr, &self.prepayid])
+    }
+
+    /// True if `sign` is the merchant key's signature of this set (e.g. in tests).
+    pub fn verify(&self, merchant_public_key: &PublicKey) -> bool {
+        verify_base64(merchant_public_key, &self.message(), &self.sign)
+    }
+}
+
+impl Wechatpay {
+    /// The JSAPI / mini-program pay sign for `prepay_id` (from a JSAPI order), signed with the
+    /// client's signer at the client's time with a fresh nonce. Serialize it as the front
+    /// end's parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(wxpay: wechatpay_chain::Wechatpay, prepay_id: &str) -> wechatpay_chain::Result<()> {
+    /// // PHP: $params = ['appId' => $appId, 'timeStamp' => (string)Formatter::timestamp(),
+    /// //          'nonceStr' => Formatter::nonce(), 'package' => 'prepay_id=' . $prepayId];
+    /// //      $params += ['paySign' => Rsa::sign(Formatter::joinedByLineFeed(...array_values($params)),
+    /// //          $merchantPrivateKeyInstance), 'signType' => 'RSA'];
+    /// // JS:  paySign = Rsa.sign(Formatter.joinedByLineFeed(appId, timeStamp, nonceStr, `prepay_id=${id}`), key);
+    /// let params = wxpay.jsapi_pay_sign("wxd678efh567hg6787", prepay_id)?;
+    /// let for_front_end = serde_json::to_string(&params).expect("strings serialize");
+    /// # Ok(()) }
+    /// ```
+    pub fn jsapi_pay_sign(&self, app_id: &str, prepay_id: &str) -> Result<JsapiPaySign> {
+        let inner = self.inner();
+        let nonce = inner.nonce.nonce()?;
+        JsapiPaySign::new(app_id, prepay_id, self.now(), &nonce, &*inner.signer)
+    }
+
+    /// The APP pay sign for `prepay_id` (from an APP order), with this client's `mchid` as
+    /// `partnerid`, signed like [`Wechatpay::jsapi_pay_sign`].
+    pub fn app_pay_sign(&self, app_id: &str, prepay_id: &str) -> Result<AppPaySign> {
+        let inner = self.inner();
+        let nonce = inner.nonce.nonce()?;
+        AppPaySign::new(
+            app_id,
+            &inner.mchid,
+            prepay_id,
+            self.now(),
+            &nonce,
+            &*inner.signer,
+        )
+    }
+}

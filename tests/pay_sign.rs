@@ -1,0 +1,183 @@
+//! Pay signs against the `pay_sign` vectors of `tests/data/vectors.json` (computed with the
+//! reference SDK): message and signature byte for byte (RSASSA-PKCS1-v1_5 SHA-256 is
+//! deterministic), the JSON names a front end reads, and input checks.
+
+mod support;
+
+use serde_json::Value;
+use wechatpay_chain::{AppPaySign, CryptoError, ErrorKind, FixedNonce, JsapiPaySign, Sign};
+
+use support::str_field;
+
+fn case(name: &str) -> Value {
+    let case = support::vectors()["pay_sign"][name].clone();
+    assert!(case.is_object(), "no pay_sign.{name} vector");
+    case
+}
+
+fn timestamp(case: &Value, name: &str) -> i64 {
+    str_field(case, name).parse().expect("numeric timestamp")
+}
+
+/// The vector without its `message` (not a field of the set): what the front end receives.
+fn front_end_fields(case: &Value) -> Value {
+    let mut fields = case.clone();
+    fields.as_object_mut().unwrap().remove("message");
+    fields
+}
+
+#[test]
+fn jsapi_vector_is_byte_exact_with_the_front_end_names() {
+    let v = case("jsapi");
+    let key = support::merchant_key();
+    let prepay_id = str_field(&v, "package").strip_prefix("prepay_id=").unwrap();
+    let set = JsapiPaySign::new(
+        str_field(&v, "appId"),
+        prepay_id,
+        timestamp(&v, "timeStamp"),
+        str_field(&v, "nonceStr"),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(set.message(), str_field(&v, "message"));
+    assert_eq!(set.pay_sign, str_field(&v, "paySign"));
+    assert_eq!(serde_json::to_value(&set).unwrap(), front_end_fields(&v));
+    assert!(set.verify(&key.public_key()));
+
+    // The package form (`prepay_id=…`) is accepted as well and gives the same set.
+    let again = JsapiPaySign::new(
+        &set.app_id,
+        &set.package,
+        timestamp(&v, "timeStamp"),
+        &set.nonce_str,
+        &key,
+    )
+    .unwrap();
+    assert_eq!(again, set);
+}
+
+#[test]
+fn app_vector_is_byte_exact_with_the_front_end_names() {
+    let v = case("app");
+    let key = support::merchant_key();
+    let set = AppPaySign::new(
+        str_field(&v, "appid"),
+        str_field(&v, "partnerid"),
+        str_field(&v, "prepayid"),
+        timestamp(&v, "timestamp"),
+        str_field(&v, "noncestr"),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(set.message(), str_field(&v, "message"));
+    assert_eq!(set.sign, str_field(&v, "sign"));
+    assert_eq!(serde_json::to_value(&set).unwrap(), front_end_fields(&v));
+    assert!(set.verify(&key.public_key()));
+}
+
+#[test]
+fn the_client_signs_with_its_signer_clock_and_nonce_source() {
+    let (jsapi, app) = (case("jsapi"), case("app"));
+    let wxpay = support::builder_at(timestamp(&jsapi, "timeStamp"))
+        .nonce_source(FixedNonce(str_field(&jsapi, "nonceStr").into()))
+        .build()
+        .unwrap();
+    let prepay_id = str_field(&jsapi, "package")
+        .strip_prefix("prepay_id=")
+        .unwrap();
+    let set = wxpay
+        .jsapi_pay_sign(str_field(&jsapi, "appId"), prepay_id)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&set).unwrap(),
+        front_end_fields(&jsapi)
+    );
+
+    assert_eq!(str_field(&app, "partnerid"), wxpay.mchid());
+    let set = wxpay
+        .app_pay_sign(str_field(&app, "appid"), str_field(&app, "prepayid"))
+        .unwrap();
+    assert_eq!(serde_json::to_value(&set).unwrap(), front_end_fields(&app));
+}
+
+#[test]
+fn a_fresh_nonce_per_call_from_the_default_source() {
+    let wxpay = support::client();
+    let a = wxpay
+        .jsapi_pay_sign("wxd678efh567hg6787", "wx2014")
+        .unwrap();
+    let b = wxpay
+        .jsapi_pay_sign("wxd678efh567hg6787", "wx2014")
+        .unwrap();
+    assert_ne!(a.nonce_str, b.nonce_str);
+    assert_eq!(a.nonce_str.len(), 32);
+    assert_eq!(a.time_stamp, support::VECTOR_EPOCH.to_string());
+    assert!(a.verify(&support::merchant_key().public_key()));
+    assert!(
+        !a.verify(&support::public_key()),
+        "another key does not verify it"
+    );
+}
+
+fn field_error(result: wechatpay_chain::Result<impl std::fmt::Debug>) -> &'static str {
+    let e = result.unwrap_err();
+    match e.kind() {
+        ErrorKind::Crypto(CryptoError::PaySignField(name)) => name,
+        other => panic!("not a pay-sign field error: {other:?} ({e})"),
+    }
+}
+
+#[test]
+fn line_feeds_and_empty_fields_are_refused_by_name() {
+    let key = support::merchant_key();
+    let (t, n) = (1_763_780_300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS");
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1\nwx2", "p", t, n, &key)),
+        "appId"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1", "p\n", t, n, &key)),
+        "package"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1", "p", t, "a\rb", &key)),
+        "nonceStr"
+    );
+    assert_eq!(field_error(JsapiPaySign::new("", "p", t, n, &key)), "appId");
+    assert_eq!(
+        field_error(JsapiPaySign::new("wx1", "prepay_id=", t, n, &key)),
+        "package"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new("wx1", "19\n00", "p", t, n, &key)),
+        "partnerid"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new("wx1", "1900", "", t, n, &key)),
+        "prepayid"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new("wx1", "1900", "p", t, "", &key)),
+        "noncestr"
+    );
+    let wxpay = support::client();
+    assert_eq!(field_error(wxpay.app_pay_sign("wx\n1", "p")), "appid");
+    let e = wxpay.jsapi_pay_sign("wx1", "p\nq").unwrap_err();
+    assert!(e.to_string().contains("`package`"), "{e}");
+}
+
+/// A signer that fails: its error comes back unchanged, nothing half-signed.
+#[derive(Debug)]
+struct Broken;
+
+impl Sign for Broken {
+    fn sign(&self, _message: &[u8]) -> wechatpay_chain::Result<Vec<u8>> {
+        Err(wechatpay_chain::Error::signing("HSM offline"))
+    }
+}
+
+#[test]
+fn a_signer_failure_is_the_error() {
+    let e = JsapiPaySign::new("wx1", "p", 1, "n", &Broken).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Crypto(CryptoError::Sign));
+}
