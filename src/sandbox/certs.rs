@@ -84,6 +84,15 @@ impl PlatformCerts {
         }
     }
 
+    /// The private key of the certificate whose serial is `serial` (any case), old or new: a
+    /// field encrypted to a rotated-out certificate still decrypts while it is listed.
+    pub(crate) fn private_key(&self, serial: &str) -> Option<PrivateKey> {
+        lock(&self.certs)
+            .iter()
+            .find(|(c, _)| c.serial().eq_ignore_ascii_case(serial))
+            .map(|(_, key)| key.clone())
+    }
+
     /// Adds a certificate; it signs from now on.
     fn push(&self, cert: Certificate, key: PrivateKey) {
         lock(&self.certs).push((cert, key));

@@ -103,7 +103,7 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
     if let Err(reply) = check_json_body(endpoint, call) {
         return reply;
     }
-    if let Err(reply) = super::sensitive::check(&state.keys, endpoint, call) {
+    if let Err(reply) = super::sensitive::check(state, endpoint, call) {
         return reply;
     }
     let result = match endpoint.path {

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::flows::Call;
 use super::keys::SandboxKeys;
 use super::reply::Reply;
+use super::State;
 use crate::catalog::Endpoint;
 use crate::keys::PrivateKey;
 
@@ -85,19 +86,17 @@ fn header_error(issue: &str) -> Reply {
     )
 }
 
-/// The private key of the platform key named `serial`.
-fn decrypting_key<'a>(keys: &'a SandboxKeys, serial: &str) -> Option<&'a PrivateKey> {
-    if serial.eq_ignore_ascii_case(keys.platform_serial()) {
-        Some(&keys.platform_key)
-    } else if serial == keys.public_key_id {
-        Some(&keys.public_key_private)
-    } else {
-        None
+/// The private key of the platform key named `serial`: any listed platform certificate
+/// (rotated ones included) or the WeChat Pay public key.
+fn decrypting_key(state: &State, serial: &str) -> Option<PrivateKey> {
+    if serial == state.keys.public_key_id {
+        return Some(state.keys.public_key_private.clone());
     }
+    state.certs.private_key(serial)
 }
 
 /// Checks the encrypted fields of a request to `endpoint`; `Err` is the platform's answer.
-pub(crate) fn check(keys: &SandboxKeys, endpoint: &Endpoint, call: &Call<'_>) -> Result<(), Reply> {
+pub(crate) fn check(state: &State, endpoint: &Endpoint, call: &Call<'_>) -> Result<(), Reply> {
     let Some((_, _, fields)) = ENCRYPTED_FIELDS
         .iter()
         .find(|(method, path, _)| *method == call.method.as_str() && *path == endpoint.path)
@@ -126,7 +125,7 @@ pub(crate) fn check(keys: &SandboxKeys, endpoint: &Endpoint, call: &Call<'_>) ->
             "required with encrypted fields: name the platform key they were encrypted to",
         ));
     };
-    let Some(key) = decrypting_key(keys, serial) else {
+    let Some(key) = decrypting_key(state, serial) else {
         return Err(header_error("names no platform key of this merchant"));
     };
     for (name, value) in present {
