@@ -41,6 +41,7 @@ const TAKEN: &[&str] = &[
     "apiv3_key",
     "now",
     "execute",
+    "notification",
     // api::Node.
     "into_chain",
     // Traits nodes implement or reach (Clone, PartialEq, Debug, Display, Deref, AsRef, Into…).

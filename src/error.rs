@@ -156,6 +156,8 @@ pub enum ConfigError {
     OwnSerialInKeyStore(String),
     /// The APIv3 key is not 32 bytes; the length given.
     ApiV3KeyLength(usize),
+    /// An operation needs the APIv3 key (`apiv3_key`) and the client has none.
+    MissingApiV3Key,
     /// A value that goes into a request header has characters a header cannot carry.
     InvalidHeaderValue(&'static str),
     /// The explicit proxy is not an `http://` or `https://` URI with a host; shown with any
@@ -242,6 +244,9 @@ pub enum DecodeError {
     NotUtf8,
     /// The body is not JSON of the requested shape (the `serde_json::Error` is the source).
     Json,
+    /// A field of a JSON document (a notification's, say `resource.ciphertext`) is missing or
+    /// has the wrong type; its name.
+    Field(&'static str),
 }
 
 /// Why a request could not be carried.
@@ -649,6 +654,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "the proxy {p} cannot be used; give http://[user:password@]host:port"
             ),
+            Self::MissingApiV3Key => write!(
+                f,
+                "no APIv3 key configured (`apiv3_key`); set it with Builder::apiv3_key (merchant platform: API安全 → APIv3密钥)"
+            ),
             Self::Tls => write!(f, "the TLS set-up failed"),
             Self::Runtime => write!(f, "the background runtime of the blocking calls could not start"),
             #[cfg(feature = "sandbox")]
@@ -763,6 +772,10 @@ impl fmt::Display for DecodeError {
             Self::Json => write!(
                 f,
                 "the response body is not the expected JSON; read it with .text() or .bytes()"
+            ),
+            Self::Field(name) => write!(
+                f,
+                "`{name}` is missing or is not the expected JSON; the document is not what WeChat Pay sends"
             ),
         }
     }

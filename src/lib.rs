@@ -48,6 +48,7 @@
 //!   [`blocking::wait`] for code without an async runtime.
 //! - `sandbox`: the embedded WeChat Pay simulator (a hyper server on loopback).
 //! - `cli`: the `wxpay` command line (implies `sandbox`).
+//! - `axum`: [`notification::axum`], an extractor that verifies and decrypts a notification.
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -64,6 +65,7 @@ mod client;
 pub mod crypto;
 mod error;
 mod keys;
+pub mod notification;
 mod options;
 mod request;
 mod response;
