@@ -113,24 +113,32 @@ async fn axum_refuses_what_does_not_open_with_the_failure_reply() {
     .await;
 }
 
-/// POSTs `body` with `headers` over a raw TCP connection; returns (status, body).
-async fn post_raw(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+/// POSTs `body` with `headers` over a raw TCP connection, with a `Content-Length` or (when
+/// `chunked`) as one chunk with no declared length; returns (status, body).
+async fn post_raw(url: &str, headers: &[(&str, &str)], body: &[u8], chunked: bool) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = url
         .trim_start_matches("http://")
         .trim_end_matches("/notify");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut request = format!(
-        "POST /notify HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut request = format!("POST /notify HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let body = if chunked {
+        request.push_str("Transfer-Encoding: chunked\r\n");
+        let mut framed = format!("{:x}\r\n", body.len()).into_bytes();
+        framed.extend_from_slice(body);
+        framed.extend_from_slice(b"\r\n0\r\n\r\n");
+        framed
+    } else {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        body.to_vec()
+    };
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     // The server may answer (and close) before reading all of a refused body.
-    let _ = stream.write_all(body).await;
+    let _ = stream.write_all(&body).await;
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
     let text = String::from_utf8_lossy(&answer);
@@ -147,7 +155,8 @@ async fn post_raw(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Val
 async fn axum_refuses_unsigned_and_oversized_bodies() {
     bounded(async {
         let (url, mut received) = serve(support::client()).await;
-        let (status, body) = post_raw(&url, &[("Content-Type", "application/json")], b"{}").await;
+        let (status, body) =
+            post_raw(&url, &[("Content-Type", "application/json")], b"{}", false).await;
         assert_eq!(status, 401);
         assert_eq!(body["code"], "FAIL");
         assert!(
@@ -158,10 +167,16 @@ async fn axum_refuses_unsigned_and_oversized_bodies() {
             "{body}"
         );
 
+        // Too large, declared up front or found while reading a chunked body.
         let big = vec![b' '; BODY_LIMIT + 1];
-        let (status, body) = post_raw(&url, &[], &big).await;
-        assert_eq!(status, 413);
-        assert_eq!(body["code"], "FAIL");
+        for chunked in [false, true] {
+            let (status, body) = post_raw(&url, &[], &big, chunked).await;
+            assert_eq!(status, 413, "chunked: {chunked}");
+            assert_eq!(body["code"], "FAIL");
+        }
+        // Exactly at the limit is read, then refused only because it is not signed.
+        let (status, _) = post_raw(&url, &[], &big[..BODY_LIMIT], true).await;
+        assert_eq!(status, 401);
         assert!(received.try_recv().is_err());
     })
     .await;

@@ -90,7 +90,11 @@ fn raw(input: &mut Input<'_>) {
         }
         Err(v) => {
             let e = result.expect_err("open must fail when verification fails");
-            assert_eq!(e.verify(), Some(&v), "open fails with the verification error");
+            assert_eq!(
+                e.verify(),
+                Some(&v),
+                "open fails with the verification error"
+            );
             touch(&e);
         }
     }
@@ -182,8 +186,7 @@ fn sign(body: &[u8], now: i64) -> HeaderMap {
     static KEY: std::sync::OnceLock<PrivateKey> = std::sync::OnceLock::new();
     let key = KEY.get_or_init(|| PrivateKey::from_pem(PUBLIC_KEY_PRIVATE).expect("fixture key"));
     let (timestamp, nonce) = (now.to_string(), "FuzzNotificationNonce");
-    let signature =
-        sign_base64(key, &canonical_response(&timestamp, nonce, body)).expect("signs");
+    let signature = sign_base64(key, &canonical_response(&timestamp, nonce, body)).expect("signs");
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {
         headers.insert(name, HeaderValue::from_str(value).expect("header value"));
