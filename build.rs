@@ -48,6 +48,7 @@ const TAKEN: &[&str] = &[
     "encryptor",
     "jsapi_pay_sign",
     "app_pay_sign",
+    "notification",
     // api::Node.
     "into_chain",
     // Traits nodes implement or reach (Clone, PartialEq, Debug, Display, Deref, AsRef, Into…).

@@ -192,6 +192,21 @@ impl Wechatpay {
         self.inner.clock.now()
     }
 
+    /// Verifies and decrypts a notification (callback) from its headers and raw body bytes,
+    /// with this client's platform keys, APIv3 key and clock: see
+    /// [`notification`](crate::notification). Fails with [`ConfigError::MissingApiV3Key`] when
+    /// no APIv3 key is configured.
+    pub async fn notification(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<crate::notification::Notification> {
+        let key = self.apiv3_key().ok_or(ConfigError::MissingApiV3Key("open notifications"))?;
+        // Verification, then decryption, in one function: a refresh of the platform
+        // certificates on an unknown serial goes here (retry once after the refresh).
+        crate::notification::open(headers, body, &self.inner.keys, key, self.now())
+    }
+
     /// Sends a prepared request, then verifies the response (fail closed).
     pub fn execute(
         &self,

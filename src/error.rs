@@ -286,6 +286,9 @@ pub enum DecodeError {
     /// A gzip download (a bill) is truncated or corrupt (the gunzip's error is the source);
     /// what was written of it must be discarded.
     Gzip,
+    /// A field of a JSON document (a notification's, say `resource.ciphertext`) is missing or
+    /// has the wrong type; its name.
+    Field(&'static str),
 }
 
 /// Why a request could not be carried.
@@ -709,7 +712,7 @@ impl fmt::Display for ConfigError {
             Self::Runtime => write!(f, "the background runtime of the blocking calls could not start"),
             Self::MissingApiV3Key(what) => write!(
                 f,
-                "the APIv3 key (apiv3_key) is needed to {what}; set it with .apiv3_key(…)"
+                "the APIv3 key (apiv3_key) is needed to {what}; set it with Builder::apiv3_key (merchant platform: API安全 → APIv3密钥)"
             ),
             Self::NoPlatformCertificates => write!(
                 f,
@@ -860,6 +863,10 @@ impl fmt::Display for DecodeError {
             Self::Gzip => write!(
                 f,
                 "the gzip download is truncated or corrupt; discard what was written and download it again"
+            ),
+            Self::Field(name) => write!(
+                f,
+                "`{name}` is missing or is not the expected JSON; the document is not what WeChat Pay sends"
             ),
         }
     }

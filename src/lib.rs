@@ -50,6 +50,7 @@
 //! - `cli`: the `wxpay` command line (implies `sandbox`).
 //! - `oaep` (default): RSA-OAEP for sensitive fields ([`Wechatpay::encryptor`],
 //!   [`PrivateKey::oaep_decrypt`]) on AWS-LC (`aws-lc-rs`).
+//! - `axum`: [`notification::axum`], an extractor that verifies and decrypts a notification.
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -70,6 +71,7 @@ pub mod download;
 mod error;
 mod keys;
 pub mod media;
+pub mod notification;
 mod options;
 pub mod pay_sign;
 mod request;

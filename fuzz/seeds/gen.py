@@ -96,6 +96,17 @@ for v in vectors["notifications"]:
 for i, v in enumerate(valid("notifications")):
     for mode in range(4):
         seeds["notification"].append(bytes([1, i, mode]) + u16(5) + b"\x01" + bytes([0]))
+# notification, signed mode: [3][vector][op][(field index, kind, value)*] (kinds: 0 remove,
+# 1 number, 2+ text; op%8 == 7: the rest is the whole body), signed correctly by the harness.
+for i, v in enumerate(valid("notifications")):
+    N = seeds["notification"]
+    N.append(bytes([3, i, 7]) + v["body"].encode())                      # untouched
+    N.append(bytes([3, i, 0, 4, 2]) + text(json.loads(v["body"])["summary"]))  # same summary
+    N.append(bytes([3, i, 0, 6, 2]) + text("AEAD_AES_128_CBC"))          # algorithm
+    N.append(bytes([3, i, 0, 8, 2]) + text("short"))                     # nonce length
+    N.append(bytes([3, i, 0, 0, 0]))                                     # no id
+    N.append(bytes([3, i, 0, 9, 1]) + u16(5))                            # aad not a string
+    N.append(bytes([3, i, 1, 7, 2]) + text("AAAA") + bytes([5, 0]))      # truncated, no resource
 
 # keys: [mode][bytes]; mode%4: 0 private, 1 public PEM, 2 SPKI DER, 3 certificate;
 # mode%8 >= 4 wraps the bytes in a PEM block labelled LABELS[mode/8 % 5].
