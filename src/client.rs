@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::catalog;
 use crate::chain::redact_userinfo;
 use crate::chain::{Chain, Node};
-use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKind};
+use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKind, VerifyError};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 use crate::options::Options;
 use crate::request::{BaseUri, PreparedRequest, DEFAULT_BASE_URI};
@@ -201,10 +201,20 @@ impl Wechatpay {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<crate::notification::Notification> {
-        let key = self.apiv3_key().ok_or(ConfigError::MissingApiV3Key("open notifications"))?;
-        // Verification, then decryption, in one function: a refresh of the platform
-        // certificates on an unknown serial goes here (retry once after the refresh).
-        crate::notification::open(headers, body, &self.inner.keys, key, self.now())
+        let key = self
+            .apiv3_key()
+            .ok_or(ConfigError::MissingApiV3Key("open notifications"))?;
+        let opened = crate::notification::open(headers, body, &self.inner.keys, key, self.now());
+        // A notification signed by a platform certificate the client has not seen yet (a
+        // rotation): download the certificates once (shared with concurrent misses), open again.
+        let serial = match opened.as_ref().map_err(Error::kind) {
+            Err(ErrorKind::Verify(VerifyError::UnknownSerial { serial, .. })) => serial.clone(),
+            _ => return opened,
+        };
+        if crate::certificates::refresh_for_serial(&self.inner, &serial).await {
+            return crate::notification::open(headers, body, &self.inner.keys, key, self.now());
+        }
+        opened
     }
 
     /// Sends a prepared request, then verifies the response (fail closed).
@@ -312,7 +322,7 @@ async fn exchange_and_verify(
             client.clock.now(),
             &client.keys,
         ) {
-            Err(e @ crate::error::VerifyError::UnknownSerial { .. }) => {
+            Err(e @ VerifyError::UnknownSerial { .. }) => {
                 crate::certificates::recover_unknown_serial(client, request.path(), &response, e)
                     .await
             }

@@ -247,7 +247,7 @@ pub(crate) async fn execute(
             return Ok(response);
         }
         let whole = response.into_response(client.body_limit).await?;
-        if let Err(e) = verify_response(
+        let verified = match verify_response(
             status,
             request.path(),
             whole.headers(),
@@ -255,6 +255,14 @@ pub(crate) async fn execute(
             client.clock.now(),
             &client.keys,
         ) {
+            // A rotated platform certificate: download the certificates once, verify again.
+            Err(e @ crate::error::VerifyError::UnknownSerial { .. }) => {
+                crate::certificates::recover_unknown_serial(&client, request.path(), &whole, e)
+                    .await
+            }
+            other => other,
+        };
+        if let Err(e) = verified {
             tracing::warn!(template = %request.template, status, error = %e, "download verification failed");
             return Err(Error::from(e).with_response(whole));
         }

@@ -86,9 +86,9 @@ pub mod verifier;
 
 pub use chain::{normalize_segment, Chain};
 pub use client::{ApiV3Key, Builder, Wechatpay};
-pub use download::StreamingResponse;
 #[cfg(feature = "oaep")]
 pub use crypto::Encryptor;
+pub use download::StreamingResponse;
 pub use error::{
     ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
     KeyMaterial, Result, TransportError, TransportKind, VerifyError,

@@ -356,7 +356,10 @@ async fn the_client_uses_its_keys_clock_and_apiv3_key() {
         .build()
         .unwrap();
     let e = no_key.notification(&sign(&body), &body).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Config(ConfigError::MissingApiV3Key("open notifications")));
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Config(ConfigError::MissingApiV3Key("open notifications"))
+    );
     assert!(e.to_string().contains("apiv3_key"), "{e}");
 }
 

@@ -130,7 +130,9 @@ mod tests {
 
         let e = Error::from(VerifyError::BadSignature);
         assert_eq!(Reply::for_error(&e).status(), 401);
-        let e = Error::from(crate::error::ConfigError::MissingApiV3Key("open notifications"));
+        let e = Error::from(crate::error::ConfigError::MissingApiV3Key(
+            "open notifications",
+        ));
         let reply = Reply::for_error(&e);
         assert_eq!(reply.status(), 500);
         assert!(!String::from_utf8_lossy(reply.body()).contains("apiv3"));

@@ -93,6 +93,19 @@ impl PlatformCerts {
             .map(|(_, key)| key.clone())
     }
 
+    /// The key that signs a notification: the WeChat Pay public key's, or once a certificate
+    /// was rotated in (and the merchant is not public-key-only) the newest certificate's, as
+    /// the platform signs with its new certificate after a rotation.
+    pub(crate) fn notification_key(&self, keys: &SandboxKeys) -> (String, PrivateKey) {
+        let certs = lock(&self.certs);
+        match certs.last() {
+            Some((cert, key)) if certs.len() > 1 && !self.public_key_only => {
+                (cert.serial().to_string(), key.clone())
+            }
+            _ => (keys.public_key_id.clone(), keys.public_key_private.clone()),
+        }
+    }
+
     /// Adds a certificate; it signs from now on.
     fn push(&self, cert: Certificate, key: PrivateKey) {
         lock(&self.certs).push((cert, key));

@@ -249,18 +249,6 @@ impl SandboxKeys {
         self.platform_cert.serial()
     }
 
-    /// The key that signs a response: the platform certificate's when the request's
-    /// `Wechatpay-Serial` names that certificate, else the WeChat Pay public key's (the
-    /// platform's default).
-    pub(crate) fn response_key(&self, request_serial: Option<&str>) -> (&str, &PrivateKey) {
-        match request_serial {
-            Some(serial) if serial.trim().eq_ignore_ascii_case(self.platform_serial()) => {
-                (self.platform_serial(), &self.platform_key)
-            }
-            _ => (&self.public_key_id, &self.public_key_private),
-        }
-    }
-
     fn certificate_file(&self) -> String {
         format!("wechatpay_{}.pem", self.platform_serial())
     }

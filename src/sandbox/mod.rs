@@ -68,8 +68,8 @@
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
 mod auth;
-mod certs;
 mod bills;
+mod certs;
 mod conn;
 mod control;
 mod faults;
@@ -199,8 +199,10 @@ impl State {
         resource: &serde_json::Value,
     ) -> Result<u16> {
         let id = self.next_id();
+        let signer = self.certs.notification_key(&self.keys);
         notify::deliver(
             &self.keys,
+            (&signer.0, &signer.1),
             &self.notifier,
             now(),
             id,
@@ -547,7 +549,9 @@ impl SandboxHandle {
     }
 
     /// Delivers a signed notification (protocol §5 shape; `resource` AES-GCM encrypted with
-    /// the APIv3 key; `Wechatpay-*` headers signed with the WeChat Pay public key) to a
+    /// the APIv3 key; `Wechatpay-*` headers signed with the WeChat Pay public key, or after
+    /// [`rotate_platform_certificate`](Self::rotate_platform_certificate) with the newest
+    /// platform certificate, as the platform does after a rotation) to a
     /// `notify_url` on a loopback host over plain `http://`. Returns the listener's status.
     ///
     /// Other hosts are refused ([`ChainError::HostNotAllowed`](crate::ChainError::HostNotAllowed)).

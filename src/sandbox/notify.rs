@@ -13,6 +13,7 @@ use super::keys::SandboxKeys;
 use super::rfc3339_cst;
 use crate::crypto::aes_gcm_encrypt;
 use crate::error::{ChainError, Error, ErrorKind, Result, TransportKind};
+use crate::keys::PrivateKey;
 use crate::request::is_loopback;
 use crate::signer::{canonical_response, nonce, sign_base64, SCHEME};
 
@@ -100,10 +101,11 @@ fn body(
     Ok(body.to_string().into_bytes())
 }
 
-/// Builds, signs (WeChat Pay public key) and POSTs a notification; returns the status the
-/// listener answered.
+/// Builds, signs with `signer` (key id, private key) and POSTs a notification; returns the
+/// status the listener answered.
 pub(crate) async fn deliver(
     keys: &SandboxKeys,
+    signer: (&str, &PrivateKey),
     client: &Notifier,
     now: i64,
     id: u64,
@@ -113,7 +115,7 @@ pub(crate) async fn deliver(
 ) -> Result<u16> {
     let uri = loopback_uri(notify_url)?;
     let body = body(keys, event_type, resource, now, id)?;
-    let (key_id, key) = keys.response_key(None);
+    let (key_id, key) = signer;
     let timestamp = now.to_string();
     let nonce = nonce()?;
     let signature = sign_base64(key, &canonical_response(&timestamp, &nonce, &body))?;
