@@ -463,7 +463,9 @@ async fn every_catalog_upload_endpoint_takes_an_upload() {
         let png = b"\x89PNG\r\n\x1a\n not really a png".to_vec();
         let image = || Media::new("logo.png", png.clone()).unwrap();
         let pdf = || Media::new("fapiao.pdf", &b"%PDF-1.7"[..]).unwrap();
-        let cases: Vec<(&str, Option<(&str, &str)>, Media)> = vec![
+        // (path, the one template variable and its value, what to upload)
+        type Case = (&'static str, Option<(&'static str, &'static str)>, Media);
+        let cases: Vec<Case> = vec![
             ("v3/merchant/media/upload", None, image()),
             (
                 "v3/merchant/media/video_upload",
