@@ -329,3 +329,71 @@ async fn bills_from_blocking_code_and_the_file_variant_on_a_failed_rename() {
     std::fs::remove_dir_all(&dir).unwrap();
     sandbox.shutdown();
 }
+
+/// A meta given whole (the fapiao upload's `{file_type, digest_alogrithm, digest}`) is signed
+/// and sent as given; image endpoints still require `{filename, sha256}`.
+#[tokio::test]
+async fn an_upload_with_its_own_meta_is_signed_and_sent_as_given() {
+    let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
+    let wxpay = sandbox.client().unwrap();
+    let pdf = Bytes::from_static(b"%PDF-1.7 fapiao");
+    // JS: wxpay.v3.newTaxControlFapiao.fapiaoApplications.uploadFapiaoFile.post(
+    //       {meta: JSON.stringify(meta), file}, {meta, headers: {'Content-Type': 'multipart/form-data'}})
+    let meta = json!({"sub_mchid": "1900000109", "file_type": "PDF", "digest_alogrithm": "SM3", "digest": "00"});
+    let media = Media::with_meta("fapiao.pdf", pdf.clone(), meta).unwrap();
+    let prepared = wxpay
+        .chain("v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file")
+        .prepare(http::Method::POST, Options::new().upload(media.clone()))
+        .unwrap();
+    assert_eq!(
+        prepared.body().as_ref(),
+        br#"{"sub_mchid":"1900000109","file_type":"PDF","digest_alogrithm":"SM3","digest":"00"}"#
+    );
+    let answer: serde_json::Value = bounded(
+        wxpay
+            .v3()
+            .new_tax_control_fapiao()
+            .fapiao_applications()
+            .upload_fapiao_file()
+            .post(Options::new().upload(media)),
+    )
+    .await
+    .unwrap()
+    .json()
+    .unwrap();
+    assert!(answer["media_id"].as_str().is_some(), "{answer}");
+
+    // A sha256 in a meta given whole is still checked against the file.
+    let wrong = Media::with_meta("f.pdf", pdf.clone(), json!({"sha256": "00"})).unwrap();
+    let e = bounded(
+        wxpay
+            .chain("v3/taxi-invoice/cards/upload-file")
+            .post(Options::new().upload(wrong)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.api().and_then(|a| a.code.as_deref()),
+        Some("PARAM_ERROR"),
+        "{e:?}"
+    );
+
+    // An image endpoint without the filename and sha256 in its meta is refused.
+    let bare = Media::with_meta("logo.png", &b"\x89PNG"[..], json!({})).unwrap();
+    let e = bounded(
+        wxpay
+            .v3()
+            .merchant()
+            .media()
+            .upload()
+            .post(Options::new().upload(bare)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e.api().and_then(|a| a.code.as_deref()),
+        Some("PARAM_ERROR"),
+        "{e:?}"
+    );
+    sandbox.shutdown();
+}
