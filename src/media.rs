@@ -250,14 +250,17 @@ impl Media {
 }
 
 impl fmt::Debug for Media {
-    /// The filename, content type, sizes and meta; never the file's bytes.
+    /// The filename, content type, sizes, digest and the meta's keys; never the file's bytes
+    /// nor the meta's values (a meta given whole may carry an `openid` or a phone number).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Media")
             .field("filename", &self.filename)
             .field("content_type", &self.content_type)
             .field("field", &self.field)
             .field("file_len", &self.file.len())
-            .field("meta", &String::from_utf8_lossy(&self.meta_bytes))
+            .field("sha256", &self.sha256)
+            .field("meta_keys", &self.meta.keys().collect::<Vec<_>>())
+            .field("meta_len", &self.meta_bytes.len())
             .finish()
     }
 }
@@ -372,6 +375,21 @@ mod tests {
         // Its fields are the caller's: filename and sha256 may be set too.
         let m = m.meta_field("sha256", "given").unwrap();
         assert!(m.meta().ends_with(br#","sha256":"given"}"#));
+        let private = Media::with_meta(
+            "r.png",
+            &b"\x89PNG"[..],
+            serde_json::json!({"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "merchant_contact_information": {"consultation_phone_number": "13800000000"}}),
+        )
+        .unwrap();
+        let debug = format!("{private:?}");
+        assert!(
+            debug.contains("openid") && debug.contains("r.png"),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("oUpF8u") && !debug.contains("13800000000"),
+            "{debug}"
+        );
         for not_an_object in [serde_json::json!([1]), serde_json::json!("x")] {
             let e = Media::with_meta("f.pdf", &b"%PDF"[..], not_an_object).unwrap_err();
             assert!(matches!(
