@@ -14,6 +14,9 @@
 //! you: it writes to a temporary file beside the target and renames it into place only once
 //! the digest matched, so the target never holds a bill that failed.
 //!
+//! From blocking code (feature `blocking`), wait for the file variant:
+//! `wechatpay_chain::blocking::wait(wxpay.trade_bill(query).download_to_file(path))`.
+//!
 //! ```no_run
 //! # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
 //! use wechatpay_chain::Options;

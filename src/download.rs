@@ -8,10 +8,11 @@
 //! then released: nothing unverified ever reaches the caller (fail closed).
 //!
 //! Timeouts: the request's total timeout ([`Options::timeout`](crate::Options::timeout), else
-//! the client's [`timeout`](crate::Builder::timeout)) bounds reaching the response headers.
-//! While the body streams, each chunk must arrive within that same duration (an idle timeout,
-//! restarted per chunk), so a download of any size can take as long as it needs while a
-//! stalled one still fails with [`TransportKind::Timeout`].
+//! the client's [`timeout`](crate::Builder::timeout)) bounds reaching the response headers,
+//! and also reading a body that is read whole (an error answer, or a signed answer verified
+//! before release). While a released body streams, each chunk must arrive within that same
+//! duration (an idle timeout, restarted per chunk), so a download of any size can take as
+//! long as it needs while a stalled one still fails with [`TransportKind::Timeout`].
 //!
 //! [`Chain::download`]: crate::Chain::download
 
@@ -224,10 +225,11 @@ pub(crate) async fn execute(
     );
     async move {
         let total = request.timeout.unwrap_or(client.timeout);
+        let deadline = tokio::time::Instant::now() + total;
         let route = client.route(&request);
         let http_request = request.to_http()?;
-        let response = tokio::time::timeout(
-            total,
+        let response = tokio::time::timeout_at(
+            deadline,
             client.transport.send_streaming(http_request, &route),
         )
         .await
@@ -239,14 +241,30 @@ pub(crate) async fn execute(
         })??
         .with_idle_timeout(total);
         let status = response.status().as_u16();
+        // A body read whole (an error answer, or one to verify) is bounded by the total
+        // timeout like any request's, not only per chunk: a server dribbling a byte at a time
+        // cannot hold the call open past it.
+        let whole_in_time = |what: &'static str| {
+            move |_| {
+                Error::transport(
+                    TransportKind::Timeout,
+                    format!("the {what} was not read whole within {total:?}"),
+                )
+            }
+        };
         if status >= 400 {
-            let head = response.into_head(ERROR_BODY_LIMIT).await?;
+            let head = tokio::time::timeout_at(deadline, response.into_head(ERROR_BODY_LIMIT))
+                .await
+                .map_err(whole_in_time("error answer"))??;
             return Err(api_error(&request, head));
         }
         if request.skip_verification || is_exempt(request.path()) {
             return Ok(response);
         }
-        let whole = response.into_response(client.body_limit).await?;
+        let whole =
+            tokio::time::timeout_at(deadline, response.into_response(client.body_limit))
+                .await
+                .map_err(whole_in_time("answer to verify"))??;
         let verified = match verify_response(
             status,
             request.path(),

@@ -47,6 +47,10 @@ pub struct Media {
     file: Bytes,
     content_type: &'static str,
     field: String,
+    /// Lower-case hex SHA-256 of `file`.
+    sha256: String,
+    /// The meta was given whole ([`Media::with_meta`]): nothing in it is computed.
+    custom_meta: bool,
     meta: Map<String, Value>,
     meta_bytes: Bytes,
 }
@@ -71,16 +75,57 @@ impl Media {
         let sha256 = hex(digest(&SHA256, &file).as_ref());
         let mut meta = Map::new();
         meta.insert("filename".into(), filename.clone().into());
-        meta.insert("sha256".into(), sha256.into());
+        meta.insert("sha256".into(), sha256.clone().into());
         let meta_bytes = serialize(&meta)?;
         Ok(Self {
             content_type: content_type_for(&filename),
             filename,
             file,
             field: "file".into(),
+            sha256,
+            custom_meta: false,
             meta,
             meta_bytes,
         })
+    }
+
+    /// A file whose `meta` JSON is given whole, for the endpoints whose meta is not
+    /// `{"filename","sha256"}`: nothing is added to it, and those bytes are both signed and
+    /// sent. `filename` still names the file part. Compute the digest the endpoint asks for
+    /// yourself (the file's SHA-256 is [`sha256`](Self::sha256)).
+    ///
+    /// Refused ([`ChainError::InvalidMedia`]): a meta that is not a JSON object, and the
+    /// file and filename checks of [`Media::new`].
+    ///
+    /// ```
+    /// # fn demo(pdf: Vec<u8>, sm3_hex: &str) -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::{json, Media, Options};
+    ///
+    /// // JS: meta = {sub_mchid, file_type: 'PDF', digest_alogrithm: 'SM3', digest}
+    /// let media = Media::with_meta(
+    ///     "fapiao.pdf",
+    ///     pdf,
+    ///     json!({"file_type": "PDF", "digest_alogrithm": "SM3", "digest": sm3_hex}),
+    /// )?;
+    /// assert!(!String::from_utf8_lossy(media.meta()).contains("sha256"));
+    /// let options = Options::new().upload(media);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_meta(
+        filename: impl Into<String>,
+        file: impl Into<Bytes>,
+        meta: impl Into<Value>,
+    ) -> Result<Self> {
+        let Value::Object(meta) = meta.into() else {
+            return Err(invalid(
+                "the meta must be a JSON object, like {\"filename\":…,\"sha256\":…}".into(),
+            ));
+        };
+        let mut media = Self::new(filename, file)?;
+        media.meta_bytes = serialize(&meta)?;
+        media.meta = meta;
+        media.custom_meta = true;
+        Ok(media)
     }
 
     /// Reads a file (at most [`MAX_MEDIA_LEN`] bytes); the filename is the path's last
@@ -111,10 +156,10 @@ impl Media {
     }
 
     /// Adds a field to the meta JSON (e.g. `bank_type`); `filename` and `sha256` cannot be
-    /// replaced. The meta is serialized again, once.
+    /// replaced when [`Media::new`] computed them. The meta is serialized again, once.
     pub fn meta_field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Result<Self> {
         let key = key.into();
-        if key == "filename" || key == "sha256" {
+        if !self.custom_meta && (key == "filename" || key == "sha256") {
             return Err(invalid(format!(
                 "the meta's {key} is computed from the file; it cannot be set"
             )));
@@ -158,12 +203,10 @@ impl Media {
         self.content_type
     }
 
-    /// The lower-case hex SHA-256 of the file, as in the meta.
+    /// The lower-case hex SHA-256 of the file (the meta's `sha256` unless the meta was given
+    /// whole with [`Media::with_meta`]).
     pub fn sha256(&self) -> &str {
-        self.meta
-            .get("sha256")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        &self.sha256
     }
 
     /// The meta JSON: the bytes signed and sent in the `meta` part.
@@ -207,14 +250,17 @@ impl Media {
 }
 
 impl fmt::Debug for Media {
-    /// The filename, content type, sizes and meta; never the file's bytes.
+    /// The filename, content type, sizes, digest and the meta's keys; never the file's bytes
+    /// nor the meta's values (a meta given whole may carry an `openid` or a phone number).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Media")
             .field("filename", &self.filename)
             .field("content_type", &self.content_type)
             .field("field", &self.field)
             .field("file_len", &self.file.len())
-            .field("meta", &String::from_utf8_lossy(&self.meta_bytes))
+            .field("sha256", &self.sha256)
+            .field("meta_keys", &self.meta.keys().collect::<Vec<_>>())
+            .field("meta_len", &self.meta_bytes.len())
             .finish()
     }
 }
@@ -310,6 +356,47 @@ mod tests {
         let m = m.meta_field("bank_type", "CMB").unwrap();
         assert!(m.meta().ends_with(br#","bank_type":"CMB"}"#));
         assert!(m.clone().meta_field("sha256", "x").is_err());
+    }
+
+    #[test]
+    fn a_meta_given_whole_is_signed_and_sent_as_given() {
+        let meta =
+            serde_json::json!({"file_type": "PDF", "digest_alogrithm": "SM3", "digest": "ab"});
+        let m = Media::with_meta("f.pdf", &b"%PDF"[..], meta).unwrap();
+        assert_eq!(
+            m.meta().as_ref(),
+            br#"{"file_type":"PDF","digest_alogrithm":"SM3","digest":"ab"}"#
+        );
+        assert_eq!(m.sha256(), hex(digest(&SHA256, b"%PDF").as_ref()));
+        let (_, body) = m.multipart().unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains(r#"{"file_type":"PDF","digest_alogrithm":"SM3","digest":"ab"}"#));
+        assert!(text.contains("filename=\"f.pdf\""));
+        // Its fields are the caller's: filename and sha256 may be set too.
+        let m = m.meta_field("sha256", "given").unwrap();
+        assert!(m.meta().ends_with(br#","sha256":"given"}"#));
+        let private = Media::with_meta(
+            "r.png",
+            &b"\x89PNG"[..],
+            serde_json::json!({"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "merchant_contact_information": {"consultation_phone_number": "13800000000"}}),
+        )
+        .unwrap();
+        let debug = format!("{private:?}");
+        assert!(
+            debug.contains("openid") && debug.contains("r.png"),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("oUpF8u") && !debug.contains("13800000000"),
+            "{debug}"
+        );
+        for not_an_object in [serde_json::json!([1]), serde_json::json!("x")] {
+            let e = Media::with_meta("f.pdf", &b"%PDF"[..], not_an_object).unwrap_err();
+            assert!(matches!(
+                e.kind(),
+                crate::ErrorKind::Chain(ChainError::InvalidMedia(_))
+            ));
+        }
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(crate) struct Upload {
     meta: Option<Bytes>,
     /// The first part with a filename (other than `meta`), or a part named `file`.
     file: Option<Bytes>,
+    /// That part's filename, if it has one.
+    file_name: Option<String>,
 }
 
 /// A parsed multipart body, or the `400` its framing deserves.
@@ -49,12 +51,14 @@ pub(crate) async fn parse(headers: &HeaderMap, body: &Bytes) -> Option<Parsed> {
         let mut upload = Upload::default();
         while let Some(field) = multipart.next_field().await.map_err(malformed)? {
             let name = field.name().unwrap_or_default().to_string();
-            let has_filename = field.file_name().is_some();
+            let file_name = field.file_name().map(str::to_string);
+            let has_filename = file_name.is_some();
             let bytes = field.bytes().await.map_err(malformed)?;
             if name == "meta" && !has_filename {
                 upload.meta.get_or_insert(bytes);
-            } else if has_filename || name == "file" {
-                upload.file.get_or_insert(bytes);
+            } else if (has_filename || name == "file") && upload.file.is_none() {
+                upload.file = Some(bytes);
+                upload.file_name = file_name;
             }
         }
         Ok(upload)
@@ -138,11 +142,23 @@ fn answer(endpoint: &Endpoint, parsed: Option<&Parsed>) -> Result<Reply, Reply> 
             "required string field of the meta is missing",
         )),
     };
-    let filename = field("filename")?;
-    let claimed = field("sha256")?;
+    // Image and video uploads take `{"filename","sha256"}`; other endpoints have their own
+    // meta (`{file_type, digest_alogrithm, digest}`, …): a `sha256` there is still checked,
+    // and the file part's name stands in for a missing `filename`.
+    let images_or_videos = allowed(endpoint).is_some();
+    let filename = match (field("filename"), &upload.file_name) {
+        (Ok(name), _) => name,
+        (Err(_), Some(name)) if !images_or_videos && !name.is_empty() => name.as_str(),
+        (Err(reply), _) => return Err(reply),
+    };
+    let claimed = match field("sha256") {
+        Ok(claimed) => Some(claimed),
+        Err(_) if !images_or_videos && !meta.contains_key("sha256") => None,
+        Err(reply) => return Err(reply),
+    };
     let actual = digest(&SHA256, file);
     let actual_hex = hex(actual.as_ref(), b"0123456789abcdef");
-    if claimed != actual_hex {
+    if let Some(claimed) = claimed.filter(|c| *c != actual_hex) {
         return Err(Reply::param_error(
             "sha256",
             &format!(
