@@ -17,14 +17,28 @@ use crate::keys::PublicKey;
 use crate::signer::Sign;
 use crate::Wechatpay;
 
-/// Each field must be non-empty and free of line feeds: the signed message is the fields
-/// joined by `\n`, so a line feed inside one would sign a different set of fields.
-fn field<'a>(name: &'static str, value: &'a str) -> Result<&'a str> {
-    if value.is_empty() || value.contains(['\n', '\r']) {
+/// Each field must be 1 to `max` printable ASCII characters without spaces (every id and
+/// nonce WeChat Pay issues is): the signed message is the fields joined by `\n`, so a line
+/// feed inside one would sign a different set of fields, and a stray space or a value pasted
+/// with its quotes signs something the platform never issued. The length limits are the
+/// platform's (`appId` 32, `nonceStr` 32, `prepay_id` 64), which also catch an app id and a
+/// prepay id passed in each other's place.
+fn field<'a>(name: &'static str, value: &'a str, max: usize) -> Result<&'a str> {
+    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CryptoError::PaySignField(name).into());
     }
     Ok(value)
 }
+
+/// A prepay id, bare or in its JSAPI `package` form (`prepay_id=…`): the bare id.
+fn bare_prepay_id(prepay_id: &str) -> &str {
+    prepay_id.strip_prefix("prepay_id=").unwrap_or(prepay_id)
+}
+
+/// The longest app id, merchant id and nonce the platform issues or takes.
+const MAX_ID_LEN: usize = 32;
+/// The longest prepay id.
+const MAX_PREPAY_ID_LEN: usize = 64;
 
 /// `a\nb\nc\nd\n`: every piece followed by a line feed, the last one too.
 fn joined_by_line_feed(pieces: &[&str]) -> String {
@@ -70,8 +84,9 @@ pub struct JsapiPaySign {
 
 impl JsapiPaySign {
     /// Signs the set for `app_id` and `prepay_id` (bare, or already as `prepay_id=…`) at
-    /// `timestamp` with `nonce`. Fails with [`CryptoError::PaySignField`] on an empty field
-    /// or one holding a line feed, or with the signer's error.
+    /// `timestamp` with `nonce`. Fails with [`CryptoError::PaySignField`] on a field that is
+    /// empty, longer than the platform takes, or not printable ASCII without spaces, or with
+    /// the signer's error.
     pub fn new(
         app_id: &str,
         prepay_id: &str,
@@ -79,12 +94,14 @@ impl JsapiPaySign {
         nonce: &str,
         signer: &dyn Sign,
     ) -> Result<Self> {
-        let prepay_id = prepay_id.strip_prefix("prepay_id=").unwrap_or(prepay_id);
         let mut set = Self {
-            app_id: field("appId", app_id)?.to_string(),
+            app_id: field("appId", app_id, MAX_ID_LEN)?.to_string(),
             time_stamp: timestamp.to_string(),
-            nonce_str: field("nonceStr", nonce)?.to_string(),
-            package: format!("prepay_id={}", field("package", prepay_id)?),
+            nonce_str: field("nonceStr", nonce, MAX_ID_LEN)?.to_string(),
+            package: format!(
+                "prepay_id={}",
+                field("package", bare_prepay_id(prepay_id), MAX_PREPAY_ID_LEN)?
+            ),
             sign_type: "RSA".to_string(),
             pay_sign: String::new(),
         };
@@ -128,8 +145,9 @@ pub struct AppPaySign {
 }
 
 impl AppPaySign {
-    /// Signs the set for `app_id`, merchant `partner_id` and `prepay_id` at `timestamp` with
-    /// `nonce`. Fails like [`JsapiPaySign::new`].
+    /// Signs the set for `app_id`, merchant `partner_id` and `prepay_id` (bare, or as
+    /// `prepay_id=…`: the bare id is signed and sent) at `timestamp` with `nonce`. Fails like
+    /// [`JsapiPaySign::new`].
     pub fn new(
         app_id: &str,
         partner_id: &str,
@@ -139,11 +157,13 @@ impl AppPaySign {
         signer: &dyn Sign,
     ) -> Result<Self> {
         let mut set = Self {
-            appid: field("appid", app_id)?.to_string(),
-            partnerid: field("partnerid", partner_id)?.to_string(),
-            prepayid: field("prepayid", prepay_id)?.to_string(),
+            appid: field("appid", app_id, MAX_ID_LEN)?.to_string(),
+            partnerid: field("partnerid", partner_id, MAX_ID_LEN)?.to_string(),
+            // The APP SDK takes the bare id: a JSAPI-style `prepay_id=…` would sign a value the
+            // platform never issued and the app's payment would fail.
+            prepayid: field("prepayid", bare_prepay_id(prepay_id), MAX_PREPAY_ID_LEN)?.to_string(),
             package: "Sign=WXPay".to_string(),
-            noncestr: field("noncestr", nonce)?.to_string(),
+            noncestr: field("noncestr", nonce, MAX_ID_LEN)?.to_string(),
             timestamp: timestamp.to_string(),
             sign: String::new(),
         };

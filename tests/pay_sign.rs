@@ -181,3 +181,90 @@ fn a_signer_failure_is_the_error() {
     let e = JsapiPaySign::new("wx1", "p", 1, "n", &Broken).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Crypto(CryptoError::Sign));
 }
+
+#[test]
+fn an_app_prepay_id_in_package_form_signs_the_bare_id() {
+    // A JSAPI habit (`prepay_id=…`) carried over to APP must not sign a value the platform
+    // never issued: the bare id is what the APP SDK's `PayReq.prepayId` takes.
+    let v = case("app");
+    let key = support::merchant_key();
+    let bare = str_field(&v, "prepayid");
+    let t = timestamp(&v, "timestamp");
+    let (app, mch, nonce) = (
+        str_field(&v, "appid"),
+        str_field(&v, "partnerid"),
+        str_field(&v, "noncestr"),
+    );
+    let from_package = AppPaySign::new(app, mch, &format!("prepay_id={bare}"), t, nonce, &key);
+    let expected = AppPaySign::new(app, mch, bare, t, nonce, &key).unwrap();
+    assert_eq!(from_package.unwrap(), expected);
+    assert_eq!(expected.sign, str_field(&v, "sign"));
+}
+
+#[test]
+fn swapped_spaced_or_non_ascii_fields_are_refused_by_name() {
+    let key = support::merchant_key();
+    let (t, n) = (1_763_780_300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS");
+    let (app_id, prepay_id) = ("wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+    assert!(JsapiPaySign::new(app_id, prepay_id, t, n, &key).is_ok());
+    // The prepay id (36 characters) where the app id (at most 32) goes.
+    assert_eq!(
+        field_error(JsapiPaySign::new(prepay_id, app_id, t, n, &key)),
+        "appId"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(prepay_id, "1900000109", app_id, t, n, &key)),
+        "appid"
+    );
+    // A stray space, a tab, a quoted paste, full-width text: none is an id WeChat Pay issued.
+    assert_eq!(
+        field_error(JsapiPaySign::new(
+            " wxd678efh567hg6787",
+            prepay_id,
+            t,
+            n,
+            &key
+        )),
+        "appId"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new(app_id, "wx2014\t1027", t, n, &key)),
+        "package"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new(app_id, prepay_id, t, "随机串", &key)),
+        "nonceStr"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new(
+            app_id,
+            prepay_id,
+            t,
+            &"n".repeat(33),
+            &key
+        )),
+        "nonceStr"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(
+            app_id,
+            "1900 000109",
+            prepay_id,
+            t,
+            n,
+            &key
+        )),
+        "partnerid"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(
+            app_id,
+            "1900000109",
+            &"p".repeat(65),
+            t,
+            n,
+            &key
+        )),
+        "prepayid"
+    );
+}
