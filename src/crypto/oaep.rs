@@ -257,4 +257,72 @@ mod tests {
         let key = PublicKey::from_pem(&pem).unwrap();
         assert_eq!(spki_from_pkcs1(key.pkcs1_der()), block.contents);
     }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        let b64 = BASE64.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    fn is_oaep_key_error(e: &Error) -> bool {
+        matches!(e.kind(), crate::ErrorKind::Crypto(CryptoError::OaepKey))
+    }
+
+    #[test]
+    fn a_3072_bit_merchant_key_round_trips() {
+        let pair = KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa3072).unwrap();
+        let der = pair.as_der().unwrap();
+        let key = PrivateKey::from_pem(pem("PRIVATE KEY", der.as_ref())).unwrap();
+        let cipher = encrypt(&key.public_key(), "张三".as_bytes()).unwrap();
+        assert_eq!(BASE64.decode(&cipher).unwrap().len(), 384);
+        assert_eq!(key.oaep_decrypt(&cipher).unwrap(), "张三");
+        // A 2048-bit ciphertext is refused by length, before any private-key operation.
+        let short = BASE64.encode([1u8; 256]);
+        let e = key.oaep_decrypt(&short).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                crate::ErrorKind::Crypto(CryptoError::OaepLength {
+                    got: 256,
+                    expected: 384
+                })
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn key_material_aws_lc_refuses_is_a_typed_error_not_a_panic() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let pem = std::fs::read(format!("{dir}apiclient_key.pkcs1.pem")).unwrap();
+        let block = x509_parser::pem::Pem::iter_from_buffer(&pem)
+            .next()
+            .unwrap()
+            .unwrap();
+        let whole = &block.contents;
+        let cipher = BASE64.encode([7u8; 256]);
+        let odd: [&[u8]; 5] = [
+            &[],
+            b"not DER at all",
+            &[0x30, 0x03, 0x02, 0x01, 0x00],
+            &whole[..whole.len() / 2],
+            &whole[1..],
+        ];
+        for der in odd {
+            for pkcs1 in [true, false] {
+                let e = DecryptingKey::new(der, pkcs1).decrypt(&cipher).unwrap_err();
+                assert!(is_oaep_key_error(&e), "{e}");
+            }
+        }
+        // The whole key parses in its own form only.
+        assert!(DecryptingKey::new(whole, true).0.is_some());
+        assert!(DecryptingKey::new(whole, false).0.is_none());
+    }
 }
