@@ -7,6 +7,39 @@
 //! is. Build them from the client ([`Wechatpay::jsapi_pay_sign`], [`Wechatpay::app_pay_sign`]:
 //! its signer, clock and nonce source) or, for fixed vectors, with the pure constructors
 //! ([`JsapiPaySign::new`], [`AppPaySign::new`]).
+//!
+//! `timeStamp` / `timestamp` is a JSON **string** (the front end rejects a number), `signType`
+//! is `RSA`, and `package` is `prepay_id=…` for JSAPI but `Sign=WXPay` for APP, whose
+//! `prepayid` is the bare id (either form may be passed in; the right one is signed).
+//!
+//! ```
+//! # fn main() -> wechatpay_chain::Result<()> {
+//! use wechatpay_chain::pay_sign::{AppPaySign, JsapiPaySign};
+//! # let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apiclient_key.pem")).unwrap();
+//! # let merchant_key = wechatpay_chain::PrivateKey::from_pem(pem)?;
+//! let (app_id, prepay_id) = ("wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+//!
+//! // PHP: $params = ['appId' => $appId, 'timeStamp' => (string)Formatter::timestamp(),
+//! //          'nonceStr' => Formatter::nonce(), 'package' => 'prepay_id=' . $prepayId];
+//! //      $params += ['paySign' => Rsa::sign(Formatter::joinedByLineFeed(...array_values($params)),
+//! //          $merchantPrivateKeyInstance), 'signType' => 'RSA'];
+//! // JS:  const paySign = Rsa.sign(Formatter.joinedByLineFeed(appId, timeStamp, nonceStr,
+//! //          `prepay_id=${prepayId}`), merchantPrivateKey);
+//! // With a client: wxpay.jsapi_pay_sign(app_id, prepay_id)? (its clock and a fresh nonce).
+//! let jsapi = JsapiPaySign::new(app_id, prepay_id, 1763780300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", &merchant_key)?;
+//! let json = serde_json::to_value(&jsapi).expect("strings serialize");
+//! assert_eq!(json["timeStamp"], "1763780300");
+//! assert_eq!(json["package"], "prepay_id=wx201410272009395522657a690389285100");
+//! assert!(json["paySign"].is_string() && json["signType"] == "RSA");
+//!
+//! // PHP: Rsa::sign(Formatter::joinedByLineFeed($appId, $timestamp, $nonce, $prepayId), $key)
+//! //      for the APP's PayReq (partnerid = mchid, package = 'Sign=WXPay').
+//! // With a client: wxpay.app_pay_sign(app_id, prepay_id)?
+//! let app = AppPaySign::new(app_id, "1900000109", prepay_id, 1763780300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", &merchant_key)?;
+//! assert_eq!(app.message(), format!("{app_id}\n1763780300\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\n{prepay_id}\n"));
+//! assert!(app.verify(&merchant_key.public_key()));
+//! # Ok(()) }
+//! ```
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;

@@ -483,7 +483,11 @@ mod sandbox {
             //          'headers' => ['Wechatpay-Serial' => $platformCertificateSerial]]);
             // JS:  const name = Rsa.encrypt('张三', platformPublicKey);
             //      wxpay.v3.profitsharing.receivers.add.post({..., name}, {headers: {'Wechatpay-Serial': id}});
-            let cert = wxpay.key_store().certificates().pop().expect("a certificate");
+            let cert = wxpay
+                .key_store()
+                .certificates()
+                .pop()
+                .expect("a certificate");
             let name = cert.public_key().oaep_encrypt("张三").unwrap();
             let php_style = json!({
                 "json": receiver(&name),

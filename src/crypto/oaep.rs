@@ -167,7 +167,34 @@ pub fn oaep_decrypt(key: &PrivateKey, ciphertext: &str) -> Result<Vec<u8>> {
 
 /// A platform key snapshot for sensitive fields: encrypts with one key and names that same key
 /// for the request's `Wechatpay-Serial`, so a key refresh or rotation between encrypting and
-/// sending cannot make the two disagree. Made by [`Wechatpay::encryptor`].
+/// sending cannot make the two disagree. Made by [`Wechatpay::encryptor`] (with a client), or
+/// with [`Encryptor::new`] for a key you hold.
+///
+/// Send the encrypted fields with [`Encryptor::options`]: a `Wechatpay-Serial` header naming
+/// another key in the same request is then an error, never a silent choice. Fields WeChat Pay
+/// sends back encrypted to the merchant key decrypt with
+/// [`PrivateKey::oaep_decrypt`](crate::PrivateKey::oaep_decrypt).
+///
+/// ```
+/// # fn main() -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::{Encryptor, PrivateKey, PublicKey};
+/// # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+/// # let read = |name: &str| std::fs::read(format!("{dir}{name}")).unwrap();
+/// # let (platform_pem, platform_private_pem) = (read("pub_key.pem"), read("pub_key_private.pem"));
+///
+/// // PHP: $encrypted = Rsa::encrypt('13800138000', Rsa::from('file:///path/to/pub_key.pem', Rsa::KEY_TYPE_PUBLIC));
+/// //      ... 'headers' => ['Wechatpay-Serial' => 'PUB_KEY_ID_0114232134912410000000000000']
+/// // JS:  const encrypted = Rsa.encrypt('13800138000', Rsa.from('file:///path/to/pub_key.pem', Rsa.KEY_TYPE_PUBLIC));
+/// let enc = Encryptor::new("PUB_KEY_ID_0114232134912410000000000000", PublicKey::from_pem(platform_pem)?);
+/// let phone = enc.encrypt("13800138000")?; // base64, 344 characters for a 2048-bit key
+/// let options = enc.options().json(serde_json::json!({ "mobile_phone": phone }));
+/// // wxpay.chain("v3/…").post(options).await? sends `Wechatpay-Serial: PUB_KEY_ID_…`
+///
+/// // What the platform does with its private key (PHP/JS: Rsa::decrypt / Rsa.decrypt):
+/// assert_eq!(PrivateKey::from_pem(platform_private_pem)?.oaep_decrypt(&phone)?, "13800138000");
+/// # drop(options);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Encryptor {
     serial: String,
