@@ -272,8 +272,8 @@ pub enum CryptoError {
     OaepKey,
     /// A pay-sign field is empty, longer than the platform takes (32 characters, 64 for a
     /// prepay id), or holds a character other than printable ASCII without spaces (the signed
-    /// message is line-based, so the front end's check would fail or mean something else);
-    /// the field's name.
+    /// message is line-based, so the front end's check would fail or mean something else),
+    /// or a timestamp that is not Unix seconds (negative, or milliseconds); the field's name.
     PaySignField(&'static str),
 }
 
@@ -848,7 +848,7 @@ impl fmt::Display for CryptoError {
             ),
             Self::PaySignField(name) => write!(
                 f,
-                "the pay-sign field `{name}` is empty, too long, or not printable ASCII without spaces; pass the value WeChat Pay gave (app id and prepay id in their own places)"
+                "the pay-sign field `{name}` is empty, too long, or not printable ASCII without spaces (a timestamp: not Unix seconds); pass the value WeChat Pay gave (app id and prepay id in their own places)"
             ),
         }
     }

@@ -63,6 +63,15 @@ fn field<'a>(name: &'static str, value: &'a str, max: usize) -> Result<&'a str> 
     Ok(value)
 }
 
+/// Unix **seconds** as the decimal string the front end takes: a value in milliseconds (13
+/// digits, e.g. from JavaScript's `Date.now()`) or a negative one is refused by name.
+fn seconds(name: &'static str, timestamp: i64) -> Result<String> {
+    if !(0..10_000_000_000).contains(&timestamp) {
+        return Err(CryptoError::PaySignField(name).into());
+    }
+    Ok(timestamp.to_string())
+}
+
 /// A prepay id, bare or in its JSAPI `package` form (`prepay_id=…`): the bare id.
 fn bare_prepay_id(prepay_id: &str) -> &str {
     prepay_id.strip_prefix("prepay_id=").unwrap_or(prepay_id)
@@ -117,9 +126,10 @@ pub struct JsapiPaySign {
 
 impl JsapiPaySign {
     /// Signs the set for `app_id` and `prepay_id` (bare, or already as `prepay_id=…`) at
-    /// `timestamp` with `nonce`. Fails with [`CryptoError::PaySignField`] on a field that is
-    /// empty, longer than the platform takes, or not printable ASCII without spaces, or with
-    /// the signer's error.
+    /// `timestamp` (Unix seconds) with `nonce`. Fails with [`CryptoError::PaySignField`] on a
+    /// field that is empty, longer than the platform takes, or not printable ASCII without
+    /// spaces, or on a timestamp that is not seconds (negative, or milliseconds), or with the
+    /// signer's error.
     pub fn new(
         app_id: &str,
         prepay_id: &str,
@@ -129,7 +139,7 @@ impl JsapiPaySign {
     ) -> Result<Self> {
         let mut set = Self {
             app_id: field("appId", app_id, MAX_ID_LEN)?.to_string(),
-            time_stamp: timestamp.to_string(),
+            time_stamp: seconds("timeStamp", timestamp)?,
             nonce_str: field("nonceStr", nonce, MAX_ID_LEN)?.to_string(),
             package: format!(
                 "prepay_id={}",
@@ -197,7 +207,7 @@ impl AppPaySign {
             prepayid: field("prepayid", bare_prepay_id(prepay_id), MAX_PREPAY_ID_LEN)?.to_string(),
             package: "Sign=WXPay".to_string(),
             noncestr: field("noncestr", nonce, MAX_ID_LEN)?.to_string(),
-            timestamp: timestamp.to_string(),
+            timestamp: seconds("timestamp", timestamp)?,
             sign: String::new(),
         };
         set.sign = sign_base64(signer, &set.message())?;

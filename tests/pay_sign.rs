@@ -268,3 +268,30 @@ fn swapped_spaced_or_non_ascii_fields_are_refused_by_name() {
         "prepayid"
     );
 }
+
+#[test]
+fn a_timestamp_in_milliseconds_or_negative_is_refused_by_name() {
+    let key = support::merchant_key();
+    let n = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS";
+    let (app_id, prepay_id) = ("wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+    // JS habit: Date.now() is milliseconds; the front end wants seconds.
+    let millis = 1_763_780_300_123;
+    assert_eq!(
+        field_error(JsapiPaySign::new(app_id, prepay_id, millis, n, &key)),
+        "timeStamp"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(
+            app_id,
+            "1900000109",
+            prepay_id,
+            -1,
+            n,
+            &key
+        )),
+        "timestamp"
+    );
+    let last = JsapiPaySign::new(app_id, prepay_id, 9_999_999_999, n, &key).unwrap();
+    assert_eq!(last.time_stamp, "9999999999");
+    assert!(JsapiPaySign::new(app_id, prepay_id, 10_000_000_000, n, &key).is_err());
+}
