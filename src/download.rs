@@ -14,6 +14,18 @@
 //! duration (an idle timeout, restarted per chunk), so a download of any size can take as
 //! long as it needs while a stalled one still fails with [`TransportKind::Timeout`].
 //!
+//! ```no_run
+//! # async fn demo(wxpay: wechatpay_chain::Wechatpay, download_url: &str) -> wechatpay_chain::Result<()> {
+//! // PHP: $instance->chain('{+download_url}')->get(['download_url' => $url, 'sink' => '/tmp/bill.csv']);
+//! // JS:  const res = await wxpay.v3.billdownload.file.get({ params, responseType: 'stream' });
+//! //      res.data.pipe(fs.createWriteStream('/tmp/bill.csv'));
+//! let mut file = tokio::fs::File::create("/tmp/bill.csv").await.expect("create");
+//! let mut download = wxpay.chain(download_url).download(()).await?;
+//! let bytes = download.write_to(&mut file).await?;
+//! // For bills prefer wechatpay_chain::bill, which also checks the SHA-1 and gunzips.
+//! # let _ = bytes; Ok(()) }
+//! ```
+//!
 //! [`Chain::download`]: crate::Chain::download
 
 use std::fmt;

@@ -270,8 +270,10 @@ pub enum CryptoError {
     NoPlatformKey,
     /// The RSA key cannot be used for RSA-OAEP (AWS-LC takes 2048 to 8192 bits).
     OaepKey,
-    /// A pay-sign field is empty or holds a line feed (the signed message is line-based, so
-    /// the front end's check would fail or mean something else); the field's name.
+    /// A pay-sign field is empty, longer than the platform takes (32 characters, 64 for a
+    /// prepay id), or holds a character other than printable ASCII without spaces (the signed
+    /// message is line-based, so the front end's check would fail or mean something else),
+    /// or a timestamp that is not Unix seconds (negative, or milliseconds); the field's name.
     PaySignField(&'static str),
 }
 
@@ -846,7 +848,7 @@ impl fmt::Display for CryptoError {
             ),
             Self::PaySignField(name) => write!(
                 f,
-                "the pay-sign field `{name}` is empty or contains a line feed; pass the value WeChat Pay gave"
+                "the pay-sign field `{name}` is empty, too long, or not printable ASCII without spaces (a timestamp: not Unix seconds); pass the value WeChat Pay gave (app id and prepay id in their own places)"
             ),
         }
     }

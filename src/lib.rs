@@ -42,6 +42,23 @@
 //! signature) except the documented unsigned downloads; failures are errors that still carry
 //! the response. The private key and the APIv3 key never appear in `Debug` or errors.
 //!
+//! ## Payment-flow helpers
+//!
+//! Each helper's page has an example beside the PHP/JS lines it replaces.
+//!
+//! - [`notification`]: verify and decrypt a callback ([`Wechatpay::notification`]) and the
+//!   [`Reply`](notification::Reply) to send back.
+//! - [`certificates`]: download, verify and load platform certificates
+//!   ([`Wechatpay::platform_certificates`]), refreshed on an unknown serial.
+//! - [`media`]: image and video uploads ([`Media`] with [`Options::upload`]).
+//! - [`download`]: streaming downloads ([`Chain::download`], [`StreamingResponse`]).
+//! - [`bill`]: trade and fund-flow bills in one call, digest checked
+//!   ([`Wechatpay::trade_bill`]).
+//! - [`pay_sign`]: the front end's JSAPI / mini-program and APP pay signs
+//!   ([`Wechatpay::jsapi_pay_sign`], [`Wechatpay::app_pay_sign`]).
+//! - [`crypto`]: AES-256-GCM with the APIv3 key and (feature `oaep`) RSA-OAEP sensitive fields
+//!   ([`Encryptor`], [`PrivateKey::oaep_decrypt`]).
+//!
 //! ## Features
 //!
 //! - `blocking` (default): [`blocking`], blocking verbs (`chain.blocking().get(…)`) and
@@ -49,7 +66,9 @@
 //! - `sandbox`: the embedded WeChat Pay simulator (a hyper server on loopback).
 //! - `cli`: the `wxpay` command line (implies `sandbox`).
 //! - `oaep` (default): RSA-OAEP for sensitive fields ([`Wechatpay::encryptor`],
-//!   [`PrivateKey::oaep_decrypt`]) on AWS-LC (`aws-lc-rs`).
+//!   [`PrivateKey::oaep_decrypt`], [`crypto::oaep_encrypt`]) on AWS-LC (`aws-lc-rs`); the
+//!   [`notification`], [`certificates`], [`media`], [`download`], [`bill`] and [`pay_sign`]
+//!   helpers need no feature.
 //! - `axum`: [`notification::axum`], an extractor that verifies and decrypts a notification.
 //! - `native-roots`: trust the operating system's roots instead of the embedded ones.
 

@@ -7,6 +7,39 @@
 //! is. Build them from the client ([`Wechatpay::jsapi_pay_sign`], [`Wechatpay::app_pay_sign`]:
 //! its signer, clock and nonce source) or, for fixed vectors, with the pure constructors
 //! ([`JsapiPaySign::new`], [`AppPaySign::new`]).
+//!
+//! `timeStamp` / `timestamp` is a JSON **string** (the front end rejects a number), `signType`
+//! is `RSA`, and `package` is `prepay_id=…` for JSAPI but `Sign=WXPay` for APP, whose
+//! `prepayid` is the bare id (either form may be passed in; the right one is signed).
+//!
+//! ```
+//! # fn main() -> wechatpay_chain::Result<()> {
+//! use wechatpay_chain::pay_sign::{AppPaySign, JsapiPaySign};
+//! # let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apiclient_key.pem")).unwrap();
+//! # let merchant_key = wechatpay_chain::PrivateKey::from_pem(pem)?;
+//! let (app_id, prepay_id) = ("wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+//!
+//! // PHP: $params = ['appId' => $appId, 'timeStamp' => (string)Formatter::timestamp(),
+//! //          'nonceStr' => Formatter::nonce(), 'package' => 'prepay_id=' . $prepayId];
+//! //      $params += ['paySign' => Rsa::sign(Formatter::joinedByLineFeed(...array_values($params)),
+//! //          $merchantPrivateKeyInstance), 'signType' => 'RSA'];
+//! // JS:  const paySign = Rsa.sign(Formatter.joinedByLineFeed(appId, timeStamp, nonceStr,
+//! //          `prepay_id=${prepayId}`), merchantPrivateKey);
+//! // With a client: wxpay.jsapi_pay_sign(app_id, prepay_id)? (its clock and a fresh nonce).
+//! let jsapi = JsapiPaySign::new(app_id, prepay_id, 1763780300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", &merchant_key)?;
+//! let json = serde_json::to_value(&jsapi).expect("strings serialize");
+//! assert_eq!(json["timeStamp"], "1763780300");
+//! assert_eq!(json["package"], "prepay_id=wx201410272009395522657a690389285100");
+//! assert!(json["paySign"].is_string() && json["signType"] == "RSA");
+//!
+//! // PHP: Rsa::sign(Formatter::joinedByLineFeed($appId, $timestamp, $nonce, $prepayId), $key)
+//! //      for the APP's PayReq (partnerid = mchid, package = 'Sign=WXPay').
+//! // With a client: wxpay.app_pay_sign(app_id, prepay_id)?
+//! let app = AppPaySign::new(app_id, "1900000109", prepay_id, 1763780300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", &merchant_key)?;
+//! assert_eq!(app.message(), format!("{app_id}\n1763780300\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\n{prepay_id}\n"));
+//! assert!(app.verify(&merchant_key.public_key()));
+//! # Ok(()) }
+//! ```
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -17,14 +50,37 @@ use crate::keys::PublicKey;
 use crate::signer::Sign;
 use crate::Wechatpay;
 
-/// Each field must be non-empty and free of line feeds: the signed message is the fields
-/// joined by `\n`, so a line feed inside one would sign a different set of fields.
-fn field<'a>(name: &'static str, value: &'a str) -> Result<&'a str> {
-    if value.is_empty() || value.contains(['\n', '\r']) {
+/// Each field must be 1 to `max` printable ASCII characters without spaces (every id and
+/// nonce WeChat Pay issues is): the signed message is the fields joined by `\n`, so a line
+/// feed inside one would sign a different set of fields, and a stray space or a value pasted
+/// with its quotes signs something the platform never issued. The length limits are the
+/// platform's (`appId` 32, `nonceStr` 32, `prepay_id` 64), which also catch an app id and a
+/// prepay id passed in each other's place.
+fn field<'a>(name: &'static str, value: &'a str, max: usize) -> Result<&'a str> {
+    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CryptoError::PaySignField(name).into());
     }
     Ok(value)
 }
+
+/// Unix **seconds** as the decimal string the front end takes: a value in milliseconds (13
+/// digits, e.g. from JavaScript's `Date.now()`) or a negative one is refused by name.
+fn seconds(name: &'static str, timestamp: i64) -> Result<String> {
+    if !(0..10_000_000_000).contains(&timestamp) {
+        return Err(CryptoError::PaySignField(name).into());
+    }
+    Ok(timestamp.to_string())
+}
+
+/// A prepay id, bare or in its JSAPI `package` form (`prepay_id=…`): the bare id.
+fn bare_prepay_id(prepay_id: &str) -> &str {
+    prepay_id.strip_prefix("prepay_id=").unwrap_or(prepay_id)
+}
+
+/// The longest app id, merchant id and nonce the platform issues or takes.
+const MAX_ID_LEN: usize = 32;
+/// The longest prepay id.
+const MAX_PREPAY_ID_LEN: usize = 64;
 
 /// `a\nb\nc\nd\n`: every piece followed by a line feed, the last one too.
 fn joined_by_line_feed(pieces: &[&str]) -> String {
@@ -70,8 +126,10 @@ pub struct JsapiPaySign {
 
 impl JsapiPaySign {
     /// Signs the set for `app_id` and `prepay_id` (bare, or already as `prepay_id=…`) at
-    /// `timestamp` with `nonce`. Fails with [`CryptoError::PaySignField`] on an empty field
-    /// or one holding a line feed, or with the signer's error.
+    /// `timestamp` (Unix seconds) with `nonce`. Fails with [`CryptoError::PaySignField`] on a
+    /// field that is empty, longer than the platform takes, or not printable ASCII without
+    /// spaces, or on a timestamp that is not seconds (negative, or milliseconds), or with the
+    /// signer's error.
     pub fn new(
         app_id: &str,
         prepay_id: &str,
@@ -79,12 +137,14 @@ impl JsapiPaySign {
         nonce: &str,
         signer: &dyn Sign,
     ) -> Result<Self> {
-        let prepay_id = prepay_id.strip_prefix("prepay_id=").unwrap_or(prepay_id);
         let mut set = Self {
-            app_id: field("appId", app_id)?.to_string(),
-            time_stamp: timestamp.to_string(),
-            nonce_str: field("nonceStr", nonce)?.to_string(),
-            package: format!("prepay_id={}", field("package", prepay_id)?),
+            app_id: field("appId", app_id, MAX_ID_LEN)?.to_string(),
+            time_stamp: seconds("timeStamp", timestamp)?,
+            nonce_str: field("nonceStr", nonce, MAX_ID_LEN)?.to_string(),
+            package: format!(
+                "prepay_id={}",
+                field("package", bare_prepay_id(prepay_id), MAX_PREPAY_ID_LEN)?
+            ),
             sign_type: "RSA".to_string(),
             pay_sign: String::new(),
         };
@@ -128,8 +188,9 @@ pub struct AppPaySign {
 }
 
 impl AppPaySign {
-    /// Signs the set for `app_id`, merchant `partner_id` and `prepay_id` at `timestamp` with
-    /// `nonce`. Fails like [`JsapiPaySign::new`].
+    /// Signs the set for `app_id`, merchant `partner_id` and `prepay_id` (bare, or as
+    /// `prepay_id=…`: the bare id is signed and sent) at `timestamp` with `nonce`. Fails like
+    /// [`JsapiPaySign::new`].
     pub fn new(
         app_id: &str,
         partner_id: &str,
@@ -139,12 +200,14 @@ impl AppPaySign {
         signer: &dyn Sign,
     ) -> Result<Self> {
         let mut set = Self {
-            appid: field("appid", app_id)?.to_string(),
-            partnerid: field("partnerid", partner_id)?.to_string(),
-            prepayid: field("prepayid", prepay_id)?.to_string(),
+            appid: field("appid", app_id, MAX_ID_LEN)?.to_string(),
+            partnerid: field("partnerid", partner_id, MAX_ID_LEN)?.to_string(),
+            // The APP SDK takes the bare id: a JSAPI-style `prepay_id=…` would sign a value the
+            // platform never issued and the app's payment would fail.
+            prepayid: field("prepayid", bare_prepay_id(prepay_id), MAX_PREPAY_ID_LEN)?.to_string(),
             package: "Sign=WXPay".to_string(),
-            noncestr: field("noncestr", nonce)?.to_string(),
-            timestamp: timestamp.to_string(),
+            noncestr: field("noncestr", nonce, MAX_ID_LEN)?.to_string(),
+            timestamp: seconds("timestamp", timestamp)?,
             sign: String::new(),
         };
         set.sign = sign_base64(signer, &set.message())?;

@@ -181,3 +181,198 @@ fn a_signer_failure_is_the_error() {
     let e = JsapiPaySign::new("wx1", "p", 1, "n", &Broken).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Crypto(CryptoError::Sign));
 }
+
+#[test]
+fn an_app_prepay_id_in_package_form_signs_the_bare_id() {
+    // A JSAPI habit (`prepay_id=…`) carried over to APP must not sign a value the platform
+    // never issued: the bare id is what the APP SDK's `PayReq.prepayId` takes.
+    let v = case("app");
+    let key = support::merchant_key();
+    let bare = str_field(&v, "prepayid");
+    let t = timestamp(&v, "timestamp");
+    let (app, mch, nonce) = (
+        str_field(&v, "appid"),
+        str_field(&v, "partnerid"),
+        str_field(&v, "noncestr"),
+    );
+    let from_package = AppPaySign::new(app, mch, &format!("prepay_id={bare}"), t, nonce, &key);
+    let expected = AppPaySign::new(app, mch, bare, t, nonce, &key).unwrap();
+    assert_eq!(from_package.unwrap(), expected);
+    assert_eq!(expected.sign, str_field(&v, "sign"));
+}
+
+#[test]
+fn swapped_spaced_or_non_ascii_fields_are_refused_by_name() {
+    let key = support::merchant_key();
+    let (t, n) = (1_763_780_300, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS");
+    let (app_id, prepay_id) = ("wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+    assert!(JsapiPaySign::new(app_id, prepay_id, t, n, &key).is_ok());
+    // The prepay id (36 characters) where the app id (at most 32) goes.
+    assert_eq!(
+        field_error(JsapiPaySign::new(prepay_id, app_id, t, n, &key)),
+        "appId"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(prepay_id, "1900000109", app_id, t, n, &key)),
+        "appid"
+    );
+    // A stray space, a tab, a quoted paste, full-width text: none is an id WeChat Pay issued.
+    assert_eq!(
+        field_error(JsapiPaySign::new(
+            " wxd678efh567hg6787",
+            prepay_id,
+            t,
+            n,
+            &key
+        )),
+        "appId"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new(app_id, "wx2014\t1027", t, n, &key)),
+        "package"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new(app_id, prepay_id, t, "随机串", &key)),
+        "nonceStr"
+    );
+    assert_eq!(
+        field_error(JsapiPaySign::new(
+            app_id,
+            prepay_id,
+            t,
+            &"n".repeat(33),
+            &key
+        )),
+        "nonceStr"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(
+            app_id,
+            "1900 000109",
+            prepay_id,
+            t,
+            n,
+            &key
+        )),
+        "partnerid"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(
+            app_id,
+            "1900000109",
+            &"p".repeat(65),
+            t,
+            n,
+            &key
+        )),
+        "prepayid"
+    );
+}
+
+#[test]
+fn a_timestamp_in_milliseconds_or_negative_is_refused_by_name() {
+    let key = support::merchant_key();
+    let n = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS";
+    let (app_id, prepay_id) = ("wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+    // JS habit: Date.now() is milliseconds; the front end wants seconds.
+    let millis = 1_763_780_300_123;
+    assert_eq!(
+        field_error(JsapiPaySign::new(app_id, prepay_id, millis, n, &key)),
+        "timeStamp"
+    );
+    assert_eq!(
+        field_error(AppPaySign::new(
+            app_id,
+            "1900000109",
+            prepay_id,
+            -1,
+            n,
+            &key
+        )),
+        "timestamp"
+    );
+    let last = JsapiPaySign::new(app_id, prepay_id, 9_999_999_999, n, &key).unwrap();
+    assert_eq!(last.time_stamp, "9999999999");
+    assert!(JsapiPaySign::new(app_id, prepay_id, 10_000_000_000, n, &key).is_err());
+}
+
+/// A newcomer's port of the PHP JSAPI recipe, end to end against the sandbox: order → prepay
+/// id → the front end's parameters, checked the way `WeixinJSBridge` checks them.
+#[cfg(feature = "sandbox")]
+#[tokio::test]
+async fn a_sandbox_jsapi_order_gives_front_end_parameters_that_verify() {
+    use wechatpay_chain::sandbox::Sandbox;
+    let run = async {
+        let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
+        let wxpay = sandbox.client().unwrap();
+        // PHP: $resp = $instance->v3->pay->transactions->jsapi->post(['json' => [...]]);
+        //      $prepayId = json_decode((string) $resp->getBody(), true)['prepay_id'];
+        let order = serde_json::json!({"json": {
+            "appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "Image",
+            "out_trade_no": "1217752501201407033233368018", "notify_url": "https://example.com/n",
+            "amount": {"total": 100, "currency": "CNY"}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        }});
+        let response = wxpay
+            .v3()
+            .pay()
+            .transactions()
+            .jsapi()
+            .post(order)
+            .await
+            .unwrap();
+        let answer: Value = response.json().unwrap();
+        let prepay_id = answer["prepay_id"]
+            .as_str()
+            .expect("a prepay id")
+            .to_string();
+        assert_eq!(prepay_id.len(), 36, "{prepay_id}");
+
+        // PHP: $params = ['appId' => $appId, 'timeStamp' => (string)Formatter::timestamp(),
+        //          'nonceStr' => Formatter::nonce(), 'package' => 'prepay_id=' . $prepayId];
+        //      $params += ['paySign' => Rsa::sign(Formatter::joinedByLineFeed(...array_values($params)),
+        //          $merchantPrivateKeyInstance), 'signType' => 'RSA'];
+        let params = wxpay
+            .jsapi_pay_sign("wxd678efh567hg6787", &prepay_id)
+            .unwrap();
+        let front = serde_json::to_value(&params).unwrap();
+        let mut names: Vec<&str> = front
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "appId",
+                "nonceStr",
+                "package",
+                "paySign",
+                "signType",
+                "timeStamp"
+            ]
+        );
+        assert!(front["timeStamp"].is_string(), "timeStamp must be a string");
+        assert_eq!(front["package"], format!("prepay_id={prepay_id}"));
+        assert_eq!(front["signType"], "RSA");
+        // The message rebuilt from the JSON alone, as the platform does.
+        let message = ["appId", "timeStamp", "nonceStr", "package"]
+            .iter()
+            .map(|k| format!("{}\n", front[*k].as_str().unwrap()))
+            .collect::<String>();
+        assert_eq!(message, params.message());
+        assert!(params.verify(&support::merchant_key().public_key()));
+
+        // And the APP form of the same order: the bare id, `Sign=WXPay`.
+        let app = wxpay
+            .app_pay_sign("wxd678efh567hg6787", &prepay_id)
+            .unwrap();
+        assert_eq!(app.prepayid, prepay_id);
+        assert_eq!(app.package, "Sign=WXPay");
+        assert!(app.verify(&support::merchant_key().public_key()));
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("the test took longer than 30 s");
+}

@@ -469,4 +469,67 @@ mod sandbox {
         })
         .await;
     }
+
+    /// Newcomer ports of the reference samples, run against the sandbox: the PHP/JS way (encrypt
+    /// with a key you hold, name it yourself in a `headers` map) works as written; and a pinned
+    /// request survives `execute(prepare())` across a rotation in between.
+    #[tokio::test]
+    async fn ported_php_js_calls_and_execute_prepare_keep_the_key_named() {
+        bounded(async {
+            let sandbox = start().await;
+            let wxpay = sandbox.client().unwrap();
+            // PHP: $name = Rsa::encrypt('张三', $platformPublicKeyInstance);
+            //      $instance->v3->profitsharing->receivers->add->postAsync(['json' => [..., 'name' => $name],
+            //          'headers' => ['Wechatpay-Serial' => $platformCertificateSerial]]);
+            // JS:  const name = Rsa.encrypt('张三', platformPublicKey);
+            //      wxpay.v3.profitsharing.receivers.add.post({..., name}, {headers: {'Wechatpay-Serial': id}});
+            let cert = wxpay
+                .key_store()
+                .certificates()
+                .pop()
+                .expect("a certificate");
+            let name = cert.public_key().oaep_encrypt("张三").unwrap();
+            let php_style = json!({
+                "json": receiver(&name),
+                "headers": {"Wechatpay-Serial": cert.serial()},
+            });
+            let response = wxpay
+                .v3()
+                .profitsharing()
+                .receivers()
+                .add()
+                .post(php_style)
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+
+            // Encrypt, rotate, then prepare and execute separately: still the pinned key.
+            let enc = wxpay.encryptor().unwrap();
+            let body = receiver(&enc.encrypt("张三").unwrap());
+            wxpay
+                .key_store()
+                .insert_public_key("PUB_KEY_ID_0000", support::merchant_key().public_key());
+            let prepared = wxpay
+                .v3()
+                .profitsharing()
+                .receivers()
+                .add()
+                .prepare(Method::POST, enc.options().json(body.clone()))
+                .unwrap();
+            let sent = prepared.headers()["wechatpay-serial"].to_str().unwrap();
+            assert_eq!(sent, enc.serial());
+            let response = wxpay.execute(prepared).await.unwrap();
+            assert_eq!(response.status(), 200);
+            // The same body with the PHP-style header naming the new key (one the platform does
+            // not hold) is refused, naming the header.
+            let wrong = json!({"json": body, "headers": {"Wechatpay-Serial": "PUB_KEY_ID_0000"}});
+            let e = wxpay
+                .chain("v3/profitsharing/receivers/add")
+                .post(wrong)
+                .await
+                .unwrap_err();
+            assert_eq!(param_error_field(&e), "Wechatpay-Serial");
+        })
+        .await;
+    }
 }

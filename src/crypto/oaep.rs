@@ -167,7 +167,34 @@ pub fn oaep_decrypt(key: &PrivateKey, ciphertext: &str) -> Result<Vec<u8>> {
 
 /// A platform key snapshot for sensitive fields: encrypts with one key and names that same key
 /// for the request's `Wechatpay-Serial`, so a key refresh or rotation between encrypting and
-/// sending cannot make the two disagree. Made by [`Wechatpay::encryptor`].
+/// sending cannot make the two disagree. Made by [`Wechatpay::encryptor`] (with a client), or
+/// with [`Encryptor::new`] for a key you hold.
+///
+/// Send the encrypted fields with [`Encryptor::options`]: a `Wechatpay-Serial` header naming
+/// another key in the same request is then an error, never a silent choice. Fields WeChat Pay
+/// sends back encrypted to the merchant key decrypt with
+/// [`PrivateKey::oaep_decrypt`](crate::PrivateKey::oaep_decrypt).
+///
+/// ```
+/// # fn main() -> wechatpay_chain::Result<()> {
+/// use wechatpay_chain::{Encryptor, PrivateKey, PublicKey};
+/// # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+/// # let read = |name: &str| std::fs::read(format!("{dir}{name}")).unwrap();
+/// # let (platform_pem, platform_private_pem) = (read("pub_key.pem"), read("pub_key_private.pem"));
+///
+/// // PHP: $encrypted = Rsa::encrypt('13800138000', Rsa::from('file:///path/to/pub_key.pem', Rsa::KEY_TYPE_PUBLIC));
+/// //      ... 'headers' => ['Wechatpay-Serial' => 'PUB_KEY_ID_0114232134912410000000000000']
+/// // JS:  const encrypted = Rsa.encrypt('13800138000', Rsa.from('file:///path/to/pub_key.pem', Rsa.KEY_TYPE_PUBLIC));
+/// let enc = Encryptor::new("PUB_KEY_ID_0114232134912410000000000000", PublicKey::from_pem(platform_pem)?);
+/// let phone = enc.encrypt("13800138000")?; // base64, 344 characters for a 2048-bit key
+/// let options = enc.options().json(serde_json::json!({ "mobile_phone": phone }));
+/// // wxpay.chain("v3/…").post(options).await? sends `Wechatpay-Serial: PUB_KEY_ID_…`
+///
+/// // What the platform does with its private key (PHP/JS: Rsa::decrypt / Rsa.decrypt):
+/// assert_eq!(PrivateKey::from_pem(platform_private_pem)?.oaep_decrypt(&phone)?, "13800138000");
+/// # drop(options);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Encryptor {
     serial: String,
@@ -256,5 +283,73 @@ mod tests {
             .unwrap();
         let key = PublicKey::from_pem(&pem).unwrap();
         assert_eq!(spki_from_pkcs1(key.pkcs1_der()), block.contents);
+    }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        let b64 = BASE64.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    fn is_oaep_key_error(e: &Error) -> bool {
+        matches!(e.kind(), crate::ErrorKind::Crypto(CryptoError::OaepKey))
+    }
+
+    #[test]
+    fn a_3072_bit_merchant_key_round_trips() {
+        let pair = KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa3072).unwrap();
+        let der = pair.as_der().unwrap();
+        let key = PrivateKey::from_pem(pem("PRIVATE KEY", der.as_ref())).unwrap();
+        let cipher = encrypt(&key.public_key(), "张三".as_bytes()).unwrap();
+        assert_eq!(BASE64.decode(&cipher).unwrap().len(), 384);
+        assert_eq!(key.oaep_decrypt(&cipher).unwrap(), "张三");
+        // A 2048-bit ciphertext is refused by length, before any private-key operation.
+        let short = BASE64.encode([1u8; 256]);
+        let e = key.oaep_decrypt(&short).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                crate::ErrorKind::Crypto(CryptoError::OaepLength {
+                    got: 256,
+                    expected: 384
+                })
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn key_material_aws_lc_refuses_is_a_typed_error_not_a_panic() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let pem = std::fs::read(format!("{dir}apiclient_key.pkcs1.pem")).unwrap();
+        let block = x509_parser::pem::Pem::iter_from_buffer(&pem)
+            .next()
+            .unwrap()
+            .unwrap();
+        let whole = &block.contents;
+        let cipher = BASE64.encode([7u8; 256]);
+        let odd: [&[u8]; 5] = [
+            &[],
+            b"not DER at all",
+            &[0x30, 0x03, 0x02, 0x01, 0x00],
+            &whole[..whole.len() / 2],
+            &whole[1..],
+        ];
+        for der in odd {
+            for pkcs1 in [true, false] {
+                let e = DecryptingKey::new(der, pkcs1).decrypt(&cipher).unwrap_err();
+                assert!(is_oaep_key_error(&e), "{e}");
+            }
+        }
+        // The whole key parses in its own form only.
+        assert!(DecryptingKey::new(whole, true).0.is_some());
+        assert!(DecryptingKey::new(whole, false).0.is_none());
     }
 }

@@ -116,6 +116,7 @@ pub(crate) fn handle(state: &Arc<State>, endpoint: &Endpoint, call: &Call<'_>) -
         }
         super::bills::DOWNLOAD => super::bills::download(call),
         super::sensitive::COMPLAINT => Ok(super::sensitive::complaint(&state.keys, call)),
+        path if super::prepay::ORDERS.contains(&path) => Ok(super::prepay::order(call)),
         _ => Ok(generic(endpoint)),
     };
     result.unwrap_or_else(|reply| reply)

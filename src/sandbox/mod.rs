@@ -80,6 +80,7 @@ mod limits;
 mod listing;
 mod media;
 mod notify;
+mod prepay;
 mod record;
 mod reply;
 mod sensitive;
