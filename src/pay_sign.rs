@@ -102,29 +102,60 @@ fn verify_base64(key: &PublicKey, message: &str, signature: &str) -> bool {
 }
 
 /// The JSAPI / mini-program parameter set for `wx.requestPayment` or
-/// `WeixinJSBridge.invoke('getBrandWCPayRequest', …)`.
+/// `WeixinJSBridge.invoke('getBrandWCPayRequest', …)`. Read-only once signed (a changed
+/// field would no longer match `paySign`); serialize it for the front end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JsapiPaySign {
     /// The app id the order was placed with (official account or mini-program).
     #[serde(rename = "appId")]
-    pub app_id: String,
+    app_id: String,
     /// Unix seconds, as a string.
     #[serde(rename = "timeStamp")]
-    pub time_stamp: String,
+    time_stamp: String,
     /// A random string.
     #[serde(rename = "nonceStr")]
-    pub nonce_str: String,
+    nonce_str: String,
     /// `prepay_id=…`.
-    pub package: String,
+    package: String,
     /// Always `RSA`.
     #[serde(rename = "signType")]
-    pub sign_type: String,
+    sign_type: String,
     /// Base64 RSA SHA-256 signature of [`JsapiPaySign::message`].
     #[serde(rename = "paySign")]
-    pub pay_sign: String,
+    pay_sign: String,
 }
 
 impl JsapiPaySign {
+    /// The app id the order was placed with (official account or mini-program).
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// Unix seconds, as a string.
+    pub fn time_stamp(&self) -> &str {
+        &self.time_stamp
+    }
+
+    /// A random string.
+    pub fn nonce_str(&self) -> &str {
+        &self.nonce_str
+    }
+
+    /// `prepay_id=…`.
+    pub fn package(&self) -> &str {
+        &self.package
+    }
+
+    /// Always `RSA`.
+    pub fn sign_type(&self) -> &str {
+        &self.sign_type
+    }
+
+    /// Base64 RSA SHA-256 signature of [`JsapiPaySign::message`].
+    pub fn pay_sign(&self) -> &str {
+        &self.pay_sign
+    }
+
     /// Signs the set for `app_id` and `prepay_id` (bare, or already as `prepay_id=…`) at
     /// `timestamp` (Unix seconds) with `nonce`. Fails with [`CryptoError::PaySignField`] on a
     /// field that is empty, longer than the platform takes, or not printable ASCII without
@@ -168,26 +199,62 @@ impl JsapiPaySign {
     }
 }
 
-/// The APP parameter set for the OpenSDK's `PayReq`.
+/// The APP parameter set for the OpenSDK's `PayReq`. Read-only once signed; serialize it
+/// for the front end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppPaySign {
     /// The mobile app's app id.
-    pub appid: String,
+    appid: String,
     /// The merchant id (`mchid`).
-    pub partnerid: String,
+    partnerid: String,
     /// The prepay id.
-    pub prepayid: String,
+    prepayid: String,
     /// Always `Sign=WXPay`.
-    pub package: String,
+    package: String,
     /// A random string.
-    pub noncestr: String,
+    noncestr: String,
     /// Unix seconds, as a string.
-    pub timestamp: String,
+    timestamp: String,
     /// Base64 RSA SHA-256 signature of [`AppPaySign::message`].
-    pub sign: String,
+    sign: String,
 }
 
 impl AppPaySign {
+    /// The mobile app's app id.
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
+    /// The merchant id (`mchid`).
+    pub fn partnerid(&self) -> &str {
+        &self.partnerid
+    }
+
+    /// The prepay id.
+    pub fn prepayid(&self) -> &str {
+        &self.prepayid
+    }
+
+    /// Always `Sign=WXPay`.
+    pub fn package(&self) -> &str {
+        &self.package
+    }
+
+    /// A random string.
+    pub fn noncestr(&self) -> &str {
+        &self.noncestr
+    }
+
+    /// Unix seconds, as a string.
+    pub fn timestamp(&self) -> &str {
+        &self.timestamp
+    }
+
+    /// Base64 RSA SHA-256 signature of [`AppPaySign::message`].
+    pub fn sign(&self) -> &str {
+        &self.sign
+    }
+
     /// Signs the set for `app_id`, merchant `partner_id` and `prepay_id` (bare, or as
     /// `prepay_id=…`: the bare id is signed and sent) at `timestamp` with `nonce`. Fails like
     /// [`JsapiPaySign::new`].

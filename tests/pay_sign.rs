@@ -40,16 +40,16 @@ fn jsapi_vector_is_byte_exact_with_the_front_end_names() {
     )
     .unwrap();
     assert_eq!(set.message(), str_field(&v, "message"));
-    assert_eq!(set.pay_sign, str_field(&v, "paySign"));
+    assert_eq!(set.pay_sign(), str_field(&v, "paySign"));
     assert_eq!(serde_json::to_value(&set).unwrap(), front_end_fields(&v));
     assert!(set.verify(&key.public_key()));
 
     // The package form (`prepay_id=…`) is accepted as well and gives the same set.
     let again = JsapiPaySign::new(
-        &set.app_id,
-        &set.package,
+        &set.app_id(),
+        &set.package(),
         timestamp(&v, "timeStamp"),
-        &set.nonce_str,
+        &set.nonce_str(),
         &key,
     )
     .unwrap();
@@ -70,7 +70,7 @@ fn app_vector_is_byte_exact_with_the_front_end_names() {
     )
     .unwrap();
     assert_eq!(set.message(), str_field(&v, "message"));
-    assert_eq!(set.sign, str_field(&v, "sign"));
+    assert_eq!(set.sign(), str_field(&v, "sign"));
     assert_eq!(serde_json::to_value(&set).unwrap(), front_end_fields(&v));
     assert!(set.verify(&key.public_key()));
 }
@@ -109,9 +109,9 @@ fn a_fresh_nonce_per_call_from_the_default_source() {
     let b = wxpay
         .jsapi_pay_sign("wxd678efh567hg6787", "wx2014")
         .unwrap();
-    assert_ne!(a.nonce_str, b.nonce_str);
-    assert_eq!(a.nonce_str.len(), 32);
-    assert_eq!(a.time_stamp, support::VECTOR_EPOCH.to_string());
+    assert_ne!(a.nonce_str(), b.nonce_str());
+    assert_eq!(a.nonce_str().len(), 32);
+    assert_eq!(a.time_stamp(), support::VECTOR_EPOCH.to_string());
     assert!(a.verify(&support::merchant_key().public_key()));
     assert!(
         !a.verify(&support::public_key()),
@@ -198,7 +198,7 @@ fn an_app_prepay_id_in_package_form_signs_the_bare_id() {
     let from_package = AppPaySign::new(app, mch, &format!("prepay_id={bare}"), t, nonce, &key);
     let expected = AppPaySign::new(app, mch, bare, t, nonce, &key).unwrap();
     assert_eq!(from_package.unwrap(), expected);
-    assert_eq!(expected.sign, str_field(&v, "sign"));
+    assert_eq!(expected.sign(), str_field(&v, "sign"));
 }
 
 #[test]
@@ -292,7 +292,7 @@ fn a_timestamp_in_milliseconds_or_negative_is_refused_by_name() {
         "timestamp"
     );
     let last = JsapiPaySign::new(app_id, prepay_id, 9_999_999_999, n, &key).unwrap();
-    assert_eq!(last.time_stamp, "9999999999");
+    assert_eq!(last.time_stamp(), "9999999999");
     assert!(JsapiPaySign::new(app_id, prepay_id, 10_000_000_000, n, &key).is_err());
 }
 
@@ -368,8 +368,8 @@ async fn a_sandbox_jsapi_order_gives_front_end_parameters_that_verify() {
         let app = wxpay
             .app_pay_sign("wxd678efh567hg6787", &prepay_id)
             .unwrap();
-        assert_eq!(app.prepayid, prepay_id);
-        assert_eq!(app.package, "Sign=WXPay");
+        assert_eq!(app.prepayid(), prepay_id);
+        assert_eq!(app.package(), "Sign=WXPay");
         assert!(app.verify(&support::merchant_key().public_key()));
     };
     tokio::time::timeout(std::time::Duration::from_secs(30), run)
