@@ -4,16 +4,25 @@
 //! response names a serial the store does not know.
 //!
 //! **How a download is trusted.** The answer must verify like any response, with a key the
-//! store already holds. A client that holds no key for the answer's `Wechatpay-Serial` yet
-//! (the first download) verifies it with the downloaded certificate of that serial instead,
-//! which is the *trust-on-first-use* bootstrap of the PHP and JS certificate downloaders: what
-//! vouches for that certificate is then only that it decrypted with the APIv3 key (AES-GCM
-//! authenticates it) and that the answer came over TLS from the WeChat Pay host. Configure one
-//! platform certificate or the WeChat Pay public key first
-//! ([`Builder::certificate`](crate::Builder::certificate),
-//! [`Builder::public_key`](crate::Builder::public_key)) and no download is ever trusted on
-//! first use. Each certificate's serial must equal its `serial_no`, and expired ones are left
-//! out.
+//! store already holds. A client that holds no key for the answer's `Wechatpay-Serial` (the
+//! first download, or a rotation: the platform signs with its new certificate) verifies it
+//! with the downloaded certificate of that serial instead, which is the *trust-on-first-use*
+//! of the PHP and JS certificate downloaders: what vouches for that certificate is then only
+//! that it decrypted with the APIv3 key (AES-GCM authenticates it) and that the answer came
+//! over TLS from the WeChat Pay host. Limits:
+//!
+//! - a client that holds the WeChat Pay public key
+//!   ([`Builder::public_key`](crate::Builder::public_key)) never trusts a download on first
+//!   use (the platform signs its answers with that key);
+//! - a download never replaces a trusted certificate with another key under the same serial;
+//! - each certificate's serial must equal its `serial_no`, and expired ones are left out.
+//!
+//! A client configured with platform certificates only
+//! ([`Builder::certificate`](crate::Builder::certificate)) accepts a new serial on first use
+//! (that is how it follows a rotation); to accept none, download nothing: turn the refresh
+//! on an unknown serial off
+//! ([`Builder::refresh_on_unknown_serial`](crate::Builder::refresh_on_unknown_serial)), set
+//! no background refresh and load new certificates yourself.
 //!
 //! Merchants that only have a WeChat Pay public key (every merchant registered since 2024-Q3)
 //! have no platform certificates: the platform answers `404 RESOURCE_NOT_EXISTS`, reported as
@@ -117,7 +126,9 @@ struct Encrypted {
 /// Every `encrypt_certificate` is decrypted and parsed, each certificate's serial must equal
 /// its `serial_no`, expired certificates are left out (none left is an error), and the answer
 /// must verify with a `trusted` key or, when `trusted` has no usable key for its
-/// `Wechatpay-Serial`, with the downloaded certificate of that serial (trust on first use).
+/// `Wechatpay-Serial` and no WeChat Pay public key, with the downloaded certificate of that
+/// serial (trust on first use). A listed certificate whose serial `trusted` holds with another
+/// key is refused ([`VerifyError::Certificate`]).
 pub fn verify_download(
     path: &str,
     headers: &HeaderMap,
@@ -163,9 +174,32 @@ pub fn verify_download(
         all.push(cert);
     }
 
+    // A key the client already trusts is never replaced by another key under its serial.
+    let held = trusted.certificates();
+    for cert in &all {
+        if held
+            .iter()
+            .any(|h| h.serial() == cert.serial() && h.public_key() != cert.public_key())
+        {
+            return Err(VerifyError::Certificate(format!(
+                "the download lists certificate {} with another key than the trusted certificate of that serial; nothing was loaded",
+                cert.serial()
+            ))
+            .into());
+        }
+    }
+
     match verify_response(200, path, headers, body, now, trusted) {
         Ok(()) => {}
         Err(VerifyError::UnknownSerial { serial, known }) => {
+            // The platform signs with the WeChat Pay public key when the request names it
+            // (the preferred id): a client that holds one never needs a first use.
+            if trusted.has_public_key() {
+                return Err(VerifyError::Certificate(format!(
+                    "the download is signed by {serial:?}, which no trusted key vouches for, and a client that holds the WeChat Pay public key does not trust a download on first use; nothing was loaded"
+                ))
+                .into());
+            }
             // Bootstrap: only the downloaded certificate the answer names may vouch for it.
             let Some(own) = all.iter().find(|c| c.serial() == serial) else {
                 return Err(VerifyError::UnknownSerial { serial, known }.into());
