@@ -28,7 +28,6 @@
 //! have no platform certificates: the platform answers `404 RESOURCE_NOT_EXISTS`, reported as
 //! [`ConfigError::NoPlatformCertificates`].
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
@@ -48,13 +47,11 @@ use crate::verifier::verify_response;
 /// The default interval of the background refresh ([`Builder::certificate_refresh`](crate::Builder::certificate_refresh)).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
 
-/// After a refresh caused by an unknown serial, the same serial causes no other download for
-/// this long: a serial the platform does not list cannot make every response download again.
+/// After a refresh caused by an unknown serial, no unknown serial causes another download for
+/// this long: serials the platform does not list (anyone can send a notification naming one)
+/// cannot make the client download more than once per this interval. Every download lists
+/// all current certificates, so a rotation is still picked up by the next one.
 pub const UNKNOWN_SERIAL_BACKOFF: Duration = Duration::from_secs(60);
-
-/// The most distinct unknown serials remembered for [`UNKNOWN_SERIAL_BACKOFF`]; beyond them
-/// no refresh is started until older ones are forgotten.
-const MAX_TRACKED_SERIALS: usize = 64;
 
 /// The platform certificate downloader of a client: [`Wechatpay::platform_certificates`].
 ///
@@ -309,9 +306,9 @@ pub(crate) async fn refresh(client: &Arc<ClientInner>) -> Result<Vec<Certificate
 pub(crate) struct Refresher {
     /// Refresh when a response names an unknown serial.
     on_unknown: bool,
-    /// When each unknown serial last caused a download; the lock makes concurrent misses
-    /// wait for the one download in flight (single flight).
-    attempts: tokio::sync::Mutex<HashMap<String, tokio::time::Instant>>,
+    /// When the last download caused by an unknown serial ended; the lock makes concurrent
+    /// misses wait for the one download in flight (single flight).
+    last: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Refresher {
@@ -319,7 +316,7 @@ impl Refresher {
     pub(crate) fn new(on_unknown: bool) -> Self {
         Self {
             on_unknown,
-            attempts: tokio::sync::Mutex::default(),
+            last: tokio::sync::Mutex::default(),
         }
     }
 }
@@ -335,9 +332,11 @@ fn plausible_serial(serial: &str) -> bool {
 
 /// Makes `serial` known if a download can: true when the store then holds a usable key for
 /// it. Single flight: concurrent callers wait for the one download in flight and then find
-/// the serial in the store; a serial that a download did not bring causes no other download
-/// for [`UNKNOWN_SERIAL_BACKOFF`]. Never downloads without the APIv3 key or when the client
-/// turned the refresh off ([`Builder::refresh_on_unknown_serial`](crate::Builder::refresh_on_unknown_serial)).
+/// the serial in the store; after a download, no unknown serial causes another one for
+/// [`UNKNOWN_SERIAL_BACKOFF`]. A caller cancelled during its download (its request timed
+/// out) records nothing, so the next caller downloads. Never downloads without the APIv3 key
+/// or when the client turned the refresh off
+/// ([`Builder::refresh_on_unknown_serial`](crate::Builder::refresh_on_unknown_serial)).
 /// Failures are logged (never a secret) and give false.
 pub(crate) async fn refresh_for_serial(client: &Arc<ClientInner>, serial: &str) -> bool {
     let known = || client.keys.get(serial, client.clock.now()).is_some();
@@ -347,22 +346,24 @@ pub(crate) async fn refresh_for_serial(client: &Arc<ClientInner>, serial: &str) 
     if known() {
         return true;
     }
-    let mut attempts = client.refresher.attempts.lock().await;
+    let mut last = client.refresher.last.lock().await;
     if known() {
         return true;
     }
-    let now = tokio::time::Instant::now();
-    attempts.retain(|_, at| now.duration_since(*at) < UNKNOWN_SERIAL_BACKOFF);
-    if attempts.contains_key(serial) || attempts.len() >= MAX_TRACKED_SERIALS {
-        tracing::debug!(serial, "unknown serial: a download was tried recently");
+    if last.is_some_and(|at| at.elapsed() < UNKNOWN_SERIAL_BACKOFF) {
+        tracing::debug!(
+            serial,
+            "unknown serial: the certificates were downloaded recently"
+        );
         return false;
     }
-    attempts.insert(serial.to_string(), now);
     tracing::info!(
         serial,
         "unknown Wechatpay-Serial: downloading the platform certificates"
     );
-    match refresh(client).await {
+    let result = refresh(client).await;
+    *last = Some(tokio::time::Instant::now());
+    match result {
         Ok(_) => known(),
         Err(e) => {
             tracing::warn!(serial, error = %e, "platform certificate refresh failed");

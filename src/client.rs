@@ -323,8 +323,17 @@ async fn exchange_and_verify(
             &client.keys,
         ) {
             Err(e @ VerifyError::UnknownSerial { .. }) => {
-                crate::certificates::recover_unknown_serial(client, request.path(), &response, e)
+                // The refresh (or the wait for one in flight) gets what is left of the total.
+                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let recover = crate::certificates::recover_unknown_serial(
+                    client,
+                    request.path(),
+                    &response,
+                    e.clone(),
+                );
+                tokio::time::timeout(remaining, recover)
                     .await
+                    .unwrap_or(Err(e))
             }
             other => other,
         };

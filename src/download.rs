@@ -224,6 +224,7 @@ pub(crate) async fn execute(
     );
     async move {
         let total = request.timeout.unwrap_or(client.timeout);
+        let deadline = tokio::time::Instant::now() + total;
         let route = client.route(&request);
         let http_request = request.to_http()?;
         let response = tokio::time::timeout(
@@ -256,9 +257,18 @@ pub(crate) async fn execute(
             &client.keys,
         ) {
             // A rotated platform certificate: download the certificates once, verify again.
+            // The refresh (or the wait for one in flight) gets what is left of the timeout.
             Err(e @ crate::error::VerifyError::UnknownSerial { .. }) => {
-                crate::certificates::recover_unknown_serial(&client, request.path(), &whole, e)
+                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let recover = crate::certificates::recover_unknown_serial(
+                    &client,
+                    request.path(),
+                    &whole,
+                    e.clone(),
+                );
+                tokio::time::timeout(remaining, recover)
                     .await
+                    .unwrap_or(Err(e))
             }
             other => other,
         };

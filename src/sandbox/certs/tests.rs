@@ -103,7 +103,10 @@ fn a_client_holding_the_public_key_never_trusts_a_download_on_first_use() {
     // A store with the WeChat Pay public key refuses it and names why.
     let (_, other) = pair(&[0x44; 20]);
     let store = KeyStore::new();
-    store.insert_public_key("PUB_KEY_ID_0000000000000000000000000000", other.public_key());
+    store.insert_public_key(
+        "PUB_KEY_ID_0000000000000000000000000000",
+        other.public_key(),
+    );
     let e = verify_download("/v3/certificates", &headers, &body, NOW, &key, &store).unwrap_err();
     assert!(certificate_error(&e).contains("public key"), "{e}");
 }
