@@ -396,21 +396,32 @@ pub(crate) async fn recover_unknown_serial(
     )
 }
 
+/// The background refresh task of a client; dropping it (with the client) aborts the task at
+/// once, even while it waits for its next tick.
+#[derive(Debug)]
+pub(crate) struct BackgroundRefresh(tokio::task::AbortHandle);
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Starts the background refresh on `runtime`: a download at once and then every `every`.
-/// The task holds only a [`Weak`] reference: it ends when the client is dropped.
+/// The task holds only a [`Weak`] reference to the client, and the client holds the returned
+/// guard: dropping the client ends the task.
 pub(crate) fn spawn_background(
     runtime: &tokio::runtime::Handle,
-    client: &Arc<ClientInner>,
+    client: Weak<ClientInner>,
     every: Duration,
-) {
-    let weak: Weak<ClientInner> = Arc::downgrade(client);
+) -> BackgroundRefresh {
     let every = every.max(Duration::from_millis(10));
-    runtime.spawn(async move {
+    let task = runtime.spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let Some(client) = weak.upgrade() else {
+            let Some(client) = client.upgrade() else {
                 tracing::debug!("client dropped: background certificate refresh ends");
                 break;
             };
@@ -419,4 +430,5 @@ pub(crate) fn spawn_background(
             }
         }
     });
+    BackgroundRefresh(task.abort_handle())
 }

@@ -80,6 +80,8 @@ pub(crate) struct ClientInner {
     pub(crate) refresher: crate::certificates::Refresher,
     /// The most bytes of a signed answer read whole to verify it (streaming downloads).
     pub(crate) body_limit: usize,
+    /// The background certificate refresh, aborted when the client is dropped.
+    pub(crate) background: std::sync::OnceLock<crate::certificates::BackgroundRefresh>,
 }
 
 impl ClientInner {
@@ -810,9 +812,13 @@ impl Builder {
             get_retries: self.get_retries,
             body_limit: self.transport.body_limit,
             refresher: crate::certificates::Refresher::new(self.refresh_on_unknown_serial),
+            background: std::sync::OnceLock::new(),
         });
         if let Some((runtime, every)) = background {
-            crate::certificates::spawn_background(&runtime, &inner, every);
+            let task =
+                crate::certificates::spawn_background(&runtime, Arc::downgrade(&inner), every);
+            // A new client's cell is empty: this cannot fail.
+            let _ = inner.background.set(task);
         }
         Ok(Wechatpay {
             inner,

@@ -458,3 +458,36 @@ async fn a_refresh_on_an_unknown_serial_fits_in_the_request_timeout() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_the_client_ends_the_background_task_at_once() {
+    bounded(async {
+        // A closed port: the first download fails at once and opens no connection.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let f = fixtures();
+        let builder = Wechatpay::builder()
+            .mchid(f.mchid)
+            .serial(f.merchant_serial)
+            .private_key(merchant_key())
+            .apiv3_key(f.apiv3_key)
+            .certificate(platform_certificate())
+            .base_uri(base)
+            .no_backup()
+            .certificate_refresh(Duration::from_secs(3600));
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+
+        let wxpay = builder.build().unwrap();
+        assert_eq!(metrics.num_alive_tasks(), before + 1, "the background task");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The task now waits an hour for its next tick; dropping the client must end it.
+        drop(wxpay);
+        until("the background task ended", || {
+            metrics.num_alive_tasks() == before
+        })
+        .await;
+    })
+    .await;
+}
