@@ -141,8 +141,9 @@ pub fn verify_download(
         let e = &entry.encrypt_certificate;
         if e.algorithm != "AEAD_AES_256_GCM" {
             return Err(VerifyError::Certificate(format!(
-                "certificate {} is encrypted with {:?}, not AEAD_AES_256_GCM",
-                entry.serial_no, e.algorithm
+                "certificate {} is encrypted with {}, not AEAD_AES_256_GCM",
+                shown(&entry.serial_no),
+                shown(&e.algorithm)
             ))
             .into());
         }
@@ -156,7 +157,7 @@ pub fn verify_download(
         if !cert.serial().eq_ignore_ascii_case(entry.serial_no.trim()) {
             return Err(VerifyError::Certificate(format!(
                 "the certificate listed as serial_no {} has serial {}",
-                entry.serial_no,
+                shown(&entry.serial_no),
                 cert.serial()
             ))
             .into());
@@ -220,6 +221,12 @@ pub fn verify_download(
         .into());
     }
     Ok(usable)
+}
+
+/// An unverified value for an error message: quoted, escaped (one line) and at most 64
+/// characters.
+fn shown(value: &str) -> String {
+    format!("{:?}", value.chars().take(64).collect::<String>())
 }
 
 /// The boxed download: [`refresh_for_serial`] is called from the request path, which a

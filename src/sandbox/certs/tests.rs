@@ -110,3 +110,24 @@ fn a_client_holding_the_public_key_never_trusts_a_download_on_first_use() {
     let e = verify_download("/v3/certificates", &headers, &body, NOW, &key, &store).unwrap_err();
     assert!(certificate_error(&e).contains("public key"), "{e}");
 }
+
+#[test]
+fn unverified_listing_values_are_quoted_and_cut_in_errors() {
+    let key = ApiV3Key::new(APIV3).unwrap();
+    let long = format!("evil\n{}", "A".repeat(1000));
+    let body = json!({"data": [{"serial_no": long, "encrypt_certificate": {
+        "algorithm": long, "nonce": "0123456789ab", "ciphertext": ""}}]})
+    .to_string();
+    let e = verify_download(
+        "/v3/certificates",
+        &HeaderMap::new(),
+        body.as_bytes(),
+        NOW,
+        &key,
+        &KeyStore::new(),
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\n') && text.len() < 400, "{text}");
+    assert!(certificate_error(&e).contains("\"evil\\nAAA"), "{text}");
+}
