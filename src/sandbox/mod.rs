@@ -207,8 +207,7 @@ impl State {
             now(),
             id,
             notify_url,
-            event_type,
-            resource,
+            (event_type, resource),
         )
         .await
     }
