@@ -4,22 +4,30 @@
 //! response names a serial the store does not know.
 //!
 //! **How a download is trusted.** The answer must verify like any response, with a key the
-//! store already holds. A client that holds no key for the answer's `Wechatpay-Serial` yet
-//! (the first download) verifies it with the downloaded certificate of that serial instead,
-//! which is the *trust-on-first-use* bootstrap of the PHP and JS certificate downloaders: what
-//! vouches for that certificate is then only that it decrypted with the APIv3 key (AES-GCM
-//! authenticates it) and that the answer came over TLS from the WeChat Pay host. Configure one
-//! platform certificate or the WeChat Pay public key first
-//! ([`Builder::certificate`](crate::Builder::certificate),
-//! [`Builder::public_key`](crate::Builder::public_key)) and no download is ever trusted on
-//! first use. Each certificate's serial must equal its `serial_no`, and expired ones are left
-//! out.
+//! store already holds. A client that holds no key for the answer's `Wechatpay-Serial` (the
+//! first download, or a rotation: the platform signs with its new certificate) verifies it
+//! with the downloaded certificate of that serial instead, which is the *trust-on-first-use*
+//! of the PHP and JS certificate downloaders: what vouches for that certificate is then only
+//! that it decrypted with the APIv3 key (AES-GCM authenticates it) and that the answer came
+//! over TLS from the WeChat Pay host. Limits:
+//!
+//! - a client that holds the WeChat Pay public key
+//!   ([`Builder::public_key`](crate::Builder::public_key)) never trusts a download on first
+//!   use (the platform signs its answers with that key);
+//! - a download never replaces a trusted certificate with another key under the same serial;
+//! - each certificate's serial must equal its `serial_no`, and expired ones are left out.
+//!
+//! A client configured with platform certificates only
+//! ([`Builder::certificate`](crate::Builder::certificate)) accepts a new serial on first use
+//! (that is how it follows a rotation); to accept none, download nothing: turn the refresh
+//! on an unknown serial off
+//! ([`Builder::refresh_on_unknown_serial`](crate::Builder::refresh_on_unknown_serial)), set
+//! no background refresh and load new certificates yourself.
 //!
 //! Merchants that only have a WeChat Pay public key (every merchant registered since 2024-Q3)
 //! have no platform certificates: the platform answers `404 RESOURCE_NOT_EXISTS`, reported as
 //! [`ConfigError::NoPlatformCertificates`].
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
@@ -39,13 +47,11 @@ use crate::verifier::verify_response;
 /// The default interval of the background refresh ([`Builder::certificate_refresh`](crate::Builder::certificate_refresh)).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
 
-/// After a refresh caused by an unknown serial, the same serial causes no other download for
-/// this long: a serial the platform does not list cannot make every response download again.
+/// After a refresh caused by an unknown serial, no unknown serial causes another download for
+/// this long: serials the platform does not list (anyone can send a notification naming one)
+/// cannot make the client download more than once per this interval. Every download lists
+/// all current certificates, so a rotation is still picked up by the next one.
 pub const UNKNOWN_SERIAL_BACKOFF: Duration = Duration::from_secs(60);
-
-/// The most distinct unknown serials remembered for [`UNKNOWN_SERIAL_BACKOFF`]; beyond them
-/// no refresh is started until older ones are forgotten.
-const MAX_TRACKED_SERIALS: usize = 64;
 
 /// The platform certificate downloader of a client: [`Wechatpay::platform_certificates`].
 ///
@@ -117,7 +123,9 @@ struct Encrypted {
 /// Every `encrypt_certificate` is decrypted and parsed, each certificate's serial must equal
 /// its `serial_no`, expired certificates are left out (none left is an error), and the answer
 /// must verify with a `trusted` key or, when `trusted` has no usable key for its
-/// `Wechatpay-Serial`, with the downloaded certificate of that serial (trust on first use).
+/// `Wechatpay-Serial` and no WeChat Pay public key, with the downloaded certificate of that
+/// serial (trust on first use). A listed certificate whose serial `trusted` holds with another
+/// key is refused ([`VerifyError::Certificate`]).
 pub fn verify_download(
     path: &str,
     headers: &HeaderMap,
@@ -133,8 +141,9 @@ pub fn verify_download(
         let e = &entry.encrypt_certificate;
         if e.algorithm != "AEAD_AES_256_GCM" {
             return Err(VerifyError::Certificate(format!(
-                "certificate {} is encrypted with {:?}, not AEAD_AES_256_GCM",
-                entry.serial_no, e.algorithm
+                "certificate {} is encrypted with {}, not AEAD_AES_256_GCM",
+                shown(&entry.serial_no),
+                shown(&e.algorithm)
             ))
             .into());
         }
@@ -148,7 +157,7 @@ pub fn verify_download(
         if !cert.serial().eq_ignore_ascii_case(entry.serial_no.trim()) {
             return Err(VerifyError::Certificate(format!(
                 "the certificate listed as serial_no {} has serial {}",
-                entry.serial_no,
+                shown(&entry.serial_no),
                 cert.serial()
             ))
             .into());
@@ -163,9 +172,32 @@ pub fn verify_download(
         all.push(cert);
     }
 
+    // A key the client already trusts is never replaced by another key under its serial.
+    let held = trusted.certificates();
+    for cert in &all {
+        if held
+            .iter()
+            .any(|h| h.serial() == cert.serial() && h.public_key() != cert.public_key())
+        {
+            return Err(VerifyError::Certificate(format!(
+                "the download lists certificate {} with another key than the trusted certificate of that serial; nothing was loaded",
+                cert.serial()
+            ))
+            .into());
+        }
+    }
+
     match verify_response(200, path, headers, body, now, trusted) {
         Ok(()) => {}
         Err(VerifyError::UnknownSerial { serial, known }) => {
+            // The platform signs with the WeChat Pay public key when the request names it
+            // (the preferred id): a client that holds one never needs a first use.
+            if trusted.has_public_key() {
+                return Err(VerifyError::Certificate(format!(
+                    "the download is signed by {serial:?}, which no trusted key vouches for, and a client that holds the WeChat Pay public key does not trust a download on first use; nothing was loaded"
+                ))
+                .into());
+            }
             // Bootstrap: only the downloaded certificate the answer names may vouch for it.
             let Some(own) = all.iter().find(|c| c.serial() == serial) else {
                 return Err(VerifyError::UnknownSerial { serial, known }.into());
@@ -189,6 +221,12 @@ pub fn verify_download(
         .into());
     }
     Ok(usable)
+}
+
+/// An unverified value for an error message: quoted, escaped (one line) and at most 64
+/// characters.
+fn shown(value: &str) -> String {
+    format!("{:?}", value.chars().take(64).collect::<String>())
 }
 
 /// The boxed download: [`refresh_for_serial`] is called from the request path, which a
@@ -275,9 +313,9 @@ pub(crate) async fn refresh(client: &Arc<ClientInner>) -> Result<Vec<Certificate
 pub(crate) struct Refresher {
     /// Refresh when a response names an unknown serial.
     on_unknown: bool,
-    /// When each unknown serial last caused a download; the lock makes concurrent misses
-    /// wait for the one download in flight (single flight).
-    attempts: tokio::sync::Mutex<HashMap<String, tokio::time::Instant>>,
+    /// When the last download caused by an unknown serial ended; the lock makes concurrent
+    /// misses wait for the one download in flight (single flight).
+    last: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Refresher {
@@ -285,7 +323,7 @@ impl Refresher {
     pub(crate) fn new(on_unknown: bool) -> Self {
         Self {
             on_unknown,
-            attempts: tokio::sync::Mutex::default(),
+            last: tokio::sync::Mutex::default(),
         }
     }
 }
@@ -301,9 +339,11 @@ fn plausible_serial(serial: &str) -> bool {
 
 /// Makes `serial` known if a download can: true when the store then holds a usable key for
 /// it. Single flight: concurrent callers wait for the one download in flight and then find
-/// the serial in the store; a serial that a download did not bring causes no other download
-/// for [`UNKNOWN_SERIAL_BACKOFF`]. Never downloads without the APIv3 key or when the client
-/// turned the refresh off ([`Builder::refresh_on_unknown_serial`](crate::Builder::refresh_on_unknown_serial)).
+/// the serial in the store; after a download, no unknown serial causes another one for
+/// [`UNKNOWN_SERIAL_BACKOFF`]. A caller cancelled during its download (its request timed
+/// out) records nothing, so the next caller downloads. Never downloads without the APIv3 key
+/// or when the client turned the refresh off
+/// ([`Builder::refresh_on_unknown_serial`](crate::Builder::refresh_on_unknown_serial)).
 /// Failures are logged (never a secret) and give false.
 pub(crate) async fn refresh_for_serial(client: &Arc<ClientInner>, serial: &str) -> bool {
     let known = || client.keys.get(serial, client.clock.now()).is_some();
@@ -313,22 +353,24 @@ pub(crate) async fn refresh_for_serial(client: &Arc<ClientInner>, serial: &str) 
     if known() {
         return true;
     }
-    let mut attempts = client.refresher.attempts.lock().await;
+    let mut last = client.refresher.last.lock().await;
     if known() {
         return true;
     }
-    let now = tokio::time::Instant::now();
-    attempts.retain(|_, at| now.duration_since(*at) < UNKNOWN_SERIAL_BACKOFF);
-    if attempts.contains_key(serial) || attempts.len() >= MAX_TRACKED_SERIALS {
-        tracing::debug!(serial, "unknown serial: a download was tried recently");
+    if last.is_some_and(|at| at.elapsed() < UNKNOWN_SERIAL_BACKOFF) {
+        tracing::debug!(
+            serial,
+            "unknown serial: the certificates were downloaded recently"
+        );
         return false;
     }
-    attempts.insert(serial.to_string(), now);
     tracing::info!(
         serial,
         "unknown Wechatpay-Serial: downloading the platform certificates"
     );
-    match refresh(client).await {
+    let result = refresh(client).await;
+    *last = Some(tokio::time::Instant::now());
+    match result {
         Ok(_) => known(),
         Err(e) => {
             tracing::warn!(serial, error = %e, "platform certificate refresh failed");
@@ -361,21 +403,32 @@ pub(crate) async fn recover_unknown_serial(
     )
 }
 
+/// The background refresh task of a client; dropping it (with the client) aborts the task at
+/// once, even while it waits for its next tick.
+#[derive(Debug)]
+pub(crate) struct BackgroundRefresh(tokio::task::AbortHandle);
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Starts the background refresh on `runtime`: a download at once and then every `every`.
-/// The task holds only a [`Weak`] reference: it ends when the client is dropped.
+/// The task holds only a [`Weak`] reference to the client, and the client holds the returned
+/// guard: dropping the client ends the task.
 pub(crate) fn spawn_background(
     runtime: &tokio::runtime::Handle,
-    client: &Arc<ClientInner>,
+    client: Weak<ClientInner>,
     every: Duration,
-) {
-    let weak: Weak<ClientInner> = Arc::downgrade(client);
+) -> BackgroundRefresh {
     let every = every.max(Duration::from_millis(10));
-    runtime.spawn(async move {
+    let task = runtime.spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let Some(client) = weak.upgrade() else {
+            let Some(client) = client.upgrade() else {
                 tracing::debug!("client dropped: background certificate refresh ends");
                 break;
             };
@@ -384,4 +437,5 @@ pub(crate) fn spawn_background(
             }
         }
     });
+    BackgroundRefresh(task.abort_handle())
 }

@@ -80,6 +80,8 @@ pub(crate) struct ClientInner {
     pub(crate) refresher: crate::certificates::Refresher,
     /// The most bytes of a signed answer read whole to verify it (streaming downloads).
     pub(crate) body_limit: usize,
+    /// The background certificate refresh, aborted when the client is dropped.
+    pub(crate) background: std::sync::OnceLock<crate::certificates::BackgroundRefresh>,
 }
 
 impl ClientInner {
@@ -323,8 +325,17 @@ async fn exchange_and_verify(
             &client.keys,
         ) {
             Err(e @ VerifyError::UnknownSerial { .. }) => {
-                crate::certificates::recover_unknown_serial(client, request.path(), &response, e)
+                // The refresh (or the wait for one in flight) gets what is left of the total.
+                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let recover = crate::certificates::recover_unknown_serial(
+                    client,
+                    request.path(),
+                    &response,
+                    e.clone(),
+                );
+                tokio::time::timeout(remaining, recover)
                     .await
+                    .unwrap_or(Err(e))
             }
             other => other,
         };
@@ -801,9 +812,13 @@ impl Builder {
             get_retries: self.get_retries,
             body_limit: self.transport.body_limit,
             refresher: crate::certificates::Refresher::new(self.refresh_on_unknown_serial),
+            background: std::sync::OnceLock::new(),
         });
         if let Some((runtime, every)) = background {
-            crate::certificates::spawn_background(&runtime, &inner, every);
+            let task =
+                crate::certificates::spawn_background(&runtime, Arc::downgrade(&inner), every);
+            // A new client's cell is empty: this cannot fail.
+            let _ = inner.background.set(task);
         }
         Ok(Wechatpay {
             inner,

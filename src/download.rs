@@ -286,9 +286,18 @@ pub(crate) async fn execute(
             &client.keys,
         ) {
             // A rotated platform certificate: download the certificates once, verify again.
+            // The refresh (or the wait for one in flight) gets what is left of the timeout.
             Err(e @ crate::error::VerifyError::UnknownSerial { .. }) => {
-                crate::certificates::recover_unknown_serial(&client, request.path(), &whole, e)
+                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let recover = crate::certificates::recover_unknown_serial(
+                    &client,
+                    request.path(),
+                    &whole,
+                    e.clone(),
+                );
+                tokio::time::timeout(remaining, recover)
                     .await
+                    .unwrap_or(Err(e))
             }
             other => other,
         };

@@ -34,6 +34,8 @@ struct Inner {
     kind: ErrorKind,
     response: Option<Response>,
     source: Option<BoxError>,
+    /// What failed verification, as the message names it: `response` or `notification`.
+    subject: &'static str,
 }
 
 /// What went wrong.
@@ -415,8 +417,15 @@ impl Error {
                 kind,
                 response: None,
                 source: None,
+                subject: "response",
             }),
         }
+    }
+
+    /// The error is about a notification (callback), not a response: its message says so.
+    pub(crate) fn for_notification(mut self) -> Self {
+        self.inner.subject = "notification";
+        self
     }
 
     pub(crate) fn with_response(mut self, response: Response) -> Self {
@@ -571,7 +580,7 @@ impl fmt::Display for Error {
             ErrorKind::Transport(t) => write!(f, "{t}"),
             ErrorKind::Api(a) => write!(f, "{a}"),
             ErrorKind::Verify(v) => {
-                write!(f, "response verification failed: {v}")?;
+                write!(f, "{} verification failed: {v}", self.inner.subject)?;
                 if let Some(r) = &self.inner.response {
                     write!(f, " (HTTP {}", r.status().as_u16())?;
                     if let Some(id) = r.request_id() {
@@ -579,7 +588,7 @@ impl fmt::Display for Error {
                     }
                     write!(f, ")")?;
                 }
-                write!(f, "; do not trust this response")
+                write!(f, "; do not trust this {}", self.inner.subject)
             }
             ErrorKind::Decode(e) => write!(f, "decode error: {e}"),
             ErrorKind::Crypto(e) => write!(f, "crypto error: {e}"),

@@ -444,6 +444,13 @@ impl KeyStore {
             .collect()
     }
 
+    /// True if the store holds a WeChat Pay public key (`PUB_KEY_ID_…`).
+    pub(crate) fn has_public_key(&self) -> bool {
+        self.read()
+            .values()
+            .any(|k| matches!(k, StoredKey::PublicKey(_)))
+    }
+
     /// The platform certificates in the store.
     pub fn certificates(&self) -> Vec<Certificate> {
         self.read()

@@ -160,7 +160,7 @@ pub fn open(
     apiv3_key: &ApiV3Key,
     now: i64,
 ) -> Result<Notification> {
-    verify_signed(headers, body, now, keys)?;
+    verify_signed(headers, body, now, keys).map_err(|e| Error::from(e).for_notification())?;
     decrypt(body, apiv3_key)
 }
 
@@ -248,6 +248,26 @@ mod tests {
             ErrorKind::Decode(DecodeError::Field(name)) => Some(name),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_notification_that_does_not_verify_is_called_a_notification() {
+        let key = ApiV3Key::new(KEY).unwrap();
+        let e = open(&HeaderMap::new(), b"{}", &KeyStore::new(), &key, 0).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Verify(_)), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("notification verification failed: ")
+                && text.ends_with("; do not trust this notification")
+                && !text.contains("response"),
+            "{text}"
+        );
+        // A response's failure keeps its own wording.
+        let response = Error::from(crate::error::VerifyError::BadSignature).to_string();
+        assert!(
+            response.starts_with("response verification failed"),
+            "{response}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use wechatpay_chain::certificates::verify_download;
 use wechatpay_chain::sandbox::{Fault, Sandbox, SandboxHandle};
 use wechatpay_chain::{
-    ApiV3Key, Builder, ConfigError, CryptoError, ErrorKind, KeyStore, PublicKey, Result,
+    ApiV3Key, Builder, ConfigError, CryptoError, ErrorKind, KeyStore, Options, PublicKey, Result,
     VerifyError, Wechatpay,
 };
 
@@ -409,6 +409,85 @@ async fn the_background_refresh_picks_up_a_rotation_and_stops_with_the_client() 
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(sandbox.certificate_downloads(), settled, "the task ended");
         sandbox.shutdown();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_on_an_unknown_serial_fits_in_the_request_timeout() {
+    bounded(async {
+        let sandbox = Sandbox::builder().start().await.unwrap();
+        let wxpay = certificate_builder(&sandbox).build().unwrap();
+        let before = sandbox.certificate_downloads();
+        // The answer names an unknown serial; the certificate download then hangs for 20 s.
+        sandbox.inject(Fault::UnknownSerial);
+        sandbox.inject(Fault::Delay(Duration::from_secs(20)));
+        let started = tokio::time::Instant::now();
+        let e = wxpay
+            .v3()
+            .pay()
+            .transactions()
+            .native()
+            .post(
+                Options::new()
+                    .json(json!({}))
+                    .timeout(Duration::from_secs(1)),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.verify(), Some(VerifyError::UnknownSerial { .. })),
+            "the original error: {e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the refresh outlived the 1 s request timeout: {:?}",
+            started.elapsed()
+        );
+
+        // The cancelled download recorded nothing: the next unknown serial downloads again.
+        sandbox.inject(Fault::UnknownSerial);
+        // (The delayed download is counted only after its 20 s, so any count is this one.)
+        assert!(seed(&wxpay).await.is_err());
+        assert_eq!(
+            sandbox.certificate_downloads() - before,
+            1,
+            "a new download"
+        );
+        sandbox.shutdown();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_the_client_ends_the_background_task_at_once() {
+    bounded(async {
+        // A closed port: the first download fails at once and opens no connection.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let f = fixtures();
+        let builder = Wechatpay::builder()
+            .mchid(f.mchid)
+            .serial(f.merchant_serial)
+            .private_key(merchant_key())
+            .apiv3_key(f.apiv3_key)
+            .certificate(platform_certificate())
+            .base_uri(base)
+            .no_backup()
+            .certificate_refresh(Duration::from_secs(3600));
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+
+        let wxpay = builder.build().unwrap();
+        assert_eq!(metrics.num_alive_tasks(), before + 1, "the background task");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The task now waits an hour for its next tick; dropping the client must end it.
+        drop(wxpay);
+        until("the background task ended", || {
+            metrics.num_alive_tasks() == before
+        })
+        .await;
     })
     .await;
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, VerifyError};
 
 /// The `Content-Type` of a failure reply.
 const JSON: &str = "application/json";
@@ -66,6 +66,11 @@ impl Reply {
     /// never holds a key, a signature or decrypted data.
     pub fn for_error(error: &Error) -> Self {
         match error.kind() {
+            // The sender is not authenticated yet: do not list the keys this server trusts.
+            ErrorKind::Verify(VerifyError::UnknownSerial { .. }) => Self::failure_with_status(
+                StatusCode::UNAUTHORIZED,
+                "notification verification failed: no valid key for its Wechatpay-Serial",
+            ),
             ErrorKind::Verify(e) => Self::failure_with_status(
                 StatusCode::UNAUTHORIZED,
                 format!("notification verification failed: {e}"),
@@ -130,6 +135,17 @@ mod tests {
 
         let e = Error::from(VerifyError::BadSignature);
         assert_eq!(Reply::for_error(&e).status(), 401);
+        let e = Error::from(VerifyError::UnknownSerial {
+            serial: "X".into(),
+            known: vec!["PUB_KEY_ID_0114232134912410000000000000".into()],
+        });
+        let reply = Reply::for_error(&e);
+        assert_eq!(reply.status(), 401);
+        let text = String::from_utf8_lossy(reply.body());
+        assert!(
+            text.contains("Wechatpay-Serial") && !text.contains("PUB_KEY_ID"),
+            "{text}"
+        );
         let e = Error::from(crate::error::ConfigError::MissingApiV3Key(
             "open notifications",
         ));

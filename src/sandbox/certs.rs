@@ -187,3 +187,6 @@ pub(crate) async fn rotate(state: &State) -> Result<String> {
     tracing::info!(serial = %serial, "sandbox: platform certificate rotated");
     Ok(serial)
 }
+
+#[cfg(test)]
+mod tests;

@@ -213,6 +213,15 @@ pub(crate) fn platform(now: i64) -> Result<(String, String, String)> {
     Ok((hex_upper(&serial), key.private_pem, cert))
 }
 
+/// A fresh platform key and a self-signed certificate with the given serial (bytes), for
+/// tests that need two certificates of one serial: (key PEM, certificate PEM).
+#[cfg(test)]
+pub(crate) fn platform_with_serial(now: i64, serial: &[u8]) -> Result<(String, String)> {
+    let key = rsa_pair("the platform key")?;
+    let cert = self_signed(&key, serial, PLATFORM_CN, now, "the platform certificate")?;
+    Ok((key.private_pem, cert))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,8 +207,7 @@ impl State {
             &self.notifier,
             (now(), id),
             notify_url,
-            event_type,
-            resource,
+            (event_type, resource),
         )
         .await
     }

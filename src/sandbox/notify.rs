@@ -101,17 +101,17 @@ fn body(
     Ok(body.to_string().into_bytes())
 }
 
-/// Builds, signs with `signer` (key id, private key) and POSTs a notification; returns the
-/// status the listener answered.
+/// Builds, signs with `signer` (key id, private key) and POSTs a notification of `event`
+/// (event type, resource); returns the status the listener answered.
 pub(crate) async fn deliver(
     keys: &SandboxKeys,
     signer: (&str, &PrivateKey),
     client: &Notifier,
     (now, id): (i64, u64),
     notify_url: &str,
-    event_type: &str,
-    resource: &Value,
+    event: (&str, &Value),
 ) -> Result<u16> {
+    let (event_type, resource) = event;
     let uri = loopback_uri(notify_url)?;
     let body = body(keys, event_type, resource, now, id)?;
     let (key_id, key) = signer;
