@@ -46,10 +46,10 @@ fn jsapi_vector_is_byte_exact_with_the_front_end_names() {
 
     // The package form (`prepay_id=…`) is accepted as well and gives the same set.
     let again = JsapiPaySign::new(
-        &set.app_id(),
-        &set.package(),
+        set.app_id(),
+        set.package(),
         timestamp(&v, "timeStamp"),
-        &set.nonce_str(),
+        set.nonce_str(),
         &key,
     )
     .unwrap();
