@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+#[cfg(feature = "sandbox")]
+pub(crate) mod notify_listener;
+
 use std::path::PathBuf;
 
 use serde::Deserialize;
