@@ -38,12 +38,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzDecoder;
-use ring::digest;
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::chain::Chain;
 use crate::client::Wechatpay;
+use crate::crypto::backend::{Active, Backend, Sha1Context as _};
 use crate::download::output_error;
 use crate::error::{DecodeError, Error, ErrorKind, Result, VerifyError};
 use crate::options::Options;
@@ -222,7 +222,7 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
 /// Gunzips (when the download is gzip), hashes and writes the bill as chunks arrive.
 struct Sink<'w, W: ?Sized> {
     writer: &'w mut W,
-    sha1: digest::Context,
+    sha1: <Active as Backend>::Sha1,
     bytes: u64,
     /// The first bytes, held until there are two to tell whether this is gzip.
     head: Vec<u8>,
@@ -234,7 +234,7 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Sink<'w, W> {
     fn new(writer: &'w mut W) -> Self {
         Self {
             writer,
-            sha1: digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY),
+            sha1: Active::sha1_context(),
             bytes: 0,
             head: Vec::with_capacity(2),
             mode: None,
@@ -329,7 +329,6 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Sink<'w, W> {
         let actual: String = self
             .sha1
             .finish()
-            .as_ref()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();

@@ -16,6 +16,7 @@
 //! # Ok::<(), wechatpay_chain::Error>(())
 //! ```
 
+pub(crate) mod backend;
 #[cfg(feature = "oaep")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oaep")))]
 pub(crate) mod oaep;
@@ -25,32 +26,38 @@ pub use oaep::{oaep_decrypt, oaep_encrypt, Encryptor};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 
+use self::backend::{Active, Backend as _, NONCE_LEN};
 use crate::error::{CryptoError, Error, Result};
+
+/// The cryptographic backend compiled in: `"ring"` (the default) or `"aws-lc-rs"` (feature
+/// `aws-lc-rs`). It signs and verifies RSA, runs AES-256-GCM and the digests, and is the
+/// rustls provider of the HTTPS transport; RSA-OAEP (feature `oaep`) is AWS-LC either way.
+///
+/// ```
+/// let expected = if cfg!(feature = "aws-lc-rs") { "aws-lc-rs" } else { "ring" };
+/// assert_eq!(wechatpay_chain::crypto::BACKEND, expected);
+/// ```
+pub const BACKEND: &str = <Active as backend::Backend>::NAME;
 
 /// Length of the authentication tag appended to the ciphertext.
 pub const AES_GCM_TAG_LEN: usize = 16;
 
-fn key_and_nonce(key: &[u8; 32], nonce: &[u8]) -> Result<(LessSafeKey, Nonce)> {
-    if nonce.len() != NONCE_LEN {
-        return Err(CryptoError::NonceLength(nonce.len()).into());
-    }
-    // ring's errors say nothing the kind does not: they are not kept as sources.
-    let nonce = Nonce::try_assume_unique_for_key(nonce)
-        .map_err(|_| CryptoError::NonceLength(nonce.len()))?;
-    let key = UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::Cipher)?;
-    Ok((LessSafeKey::new(key), nonce))
+fn checked_nonce(nonce: &[u8]) -> Result<&[u8; NONCE_LEN]> {
+    nonce
+        .try_into()
+        .map_err(|_| CryptoError::NonceLength(nonce.len()).into())
 }
 
 /// Encrypts `plain` with AES-256-GCM; returns base64 of `ciphertext || tag`.
 ///
 /// `nonce` must be 12 bytes and must never repeat under the same key.
 pub fn aes_gcm_encrypt(key: &[u8; 32], nonce: &[u8], aad: &[u8], plain: &[u8]) -> Result<String> {
-    let (key, nonce) = key_and_nonce(key, nonce)?;
-    let mut buffer = plain.to_vec();
-    key.seal_in_place_append_tag(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| CryptoError::Cipher)?;
+    let nonce = checked_nonce(nonce)?;
+    let mut buffer = Vec::with_capacity(plain.len() + AES_GCM_TAG_LEN);
+    buffer.extend_from_slice(plain);
+    // The backends' errors say nothing the kind does not: they are not kept as sources.
+    Active::aes_256_gcm_seal(key, nonce, aad, &mut buffer)?;
     Ok(BASE64.encode(buffer))
 }
 
@@ -67,17 +74,15 @@ pub fn aes_gcm_decrypt(
     aad: &[u8],
     ciphertext: &str,
 ) -> Result<Vec<u8>> {
-    let (key, nonce) = key_and_nonce(key, nonce)?;
+    let nonce = checked_nonce(nonce)?;
     let mut buffer = BASE64
         .decode(ciphertext.trim())
         .map_err(|e| Error::from(CryptoError::Base64).with_source(e))?;
     if buffer.len() < AES_GCM_TAG_LEN {
         return Err(CryptoError::Truncated(buffer.len()).into());
     }
-    let plain = key
-        .open_in_place(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| CryptoError::Decrypt)?;
-    Ok(plain.to_vec())
+    Active::aes_256_gcm_open(key, nonce, aad, &mut buffer)?;
+    Ok(buffer)
 }
 
 #[cfg(test)]

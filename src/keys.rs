@@ -8,13 +8,12 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use ring::rand::SystemRandom;
-use ring::signature::{self, RsaKeyPair};
 use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
 use x509_parser::pem::Pem;
 use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
 use x509_parser::public_key::RSAPublicKey;
 
+use crate::crypto::backend::{Active, Backend};
 use crate::error::{Error, KeyError, KeyMaterial, Result};
 
 const MIN_BITS: usize = 2048;
@@ -95,17 +94,6 @@ fn wrong_label(material: KeyMaterial, label: &str) -> Error {
     .into()
 }
 
-/// Classifies ring's refusal of a private key. ring names the reason only through `Display`
-/// (and its error is no `std::error::Error` without its `std` feature), so the kind carries it.
-fn rejected_private_key(e: ring::error::KeyRejected) -> Error {
-    match e.to_string().as_str() {
-        "WrongAlgorithm" => KeyError::NotRsa(KeyMaterial::PrivateKey),
-        "TooSmall" => KeyError::TooSmall(KeyMaterial::PrivateKey),
-        _ => KeyError::Malformed(KeyMaterial::PrivateKey),
-    }
-    .into()
-}
-
 /// Bit length of a big-endian unsigned integer with possible leading zero bytes.
 fn bit_len(be: &[u8]) -> usize {
     let trimmed: &[u8] = match be.iter().position(|&b| b != 0) {
@@ -120,7 +108,7 @@ fn bit_len(be: &[u8]) -> usize {
 /// The merchant API private key (RSA ≥ 2048 bits) that signs requests.
 #[derive(Clone)]
 pub struct PrivateKey {
-    pair: Arc<RsaKeyPair>,
+    pair: Arc<<Active as Backend>::RsaKeyPair>,
     /// The same key for RSA-OAEP decryption of sensitive fields (AWS-LC).
     #[cfg(feature = "oaep")]
     oaep: crate::crypto::oaep::DecryptingKey,
@@ -130,25 +118,22 @@ impl PrivateKey {
     /// Loads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self> {
         let block = first_pem(pem.as_ref(), KeyMaterial::PrivateKey)?;
-        let pair = match block.label.as_str() {
-            "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&block.contents),
-            "RSA PRIVATE KEY" => RsaKeyPair::from_der(&block.contents),
+        let pkcs1 = match block.label.as_str() {
+            "PRIVATE KEY" => false,
+            "RSA PRIVATE KEY" => true,
             other => return Err(wrong_label(KeyMaterial::PrivateKey, other)),
-        }
-        .map_err(rejected_private_key)?;
-        if pair.public().modulus_len() * 8 < MIN_BITS {
+        };
+        let pair = Active::rsa_private_key(&block.contents, pkcs1)?;
+        if Active::rsa_modulus_len(&pair) * 8 < MIN_BITS {
             return Err(KeyError::TooSmall(KeyMaterial::PrivateKey).into());
         }
         let key = Self {
             pair: Arc::new(pair),
             #[cfg(feature = "oaep")]
-            oaep: crate::crypto::oaep::DecryptingKey::new(
-                &block.contents,
-                block.label == "RSA PRIVATE KEY",
-            ),
+            oaep: crate::crypto::oaep::DecryptingKey::new(&block.contents, pkcs1),
         };
         // ring does not check every part of the key when loading it (a corrupted CRT exponent
-        // passes), but it checks each signature it makes: sign once here, so a damaged key is
+        // passes), but it checks each signature it makes (AWS-LC too): sign once here, so a damaged key is
         // refused when it is loaded instead of failing every request afterwards (found by
         // fuzzing: fuzz/regressions/keys/private-key-loads-but-cannot-sign).
         if key.sign_sha256(b"wechatpay-chain key check").is_err() {
@@ -164,21 +149,12 @@ impl PrivateKey {
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`: the raw signature bytes.
     pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let mut signature = vec![0; self.pair.public().modulus_len()];
-        self.pair
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                message,
-                &mut signature,
-            )
-            .map_err(|_| Error::signing("ring could not produce an RSA signature"))?;
-        Ok(signature)
+        Active::rsa_sign_sha256(&self.pair, message)
     }
 
     /// The public half, e.g. to verify own signatures in tests or the sandbox.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey::from_pkcs1_der(self.pair.public().as_ref().to_vec())
+        PublicKey::from_pkcs1_der(Active::rsa_public_pkcs1_der(&self.pair))
     }
 
     #[cfg(feature = "oaep")]
@@ -212,7 +188,7 @@ impl PrivateKey {
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
-            .field("bits", &(self.pair.public().modulus_len() * 8))
+            .field("bits", &(Active::rsa_modulus_len(&self.pair) * 8))
             .finish_non_exhaustive()
     }
 }
@@ -220,7 +196,7 @@ impl fmt::Debug for PrivateKey {
 /// An RSA public key (WeChat Pay public key, or the key of a platform certificate).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
-    /// PKCS#1 `RSAPublicKey` DER, the form ring verifies with.
+    /// PKCS#1 `RSAPublicKey` DER, the form the backends verify with.
     pkcs1: Arc<[u8]>,
 }
 
@@ -265,9 +241,7 @@ impl PublicKey {
 
     /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
-        signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &*self.pkcs1)
-            .verify(message, signature)
-            .is_ok()
+        Active::rsa_verify_sha256(&self.pkcs1, message, signature)
     }
 
     /// The PKCS#1 `RSAPublicKey` DER bytes.

@@ -13,9 +13,9 @@ use std::io::Read as _;
 use std::path::Path;
 
 use bytes::{BufMut as _, Bytes, BytesMut};
-use ring::digest::{digest, SHA256};
 use serde_json::{Map, Value};
 
+use crate::crypto::backend::{Active, Backend as _};
 use crate::error::{ChainError, Error, Result};
 
 /// The largest file [`Media`] takes, in bytes (16 MiB). WeChat Pay's own limits are lower
@@ -72,7 +72,7 @@ impl Media {
         if file.len() > MAX_MEDIA_LEN {
             return Err(too_large(&filename, file.len()));
         }
-        let sha256 = hex(digest(&SHA256, &file).as_ref());
+        let sha256 = hex(&Active::sha256(&file));
         let mut meta = Map::new();
         meta.insert("filename".into(), filename.clone().into());
         meta.insert("sha256".into(), sha256.clone().into());
@@ -367,7 +367,7 @@ mod tests {
             m.meta().as_ref(),
             br#"{"file_type":"PDF","digest_alogrithm":"SM3","digest":"ab"}"#
         );
-        assert_eq!(m.sha256(), hex(digest(&SHA256, b"%PDF").as_ref()));
+        assert_eq!(m.sha256(), hex(&Active::sha256(b"%PDF")));
         let (_, body) = m.multipart().unwrap();
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains(r#"{"file_type":"PDF","digest_alogrithm":"SM3","digest":"ab"}"#));

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use http::HeaderMap;
-use ring::digest;
 
+use crate::crypto::backend::{Active, Backend as _};
 use crate::error::VerifyError;
 use crate::keys::KeyStore;
 use crate::signer::{canonical_response, SCHEME};
@@ -125,8 +125,8 @@ pub fn verify_signed(
     let statement_body;
     let signed_body = match statement_sha1 {
         Some(sha1) => {
-            let actual = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, body);
-            if !hex_eq(actual.as_ref(), sha1) {
+            let actual = Active::sha1(body);
+            if !hex_eq(&actual, sha1) {
                 return Err(VerifyError::StatementDigest);
             }
             statement_body = format!("{{\"sha1\":\"{sha1}\"}}");

@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::{BoxFuture, Route, Transport};
+use crate::crypto::backend::{Active, Backend as _};
 use crate::download::StreamingResponse;
 use crate::error::{ConfigError, Error, Result, TransportKind};
 use crate::response::Response;
@@ -139,7 +140,7 @@ impl HyperTransport {
             http,
             matcher: matcher.map(Arc::new),
         };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(Active::rustls_provider());
         let builder = HttpsConnectorBuilder::new();
         #[cfg(feature = "native-roots")]
         let builder = builder.with_provider_and_native_roots(provider);
