@@ -118,6 +118,7 @@ fn overhead_ratio() {
 criterion_group!(group, benches);
 
 fn main() {
+    println!("crypto backend: {}", wechatpay_chain::crypto::BACKEND);
     group();
     overhead_ratio();
     Criterion::default().configure_from_args().final_summary();
