@@ -44,7 +44,7 @@ const OAEP_SHA1_OVERHEAD: usize = 2 * 20 + 2;
 
 /// The merchant key in the form AWS-LC decrypts with, made once when the key is loaded.
 /// `None` if AWS-LC refused it (outside 2048–8192 bits): decryption then fails with
-/// [`CryptoError::OaepKey`] while signing (ring) is unaffected.
+/// [`CryptoError::OaepKey`] while signing is unaffected.
 #[derive(Clone)]
 pub(crate) struct DecryptingKey(Option<std::sync::Arc<OaepPrivateDecryptingKey>>);
 
