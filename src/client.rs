@@ -290,13 +290,16 @@ async fn exchange_and_verify(
     let total = request.timeout.unwrap_or(client.timeout);
     let deadline = tokio::time::Instant::now() + total;
     let mut route = client.route(&request);
+    // Parsed once: a retry re-signs the same target, only the headers change.
+    let uri = request.uri()?;
     let mut retried = 0;
     let response = loop {
         if retried > 0 {
             // What is left of the total; the first attempt has all of it.
             route.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         }
-        let response = send(&*client.transport, &request, &route, deadline, total).await?;
+        let http_request = request.to_http(uri.clone());
+        let response = send(&*client.transport, http_request, &route, deadline, total).await?;
         let Some(delay) = retry_delay(client, &request, &response, retried) else {
             break response;
         };
@@ -362,12 +365,11 @@ fn fits(delay: Duration, remaining: Duration) -> bool {
 /// `total` timeout) whatever the transport does.
 async fn send(
     transport: &dyn Transport,
-    request: &PreparedRequest,
+    http_request: http::Request<bytes::Bytes>,
     route: &Route,
     deadline: tokio::time::Instant,
     total: Duration,
 ) -> Result<Response> {
-    let http_request = request.to_http()?;
     match tokio::time::timeout_at(deadline, transport.send(http_request, route)).await {
         Ok(result) => result,
         Err(_) => Err(Error::transport(
