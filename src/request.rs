@@ -495,6 +495,18 @@ pub(crate) fn check_target(target: &str) -> Result<(), ChainError> {
 /// Builds and signs the request for [`Chain::prepare`]: the named steps above, in order, then
 /// the signature.
 pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result<PreparedRequest> {
+    let (mut request, now) = prepare_unsigned(chain, method, options)?;
+    request.sign(&chain.client, now)?;
+    Ok(request)
+}
+
+/// The named steps of [`prepare`] without the signature: the request and the timestamp to sign
+/// it with ([`PreparedRequest::sign`]). The verbs sign off the reactor (see `client.rs`).
+pub(crate) fn prepare_unsigned(
+    chain: &Chain,
+    method: Method,
+    options: Options,
+) -> Result<(PreparedRequest, i64)> {
     if let Some(e) = options.error {
         return Err(e.into());
     }
@@ -548,7 +560,7 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
     }
     check_target(&target)?;
 
-    let mut request = PreparedRequest {
+    let request = PreparedRequest {
         method,
         origin: destination.origin,
         backup_origin: destination.backup_origin,
@@ -561,8 +573,7 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         timeout: options.timeout,
         skip_verification: options.skip_verification,
     };
-    request.sign(client, now)?;
-    Ok(request)
+    Ok((request, now))
 }
 
 impl PreparedRequest {

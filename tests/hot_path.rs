@@ -78,7 +78,11 @@ async fn a_typed_body_is_serialized_once_and_its_bytes_are_signed_and_sent() {
 
         let response = wxpay.execute(prepared).await.unwrap();
         assert_eq!(response.status(), 200, "{response:?}");
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "not serialized again to send");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "not serialized again to send"
+        );
 
         let recorded = sandbox.requests();
         let sent = recorded
@@ -152,4 +156,153 @@ async fn sequential_requests_share_one_connection() {
         assert_eq!(sandbox.connections_accepted(), 1);
     })
     .await;
+}
+
+/// Where the experiment runs the RSA signing (inside `prepare`).
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    Inline,
+    BlockInPlace,
+    SpawnBlocking,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// One run: 64 workers send `total` signed POSTs with signing placed as asked, while a probe
+/// task measures how late a 1 ms timer fires (what any cheap task on the runtime waits).
+async fn run_placement(
+    wxpay: wechatpay_chain::Wechatpay,
+    placement: Placement,
+    total: usize,
+) -> String {
+    let next = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(total)));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut late = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let t = std::time::Instant::now();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                late.push(t.elapsed().saturating_sub(Duration::from_millis(1)));
+            }
+            late
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let (wxpay, next, latencies) = (wxpay.clone(), next.clone(), latencies.clone());
+        workers.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                if n >= total {
+                    break;
+                }
+                let t = std::time::Instant::now();
+                let chain = wxpay
+                    .chain("v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage");
+                let options = serde_json::json!({"out_order_no": format!("NO-{n}"),
+                    "json": {"service_id": SERVICE_ID, "sub_mchid": SUB_MCHID}});
+                let prepared = match placement {
+                    Placement::Inline => chain.prepare(Method::POST, options),
+                    Placement::BlockInPlace => {
+                        tokio::task::block_in_place(|| chain.prepare(Method::POST, options))
+                    }
+                    Placement::SpawnBlocking => {
+                        tokio::task::spawn_blocking(move || chain.prepare(Method::POST, options))
+                            .await
+                            .unwrap()
+                    }
+                }
+                .unwrap();
+                // An unknown order: a signed 404 from the sandbox, still a full exchange.
+                let _ = wxpay.execute(prepared).await;
+                latencies.lock().unwrap().push(t.elapsed());
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.unwrap();
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let mut late = probe.await.unwrap();
+    late.sort();
+    let mut latencies = std::mem::take(&mut *latencies.lock().unwrap());
+    latencies.sort();
+    format!(
+        "{placement:?}: {:.0} req/s; request p50 {:?} p99 {:?}; 1 ms timer lateness p50 {:?} p99 {:?} max {:?}",
+        total as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&late, 0.5),
+        percentile(&late, 0.99),
+        late.last().copied().unwrap_or_default(),
+    )
+}
+
+/// Where signing should run, measured (run with `--release -- --ignored --nocapture`). The
+/// sandbox runs on its own runtime thread; the client on a 2-worker multi-thread runtime and
+/// on a current-thread runtime (where `block_in_place` is not allowed).
+#[test]
+#[ignore = "an experiment: prints figures, run it by hand in release"]
+fn signing_placement_experiment() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let sandbox = sandbox().await;
+            tx.send(sandbox.clone()).unwrap();
+            // Serve until the handle's other clone says stop.
+            while !sandbox.requests().iter().any(|r| r.target == "/stop") {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    });
+    let sandbox: SandboxHandle = rx.recv().unwrap();
+    let total = 1000;
+    for flavor in ["multi_thread(2)", "current_thread"] {
+        let rt = match flavor {
+            "current_thread" => tokio::runtime::Builder::new_current_thread(),
+            _ => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(2);
+                b
+            }
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        let wxpay = sandbox.client().unwrap();
+        rt.block_on(run_placement(wxpay.clone(), Placement::Inline, 200)); // warm-up
+        for round in 0..2 {
+            for placement in [
+                Placement::Inline,
+                Placement::BlockInPlace,
+                Placement::SpawnBlocking,
+            ] {
+                if flavor == "current_thread" && matches!(placement, Placement::BlockInPlace) {
+                    continue;
+                }
+                let line = rt.block_on(run_placement(wxpay.clone(), placement, total));
+                println!("{flavor} round {round} {line}");
+            }
+        }
+    }
+    let stop = sandbox.client().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rt.block_on(stop.chain("stop").get(()));
+    server.join().unwrap();
 }
