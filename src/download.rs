@@ -239,7 +239,7 @@ pub(crate) async fn execute(
         let total = request.timeout.unwrap_or(client.timeout);
         let deadline = tokio::time::Instant::now() + total;
         let route = client.route(&request);
-        let http_request = request.to_http()?;
+        let http_request = request.to_http(request.uri()?);
         let response = tokio::time::timeout_at(
             deadline,
             client.transport.send_streaming(http_request, &route),

@@ -22,10 +22,38 @@ pub enum Query {
 }
 
 /// The body to send.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Body {
+    /// The `json` key of a PHP-style map: serialized once, when the request is prepared.
     Json(Value),
+    /// A typed body given to [`Options::json`], already serialized (no `Value` detour).
+    Serialized(Bytes),
     Raw(Bytes),
+}
+
+impl Body {
+    /// The option that set this body, for conflict messages.
+    fn option_name(&self) -> &'static str {
+        match self {
+            Body::Json(_) | Body::Serialized(_) => "json",
+            Body::Raw(_) => "body",
+        }
+    }
+}
+
+impl PartialEq for Body {
+    /// A JSON body equals another by its bytes, whichever way it was given (a `Value` in the
+    /// PHP-style map or a typed body): both are what would be signed and sent.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Body::Json(a), Body::Json(b)) => a == b,
+            (Body::Serialized(a), Body::Serialized(b)) | (Body::Raw(a), Body::Raw(b)) => a == b,
+            (Body::Json(v), Body::Serialized(b)) | (Body::Serialized(b), Body::Json(v)) => {
+                serde_json::to_vec(v).is_ok_and(|bytes| bytes == *b)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Everything a verb takes besides the chain. Build it from a `serde_json::Value` (PHP style)
@@ -105,10 +133,11 @@ impl Options {
         self
     }
 
-    /// Sets the JSON body. It is serialized once; those bytes are signed and sent.
+    /// Sets the JSON body. It is serialized once, straight to bytes (no intermediate
+    /// `serde_json::Value`); those bytes are signed and sent.
     pub fn json(self, body: impl Serialize) -> Self {
-        match serde_json::to_value(body) {
-            Ok(v) => self.set_body(Body::Json(v)),
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => self.set_body(Body::Serialized(Bytes::from(bytes))),
             Err(e) => self.fail(ChainError::InvalidOptions(format!(
                 "the json body cannot be serialized: {e}"
             ))),
@@ -128,13 +157,9 @@ impl Options {
             });
         }
         if self.upload.is_some() {
-            let second = match body {
-                Body::Json(_) => "json",
-                Body::Raw(_) => "body",
-            };
             return self.fail(ChainError::ConflictingOptions {
                 first: "upload",
-                second,
+                second: body.option_name(),
             });
         }
         self.body = Some(body);
@@ -154,8 +179,7 @@ impl Options {
     /// ```
     pub fn upload(mut self, media: Media) -> Self {
         let first = match (&self.body, &self.upload) {
-            (Some(Body::Json(_)), _) => Some("json"),
-            (Some(Body::Raw(_)), _) => Some("body"),
+            (Some(body), _) => Some(body.option_name()),
             (None, Some(_)) => Some("upload"),
             (None, None) => None,
         };

@@ -1,6 +1,7 @@
 //! Turning a chain and its options into a signed request: the request target is computed once
 //! and used both in the signed message and on the wire; the body is serialized once.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -219,6 +220,9 @@ impl fmt::Debug for PreparedRequest {
     }
 }
 
+/// `Wechatpay-Serial`, named once (not parsed from a string per request).
+const WECHATPAY_SERIAL: HeaderName = HeaderName::from_static("wechatpay-serial");
+
 /// Headers the signer and the transport own; a user value would corrupt the request.
 const RESERVED_HEADERS: &[HeaderName] = &[
     header::AUTHORIZATION,
@@ -245,8 +249,9 @@ pub const MAX_TARGET_LEN: usize = 8000;
 struct ResolvedPath {
     /// `scheme://authority` when the chain is absolute.
     origin: Option<String>,
-    /// The path template to expand (no leading `/`).
-    template: String,
+    /// The path template to expand (no leading `/`) when it is not the chain's own (an
+    /// absolute URL's); `None`: the chain's template, not copied.
+    template: Option<String>,
     /// The query that came with the declarative string or URL.
     query: Option<String>,
 }
@@ -254,15 +259,11 @@ struct ResolvedPath {
 /// Step 1: the chain's template, or — for PHP's recipe `chain("{+download_url}")` whose value
 /// is an absolute URL — the URL itself, resolved like `chain(url)` (Guzzle's absolute-reference
 /// rule) so the host allow-list applies instead of gluing the URL under the base path.
-fn resolve_path(
-    chain: &Chain,
-    template: &str,
-    params: &Map<String, Value>,
-) -> Result<ResolvedPath> {
+fn resolve_path(chain: &Chain, params: &Map<String, Value>) -> Result<ResolvedPath> {
     let node = &chain.node;
     let as_is = || ResolvedPath {
         origin: node.origin.as_deref().map(Into::into),
-        template: template.to_string(),
+        template: None,
         query: node.query.as_deref().map(Into::into),
     };
     if node.origin.is_some() {
@@ -292,7 +293,7 @@ fn resolve_path(
     let template = absolute.template()?;
     Ok(ResolvedPath {
         origin: absolute.node.origin.as_deref().map(Into::into),
-        template,
+        template: Some(template),
         query: absolute.node.query.as_deref().map(Into::into),
     })
 }
@@ -311,13 +312,14 @@ fn resolve_destination(
     base_uri: Option<&str>,
     absolute_origin: Option<&str>,
 ) -> Result<Destination> {
+    // The client's base is borrowed: only a per-request `base_uri` is parsed.
     let base = match base_uri {
-        Some(uri) => BaseUri::parse(uri, client.allow_insecure_http)?,
-        None => client.base.clone(),
+        Some(uri) => Cow::Owned(BaseUri::parse(uri, client.allow_insecure_http)?),
+        None => Cow::Borrowed(&client.base),
     };
     let backup = match base_uri {
-        Some(_) => base.default_backup(),
-        None => client.backup.clone(),
+        Some(_) => base.default_backup().map(Cow::Owned),
+        None => client.backup.as_ref().map(Cow::Borrowed),
     };
     match absolute_origin {
         Some(origin) => {
@@ -333,11 +335,21 @@ fn resolve_destination(
                 backup_origin: None,
             })
         }
-        None => Ok(Destination {
-            origin: base.origin,
-            base_path: base.path,
-            backup_origin: backup.map(|b| b.origin),
-        }),
+        None => {
+            let (origin, base_path) = match base {
+                Cow::Owned(b) => (b.origin, b.path),
+                Cow::Borrowed(b) => (b.origin.clone(), b.path.clone()),
+            };
+            let backup_origin = backup.map(|b| match b {
+                Cow::Owned(b) => b.origin,
+                Cow::Borrowed(b) => b.origin.clone(),
+            });
+            Ok(Destination {
+                origin,
+                base_path,
+                backup_origin,
+            })
+        }
     }
 }
 
@@ -390,7 +402,7 @@ fn encode_body(method: &Method, body: Option<Body>) -> Result<Option<Bytes>, Cha
             .map_err(|e| {
                 ChainError::InvalidOptions(format!("the json body cannot be serialized: {e}"))
             }),
-        Body::Raw(bytes) => Ok(Some(bytes)),
+        Body::Serialized(bytes) | Body::Raw(bytes) => Ok(Some(bytes)),
     }
 }
 
@@ -441,7 +453,7 @@ fn build_headers(
         .map(str::to_string)
         .or_else(|| client.keys.preferred(now).map(|(id, _)| id));
     if let Some(id) = serial {
-        headers.insert("wechatpay-serial", header_value("Wechatpay-Serial", &id)?);
+        headers.insert(WECHATPAY_SERIAL, header_value("Wechatpay-Serial", &id)?);
     }
     for (name, value) in user {
         let header_name = HeaderName::from_bytes(name.trim().as_bytes())
@@ -483,21 +495,37 @@ pub(crate) fn check_target(target: &str) -> Result<(), ChainError> {
 /// Builds and signs the request for [`Chain::prepare`]: the named steps above, in order, then
 /// the signature.
 pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result<PreparedRequest> {
+    let (mut request, now) = prepare_unsigned(chain, method, options)?;
+    request.sign(&chain.client, now)?;
+    Ok(request)
+}
+
+/// The named steps of [`prepare`] without the signature: the request and the timestamp to sign
+/// it with ([`PreparedRequest::sign`]). The verbs sign off the reactor (see `client.rs`).
+pub(crate) fn prepare_unsigned(
+    chain: &Chain,
+    method: Method,
+    options: Options,
+) -> Result<(PreparedRequest, i64)> {
     if let Some(e) = options.error {
         return Err(e.into());
     }
     let client = &chain.client;
     let template = chain.template()?;
-    let path = resolve_path(chain, &template, &options.params)?;
+    let path = resolve_path(chain, &options.params)?;
     let destination =
         resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
 
     // Unused keys first: a misspelt variable is named as such, not as a missing one.
     let has_body = options.body.is_some() || options.upload.is_some();
     check_unused_options(&template, &options.params, &method, has_body)?;
-    let mut target = destination.base_path.clone();
-    expand_path(&path.template, &options.params, &mut target)?;
-    if target[destination.base_path.len().min(target.len())..]
+    // The base path is the start of the target: moved, not copied.
+    let base_len = destination.base_path.len();
+    let mut target = destination.base_path;
+    let path_template = path.template.as_deref().unwrap_or(&template);
+    target.reserve(path_template.len() + 16);
+    expand_path(path_template, &options.params, &mut target)?;
+    if target[base_len.min(target.len())..]
         .trim_matches('/')
         .is_empty()
     {
@@ -507,7 +535,7 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         )
         .into());
     }
-    check_apiv3_only(&target, destination.base_path.len())?;
+    check_apiv3_only(&target, base_len)?;
 
     let query = build_query(options.query.as_ref(), path.query.as_deref())?;
     if !query.is_empty() {
@@ -532,7 +560,7 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
     }
     check_target(&target)?;
 
-    let mut request = PreparedRequest {
+    let request = PreparedRequest {
         method,
         origin: destination.origin,
         backup_origin: destination.backup_origin,
@@ -545,8 +573,7 @@ pub(crate) fn prepare(chain: &Chain, method: Method, options: Options) -> Result
         timeout: options.timeout,
         skip_verification: options.skip_verification,
     };
-    request.sign(client, now)?;
-    Ok(request)
+    Ok((request, now))
 }
 
 impl PreparedRequest {
@@ -559,7 +586,8 @@ impl PreparedRequest {
             &self.body,
             &client.signing_params(now, &nonce),
         )?;
-        let mut auth = HeaderValue::from_str(&signed.authorization)
+        // From the `String` itself: its buffer becomes the header's, no copy.
+        let mut auth = HeaderValue::try_from(signed.authorization)
             .map_err(|_| ConfigError::InvalidHeaderValue("mchid or serial"))?;
         auth.set_sensitive(true);
         self.headers.insert(header::AUTHORIZATION, auth);
@@ -567,20 +595,30 @@ impl PreparedRequest {
         Ok(())
     }
 
-    /// The request as the transport sends it: absolute URI on the primary origin, the signed
-    /// headers and the [`sent_body`](Self::sent_body) (the body, or an upload's multipart).
-    pub(crate) fn to_http(&self) -> Result<http::Request<Bytes>> {
-        let mut request = http::Request::new(self.sent_body().clone());
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.url().parse().map_err(|e: http::uri::InvalidUri| {
+    /// The absolute URI on the primary origin. Parsed once per request: a retry re-signs the
+    /// same target, so every attempt reuses it ([`to_http`](Self::to_http)).
+    pub(crate) fn uri(&self) -> Result<http::Uri> {
+        let mut url = String::with_capacity(self.origin.len() + self.target.len());
+        url.push_str(&self.origin);
+        url.push_str(&self.target);
+        http::Uri::try_from(url).map_err(|e| {
             Error::from(ChainError::InvalidUri(format!(
                 "{} {}: the request target does not form a URI",
                 self.method, self.template
             )))
             .with_source(e)
-        })?;
+        })
+    }
+
+    /// The request as the transport sends it: `uri` (from [`uri`](Self::uri)), the signed
+    /// headers and the [`sent_body`](Self::sent_body) (the body, or an upload's multipart;
+    /// `Bytes` shared with the signed body, not copied).
+    pub(crate) fn to_http(&self, uri: http::Uri) -> http::Request<Bytes> {
+        let mut request = http::Request::new(self.sent_body().clone());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
         *request.headers_mut() = self.headers.clone();
-        Ok(request)
+        request
     }
 }
 

@@ -61,9 +61,28 @@ pub fn authorization(
     nonce: &str,
     signature_base64: &str,
 ) -> String {
-    format!(
-        "{SCHEME} mchid=\"{mchid}\",serial_no=\"{serial}\",timestamp=\"{timestamp}\",nonce_str=\"{nonce}\",signature=\"{signature_base64}\""
-    )
+    // One allocation of the exact size (the hot path builds this once per request).
+    const FIELDS: [&str; 5] = [
+        " mchid=\"",
+        "\",serial_no=\"",
+        "\",timestamp=\"",
+        "\",nonce_str=\"",
+        "\",signature=\"",
+    ];
+    let values = [mchid, serial, timestamp, nonce, signature_base64];
+    let len = SCHEME.len()
+        + FIELDS.iter().map(|f| f.len()).sum::<usize>()
+        + values.iter().map(|v| v.len()).sum::<usize>()
+        + 1;
+    let mut out = String::with_capacity(len);
+    out.push_str(SCHEME);
+    for (field, value) in FIELDS.iter().zip(values) {
+        out.push_str(field);
+        out.push_str(value);
+    }
+    out.push('"');
+    debug_assert_eq!(out.len(), len);
+    out
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

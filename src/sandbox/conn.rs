@@ -78,6 +78,11 @@ impl Registry {
         }
     }
 
+    /// Connections admitted since the start (each admitted one takes an id).
+    pub(crate) fn admitted(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(NEVER - 1)
     }

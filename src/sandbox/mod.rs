@@ -569,6 +569,13 @@ impl SandboxHandle {
         self.state.certs.downloads()
     }
 
+    /// How many TCP connections the sandbox admitted since it started (open or closed since;
+    /// `/_sandbox/…` control connections included; connections refused at the connection cap
+    /// not counted). With a pooled client, N requests at concurrency C should open at most C.
+    pub fn connections_accepted(&self) -> u64 {
+        self.state.conns.admitted()
+    }
+
     /// The serial of the platform certificate that signs certificate-mode answers now.
     pub fn platform_serial(&self) -> String {
         self.state.certs.current_serial()
