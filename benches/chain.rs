@@ -111,19 +111,19 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("chain_build_expand");
     group.bench_function("typed_tree", |b| {
-        b.iter(|| typed(black_box(&wxpay), black_box(&vars)))
+        b.iter(|| typed(black_box(&wxpay), black_box(&vars)));
     });
     group.bench_function("seg_dynamic", |b| {
-        b.iter(|| dynamic(black_box(&wxpay), black_box(&vars)))
+        b.iter(|| dynamic(black_box(&wxpay), black_box(&vars)));
     });
     group.bench_function("chain_str", |b| {
-        b.iter(|| declarative(black_box(&wxpay), black_box(&vars)))
+        b.iter(|| declarative(black_box(&wxpay), black_box(&vars)));
     });
     group.bench_function("index", |b| {
-        b.iter(|| indexed(black_box(&wxpay), black_box(&vars)))
+        b.iter(|| indexed(black_box(&wxpay), black_box(&vars)));
     });
     group.bench_function("typed_get_with_query", |b| {
-        b.iter(|| with_query(black_box(&wxpay), black_box(&id_vars), black_box(&query)))
+        b.iter(|| with_query(black_box(&wxpay), black_box(&id_vars), black_box(&query)));
     });
     group.finish();
 }
@@ -165,7 +165,9 @@ fn cpu_report() {
         ("seg_dynamic", &|| dynamic(&wxpay, &vars)),
         ("chain_str", &|| declarative(&wxpay, &vars)),
         ("index", &|| indexed(&wxpay, &vars)),
-        ("typed_get_with_query", &|| with_query(&wxpay, &id_vars, &query)),
+        ("typed_get_with_query", &|| {
+            with_query(&wxpay, &id_vars, &query)
+        }),
     ];
     // A yardstick for the machine: one allocation and copy of the expanded path.
     let yardstick = cpu_per_call(|| String::from(black_box(EXPANDED)));

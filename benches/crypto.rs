@@ -67,18 +67,18 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let message = canonical_request("POST", black_box(TARGET), TIMESTAMP, NONCE, BODY);
             sign_base64(black_box(&key), &message).unwrap()
-        })
+        });
     });
     group.bench_function("canonical_response_and_verify", |b| {
         b.iter(|| {
             let message = canonical_response(TIMESTAMP, NONCE, black_box(BODY));
             assert!(public.verify_sha256(&message, black_box(&response_signature)));
-        })
+        });
     });
     group.bench_function(format!("aes_256_gcm_decrypt_{}B", plain.len()), |b| {
         b.iter(|| {
             aes_gcm_decrypt(APIV3_KEY, aes_nonce, b"transaction", black_box(&resource)).unwrap()
-        })
+        });
     });
     #[cfg(feature = "oaep")]
     {
@@ -90,10 +90,10 @@ fn benches(c: &mut Criterion) {
         assert_eq!(oaep_decrypt(&key, &encrypted).unwrap(), field.as_bytes());
         assert_eq!(BASE64.decode(&encrypted).unwrap().len(), 256);
         group.bench_function("oaep_encrypt", |b| {
-            b.iter(|| oaep_encrypt(black_box(&public), field.as_bytes()).unwrap())
+            b.iter(|| oaep_encrypt(black_box(&public), field.as_bytes()).unwrap());
         });
         group.bench_function("oaep_decrypt", |b| {
-            b.iter(|| oaep_decrypt(black_box(&key), black_box(&encrypted)).unwrap())
+            b.iter(|| oaep_decrypt(black_box(&key), black_box(&encrypted)).unwrap());
         });
     }
     group.finish();

@@ -530,7 +530,10 @@ impl Chain {
     /// and tests/api_tree.rs checks every method form against its declarative form), so they
     /// skip the per-call check.
     pub(crate) fn catalog_segment(&self, segment: &'static str) -> Self {
-        debug_assert!(check_segment(segment).is_ok(), "catalog segment {segment:?}");
+        debug_assert!(
+            check_segment(segment).is_ok(),
+            "catalog segment {segment:?}"
+        );
         self.with(|n| n.push_checked(Segment::Static(segment)))
     }
 }
