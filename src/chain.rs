@@ -7,7 +7,7 @@
 //! [`Chain::template`]) before anything is signed.
 
 use std::fmt;
-use std::ops::Index;
+use std::ops::{Deref, Index};
 use std::sync::Arc;
 
 use elsa::sync::FrozenMap;
@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::options::Options;
 use crate::request::PreparedRequest;
 use crate::response::Response;
-use crate::template::{encode_literal_segment, encode_simple};
+use crate::template::{encode_literal_segment_cow, encode_simple};
 
 /// Normalizes a segment name given by name (PHP/JS property spelling), per spec §2.
 ///
@@ -68,8 +68,19 @@ pub fn normalize_segment(name: &str) -> String {
     out
 }
 
+/// Whether [`normalize_segment`] returns `name` unchanged: no ASCII capital, not `_x_`/`$x$`.
+fn normalizes_to_itself(name: &str) -> bool {
+    let wrapped = |c: u8| name.len() >= 3 && name.as_bytes()[0] == c && name.ends_with(c as char);
+    !name.bytes().any(|b| b.is_ascii_uppercase()) && !wrapped(b'_') && !wrapped(b'$')
+}
+
 /// Checks that a normalized segment can stand in a path template.
 fn check_segment(segment: &str) -> Result<(), ChainError> {
+    // The usual segment (`v3`, `send-pendingmessage`, `mch_archives`) needs no further look.
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    if segment.bytes().all(plain) {
+        return Ok(());
+    }
     let invalid = |reason| ChainError::InvalidSegment {
         segment: segment.to_string(),
         reason,
@@ -98,10 +109,57 @@ fn check_segment(segment: &str) -> Result<(), ChainError> {
     Ok(())
 }
 
+/// One segment of a chain: a catalog name borrowed from the binary, or a shared string.
+/// Cloning either is allocation-free, so deriving a chain copies its segments cheaply.
+#[derive(Clone)]
+pub(crate) enum Segment {
+    /// A catalog segment (typed tree): `'static`, already valid.
+    Static(&'static str),
+    /// A segment given at run time, normalized or encoded once.
+    Shared(Arc<str>),
+}
+
+impl Deref for Segment {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        match self {
+            Self::Static(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
+}
+
+impl std::borrow::Borrow<str> for Segment {
+    #[inline]
+    fn borrow(&self) -> &str {
+        self
+    }
+}
+
+impl PartialEq for Segment {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl From<&str> for Segment {
+    fn from(s: &str) -> Self {
+        Self::Shared(s.into())
+    }
+}
+
+impl From<String> for Segment {
+    fn from(s: String) -> Self {
+        Self::Shared(s.into())
+    }
+}
+
 /// One node of the chain tree: the segments so far and the indexed children interned for
 /// `Index`. Nodes hold no reference to the client, so the cache cannot form a cycle.
 pub(crate) struct Node {
-    pub(crate) segments: Vec<Box<str>>,
+    pub(crate) segments: Vec<Segment>,
     /// A query that came with a declarative string (`chain("v3/x?a=b")`) or an absolute URL.
     pub(crate) query: Option<Box<str>>,
     /// `scheme://authority` of an absolute URL chain.
@@ -131,8 +189,11 @@ impl Node {
     }
 
     fn derive(&self) -> Self {
+        // Room for the usual one more segment: one allocation, no regrowth on push.
+        let mut segments = Vec::with_capacity(self.segments.len() + 1);
+        segments.extend(self.segments.iter().cloned());
         Self {
-            segments: self.segments.clone(),
+            segments,
             query: self.query.clone(),
             origin: self.origin.clone(),
             error: self.error.clone(),
@@ -140,22 +201,30 @@ impl Node {
         }
     }
 
-    fn push(&mut self, segment: String) {
+    fn push(&mut self, segment: impl AsRef<str> + Into<Segment>) {
         if self.error.is_some() {
             return;
         }
-        if let Err(e) = check_segment(&segment) {
+        if let Err(e) = check_segment(segment.as_ref()) {
             self.error = Some(e);
+            return;
+        }
+        self.push_checked(segment.into());
+    }
+
+    /// Appends a segment known to pass [`check_segment`].
+    fn push_checked(&mut self, segment: Segment) {
+        if self.error.is_some() {
             return;
         }
         if self.query.is_some() {
             self.error = Some(ChainError::InvalidSegment {
-                segment,
+                segment: segment.to_string(),
                 reason: "a segment cannot follow a query",
             });
             return;
         }
-        self.segments.push(segment.into_boxed_str());
+        self.segments.push(segment);
     }
 
     /// Appends a declarative path (chain.md §1), an absolute URL, or nothing for `""`.
@@ -176,6 +245,7 @@ impl Node {
         };
         let path = path.strip_prefix('/').unwrap_or(path);
         if !path.is_empty() {
+            self.segments.reserve(path.split('/').count());
             for piece in path.split('/') {
                 self.push_literal(piece);
             }
@@ -197,9 +267,9 @@ impl Node {
             return;
         }
         if piece.starts_with('{') {
-            self.push(piece.to_string());
+            self.push(piece);
         } else {
-            self.push(encode_literal_segment(piece));
+            self.push(&*encode_literal_segment_cow(piece));
         }
     }
 
@@ -360,6 +430,10 @@ impl Chain {
     /// Appends one segment given by name, normalized (`sendPendingmessage` →
     /// `send-pendingmessage`, `_id_` → `{id}`). For any endpoint, catalogued or not.
     pub fn seg(&self, name: &str) -> Self {
+        if normalizes_to_itself(name) {
+            // One allocation (the shared segment) instead of two.
+            return self.with(|n| n.push(name));
+        }
         self.with(|n| n.push(normalize_segment(name)))
     }
 
@@ -452,8 +526,15 @@ impl Chain {
     }
 
     /// Appends a catalog segment exactly as the catalog spells it (used by generated methods).
+    /// Catalog segments are valid by construction (`build.rs` generates them from the catalog,
+    /// and tests/api_tree.rs checks every method form against its declarative form), so they
+    /// skip the per-call check.
     pub(crate) fn catalog_segment(&self, segment: &'static str) -> Self {
-        self.with(|n| n.push(segment.to_string()))
+        debug_assert!(
+            check_segment(segment).is_ok(),
+            "catalog segment {segment:?}"
+        );
+        self.with(|n| n.push_checked(Segment::Static(segment)))
     }
 }
 
@@ -529,6 +610,7 @@ mod tests {
             ("中文", "中文"),
         ] {
             assert_eq!(normalize_segment(input), want, "{input}");
+            assert_eq!(normalizes_to_itself(input), input == want, "{input}");
         }
     }
 

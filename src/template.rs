@@ -3,6 +3,7 @@
 //! Pure functions: no I/O, no client. A value can never add a path segment, a query or a
 //! fragment: simple expansion keeps only the unreserved set and encodes everything else.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -63,6 +64,16 @@ pub fn encode_literal_segment(piece: &str) -> String {
     out
 }
 
+/// [`encode_literal_segment`] without an allocation when the piece needs no encoding (the
+/// usual case: catalog paths are plain ASCII).
+pub(crate) fn encode_literal_segment_cow(piece: &str) -> Cow<'_, str> {
+    if piece.contains('%') {
+        Cow::Owned(encode_literal_segment(piece))
+    } else {
+        percent_encode(piece.as_bytes(), SEGMENT).into()
+    }
+}
+
 /// Percent-encodes `value` for simple expansion: only `A-Z a-z 0-9 - . _ ~` stay.
 pub fn encode_simple(value: &str) -> String {
     percent_encode(value.as_bytes(), SIMPLE).to_string()
@@ -91,12 +102,12 @@ fn encode_keeping_triplets(value: &str, set: &'static AsciiSet, out: &mut String
 
 /// Renders a template variable's value as text (protocol: strings as is, integers decimal,
 /// bools `true`/`false`, other numbers in their JSON form).
-fn scalar_text(name: &str, value: Option<&Value>) -> Result<String, ChainError> {
+fn scalar_text<'v>(name: &str, value: Option<&'v Value>) -> Result<Cow<'v, str>, ChainError> {
     match value {
         None | Some(Value::Null) => Err(ChainError::MissingVariable(name.to_string())),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Bool(b)) => Ok(b.to_string()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::String(s)) => Ok(Cow::Borrowed(s)),
+        Some(Value::Bool(b)) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Some(Value::Number(n)) => Ok(Cow::Owned(n.to_string())),
         Some(Value::Array(_) | Value::Object(_)) => Err(ChainError::NotScalar(name.to_string())),
     }
 }
@@ -137,12 +148,12 @@ pub fn variables(template: &str) -> Result<Vec<&str>, ChainError> {
     Ok(names)
 }
 
-/// Expands one path segment into `out`; returns whether it contained an expression.
-fn expand_segment(
-    segment: &str,
+/// Expands one path segment into `out`; returns the name of its last expression, if any.
+fn expand_segment<'t>(
+    segment: &'t str,
     vars: &Map<String, Value>,
     out: &mut String,
-) -> Result<Option<String>, ChainError> {
+) -> Result<Option<&'t str>, ChainError> {
     let mut rest = segment;
     let mut last_name = None;
     while let Some(open) = rest.find('{') {
@@ -157,7 +168,7 @@ fn expand_segment(
         } else {
             out.extend(percent_encode(text.as_bytes(), SIMPLE));
         }
-        last_name = Some(expr.name.to_string());
+        last_name = Some(expr.name);
         rest = &rest[open + close + 1..];
     }
     if rest.contains('}') {
@@ -167,10 +178,17 @@ fn expand_segment(
     Ok(last_name)
 }
 
+/// `A-Z a-z 0-9 - . _ ~`: never percent-encoded, in any position.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
 /// `.` or `..`, plain or as `%2E` triplets: servers remove these segments (RFC 3986 §5.2.4),
 /// which would move a signed request to another endpoint.
 pub(crate) fn is_dot_segment(piece: &str) -> bool {
+    // Decoded, a dot segment starts with `.`, so it is written starting with `.` or `%`.
     piece.len() <= 6
+        && piece.starts_with(['.', '%'])
         && matches!(
             &percent_decode_str(piece).collect::<Vec<u8>>()[..],
             b"." | b".."
@@ -188,12 +206,20 @@ pub fn expand_path(
     out: &mut String,
 ) -> Result<(), ChainError> {
     let count = template.split('/').count();
+    out.reserve(template.len() + 16);
     for (i, segment) in template.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
         let before = out.len();
-        let name = expand_segment(segment, vars, out)?;
+        // Fast path, the usual literal segment: only unreserved characters, which no set
+        // encodes, so it is copied as is and only the dot and emptiness checks apply.
+        let name = if segment.bytes().all(is_unreserved) {
+            out.push_str(segment);
+            None
+        } else {
+            expand_segment(segment, vars, out)?
+        };
         if out[before..].split('/').any(is_dot_segment) {
             return Err(ChainError::InvalidSegment {
                 segment: segment.to_string(),
@@ -203,7 +229,7 @@ pub fn expand_path(
         }
         if out.len() == before && i + 1 < count {
             return Err(match name {
-                Some(name) => ChainError::EmptyVariable(name),
+                Some(name) => ChainError::EmptyVariable(name.to_string()),
                 None => ChainError::EmptySegment {
                     template: template.to_string(),
                 },
