@@ -108,6 +108,11 @@ impl Registry {
         })
     }
 
+    /// How many connections were admitted since the start.
+    pub(crate) fn admitted(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed)
+    }
+
     /// Tells the longest-waiting connection to close (out of descriptors, for instance).
     pub(crate) fn evict_one(&self) -> bool {
         Self::evict_locked(&lock(&self.conns))
