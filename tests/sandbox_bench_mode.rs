@@ -106,7 +106,11 @@ async fn connections_are_counted_and_reused() {
         for i in 0..5 {
             post(&wxpay, i).await;
         }
-        assert_eq!(sandbox.connections_accepted(), 1, "one keep-alive connection");
+        assert_eq!(
+            sandbox.connections_accepted(),
+            1,
+            "one keep-alive connection"
+        );
         sandbox.shutdown();
     })
     .await;
@@ -116,7 +120,10 @@ async fn connections_are_counted_and_reused() {
 async fn unsigned_and_badly_signed_requests_are_still_refused() {
     bounded(async {
         let sandbox = bench_sandbox().await;
-        let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform_key.pem");
+        let pem = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/platform_key.pem"
+        );
         let wrong_key = PrivateKey::from_pem_file(pem).unwrap();
         let forger = sandbox
             .client_builder()
@@ -141,7 +148,10 @@ async fn unsigned_and_badly_signed_requests_are_still_refused() {
         let answer: Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(answer["code"], "SIGN_ERROR");
 
-        assert!(sandbox.requests().is_empty(), "refusals are not recorded either");
+        assert!(
+            sandbox.requests().is_empty(),
+            "refusals are not recorded either"
+        );
         sandbox.shutdown();
     })
     .await;

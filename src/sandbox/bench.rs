@@ -74,7 +74,10 @@ fn sign(key_id: &str, key: &PrivateKey, now: i64) -> Option<HeaderMap> {
         ("wechatpay-serial", key_id),
         ("wechatpay-signature-type", SCHEME),
     ] {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from_str(value).ok()?);
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_str(value).ok()?,
+        );
     }
     Some(headers)
 }

@@ -357,10 +357,7 @@ fn bench_answer(
 
 /// The platform's first checks: `Accept` and `User-Agent`, then the catalog (`404` for an
 /// unknown path, `405` with `Allow` for a known path with another verb).
-fn route(
-    parts: &http::request::Parts,
-    path: &str,
-) -> Result<&'static catalog::Endpoint, Reply> {
+fn route(parts: &http::request::Parts, path: &str) -> Result<&'static catalog::Endpoint, Reply> {
     check_headers(&parts.headers)?;
     let mut allowed: Vec<&str> = Vec::new();
     let mut endpoint = None;
