@@ -237,19 +237,28 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
     }
 }
 
-/// The median of `rounds` timings of `batch` calls of `f`, per call.
+/// The median of `rounds` timings of `batch` calls of `f`, per call, in this thread's CPU
+/// time (a loaded machine stretches wall time, not the work done).
 fn median_time(rounds: usize, batch: u32, mut f: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..rounds)
         .map(|_| {
-            let start = Instant::now();
+            let start = probe::thread_cpu();
             for _ in 0..batch {
                 f();
             }
-            start.elapsed() / batch
+            probe::thread_cpu().saturating_sub(start) / batch
         })
         .collect();
     times.sort_unstable();
     times[times.len() / 2]
+}
+
+/// Prints a scenario's failures (the first few); their count.
+fn failures(scenario: &str, run: &Run) -> usize {
+    for f in &run.first_failures {
+        println!("  failure ({scenario}): {f}");
+    }
+    run.failed
 }
 
 fn us(d: Duration) -> String {
@@ -323,10 +332,10 @@ fn run(args: &Args) -> usize {
         args.concurrency.min(64) * 2,
         args.concurrency,
     ));
-    let mut failed = warm.failed;
+    let mut failed = failures("warm-up", &warm);
     let connections_before = sandbox.connections().ok();
     let main = runtime.block_on(drive(&client, &body, args.requests, args.concurrency));
-    failed += main.failed;
+    failed += failures("main run", &main);
     let connections = sandbox.connections().ok();
 
     let per_request = main.per_request(main.cpu);
@@ -342,9 +351,6 @@ fn run(args: &Args) -> usize {
         main.ok + main.failed,
         main.failed
     );
-    for f in &main.first_failures {
-        println!("    failure: {f}");
-    }
     println!("  concurrency             {}", args.concurrency);
     println!("  body                    {body_len} bytes JSON, POST /{ENDPOINT}");
     println!("  client runtime          {} worker threads", args.threads);
@@ -366,8 +372,14 @@ fn run(args: &Args) -> usize {
         ),
         _ => println!("  connections accepted    n/a"),
     }
-    println!("  sign (in-process)       {}", us(sign));
-    println!("  verify (in-process)     {}", us(verify));
+    println!(
+        "  sign (in-process)       {} (thread CPU, median)",
+        us(sign)
+    );
+    println!(
+        "  verify (in-process)     {} (thread CPU, median)",
+        us(verify)
+    );
     println!("  overhead                {overhead:.3} (target ≤ 0.15)");
     if args.openssl {
         match probe::openssl_sign() {
@@ -383,7 +395,7 @@ fn run(args: &Args) -> usize {
     if args.in_flight > 0 {
         let requests = args.in_flight * 4;
         let run = runtime.block_on(drive(&client, &body, requests, args.in_flight));
-        failed += run.failed;
+        failed += failures("in flight", &run);
         println!(
             "  {:<24}peak RSS {} (target < 32 MB), {requests} requests, p99 {}",
             format!("{} in flight", args.in_flight),
@@ -396,13 +408,15 @@ fn run(args: &Args) -> usize {
         println!("  body-size sweep (concurrency 1):");
         println!(
             "    {:>9}  {:>8}  {:>14}  {:>14}  {:>12}",
-            "body", "requests", "wall/request", "CPU/request", "CPU per MB"
+            "body", "requests", "wall/request", "CPU/request", "extra CPU/MB"
         );
         let sizes: &[usize] = if args.smoke {
             &[1_000, 64_000]
         } else {
             &[1_000, 64_000, 256_000, 1_000_000]
         };
+        // The CPU per MB beyond the smallest body's: constant when time is linear in size.
+        let mut base: Option<(usize, Duration)> = None;
         for &size in sizes {
             let body = options(size);
             let count = if args.smoke {
@@ -411,12 +425,22 @@ fn run(args: &Args) -> usize {
                 (40_000_000 / size).clamp(20, 200)
             };
             let run = runtime.block_on(drive(&client, &body, count, 1));
-            failed += run.failed;
+            failed += failures("sweep", &run);
             let cpu = run.per_request(run.cpu);
             #[allow(clippy::cast_precision_loss)]
-            let per_mb = cpu.as_secs_f64() * 1e3 / (size as f64 / MB);
+            let per_mb = match base {
+                Some((small, small_cpu)) => format!(
+                    "{:.2} ms",
+                    (cpu.as_secs_f64() - small_cpu.as_secs_f64()) * 1e3
+                        / ((size - small) as f64 / MB)
+                ),
+                None => {
+                    base = Some((size, cpu));
+                    "-".into()
+                }
+            };
             println!(
-                "    {:>7}kB  {count:>8}  {:>14}  {:>14}  {per_mb:>9.2} ms",
+                "    {:>7}kB  {count:>8}  {:>14}  {:>14}  {per_mb:>12}",
                 size / 1000,
                 us(run.per_request(run.wall)),
                 us(cpu)

@@ -13,6 +13,16 @@ pub(crate) fn process_cpu() -> Duration {
     )
 }
 
+/// CPU time the calling thread used so far (not inflated when other processes take the
+/// cores, unlike wall time).
+pub(crate) fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// A `kB` field of `/proc/self/status` (`VmHWM`: peak resident set; `VmRSS`: current).
 pub(crate) fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

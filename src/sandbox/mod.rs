@@ -28,6 +28,8 @@
 //!   `Wechatpay-Serial` names a platform certificate (and for a `/v3/certificates` request
 //!   without one), else with the WeChat Pay public key.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
+//! - **Bench mode** for load benchmarks only ([`SandboxBuilder::bench_mode`]): requests still
+//!   verified, one fixed body signed once per second, nothing recorded.
 //! - **Bounded**, for a dev tool that anything on the machine can reach: request bodies of
 //!   at most 32 MiB and 64 MiB being read at once ([`SandboxBuilder::max_body_bytes_in_flight`]),
 //!   a recorder of 64 MiB that keeps only the bodies of signed requests
