@@ -211,7 +211,9 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
                     Ok(r) => format!("status {}", r.status()),
                     Err(e) => e.to_string(),
                 };
-                let mut f = failures.lock().unwrap_or_else(|p| p.into_inner());
+                let mut f = failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 f.0 += 1;
                 if f.1.len() < 5 {
                     f.1.push(problem);
