@@ -78,11 +78,6 @@ impl Registry {
         }
     }
 
-    /// Connections admitted since the start (each admitted one takes an id).
-    pub(crate) fn admitted(&self) -> u64 {
-        self.next_id.load(Ordering::Relaxed)
-    }
-
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(NEVER - 1)
     }
@@ -111,6 +106,11 @@ impl Registry {
             conn,
             registry: self.clone(),
         })
+    }
+
+    /// How many connections were admitted since the start.
+    pub(crate) fn admitted(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed)
     }
 
     /// Tells the longest-waiting connection to close (out of descriptors, for instance).

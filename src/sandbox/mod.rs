@@ -28,6 +28,8 @@
 //!   `Wechatpay-Serial` names a platform certificate (and for a `/v3/certificates` request
 //!   without one), else with the WeChat Pay public key.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
+//! - **Bench mode** for load benchmarks only ([`SandboxBuilder::bench_mode`]): requests still
+//!   verified, one fixed body signed once per second, nothing recorded.
 //! - **Bounded**, for a dev tool that anything on the machine can reach: request bodies of
 //!   at most 32 MiB and 64 MiB being read at once ([`SandboxBuilder::max_body_bytes_in_flight`]),
 //!   a recorder of 64 MiB that keeps only the bodies of signed requests
@@ -68,6 +70,7 @@
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
 mod auth;
+mod bench;
 mod bills;
 mod certs;
 mod conn;
@@ -167,6 +170,8 @@ pub(crate) struct State {
     pub(crate) conns: Arc<Registry>,
     /// Bytes of request bodies being read, all requests together.
     pub(crate) body_budget: Arc<Semaphore>,
+    /// Bench mode's signature cache ([`SandboxBuilder::bench_mode`]).
+    pub(crate) bench: Option<bench::Cache>,
     ids: AtomicU64,
     notifier: notify::Notifier,
     shutdown: watch::Sender<bool>,
@@ -244,6 +249,7 @@ pub struct SandboxBuilder {
     config_dir: Option<PathBuf>,
     limits: Limits,
     public_key_only: bool,
+    bench: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -254,6 +260,7 @@ impl Default for SandboxBuilder {
             config_dir: None,
             limits: Limits::default(),
             public_key_only: false,
+            bench: false,
         }
     }
 }
@@ -373,6 +380,26 @@ impl SandboxBuilder {
         self
     }
 
+    /// **For benchmarks only**: makes the sandbox cheap enough not to be the bottleneck of a
+    /// load test (default off). It still checks `Accept` and `User-Agent`, the catalog and
+    /// each request's `Authorization` and RSA signature (about 25 µs; refusals are answered as
+    /// usual), but then:
+    ///
+    /// - every accepted request gets `200` with the same small body `{"sandbox":"bench"}`,
+    ///   whatever the endpoint (no flows, no certificate listing, no `Request-ID`);
+    /// - that body is signed once per second and signing key: answers within the same second
+    ///   carry the same `Wechatpay-Timestamp`, `Wechatpay-Nonce` and `Wechatpay-Signature`;
+    /// - nonces are not remembered (no replay check), nothing is recorded
+    ///   ([`SandboxHandle::requests`] stays empty) and queued faults do not apply, so memory
+    ///   does not grow with the number of requests.
+    ///
+    /// A client that remembers response nonces would see them repeat; this crate's does not.
+    /// `benches/load.rs` runs it in a separate process (`wxpay sandbox --bench` does the same).
+    pub fn bench_mode(mut self, on: bool) -> Self {
+        self.bench = on;
+        self
+    }
+
     /// Loads the keys, binds, writes the client configuration and serves in the background
     /// on the current tokio runtime until [`SandboxHandle::shutdown`] (or the runtime ends).
     pub async fn start(self) -> Result<SandboxHandle> {
@@ -442,6 +469,7 @@ impl SandboxBuilder {
                 self.limits.idle_timeout,
             )),
             body_budget: Arc::new(Semaphore::new(self.limits.body_bytes_in_flight)),
+            bench: self.bench.then(bench::Cache::default),
             ids: AtomicU64::new(1),
             notifier: notify::notifier(),
             shutdown,
@@ -571,7 +599,9 @@ impl SandboxHandle {
 
     /// How many TCP connections the sandbox admitted since it started (open or closed since;
     /// `/_sandbox/…` control connections included; connections refused at the connection cap
-    /// not counted). With a pooled client, N requests at concurrency C should open at most C.
+    /// not counted). A pooled client reuses them: a warm pool serves a burst at the same
+    /// concurrency without opening new ones (a cold burst may open a few more than its
+    /// concurrency, as hyper's pool races a new connection against one being returned).
     pub fn connections_accepted(&self) -> u64 {
         self.state.conns.admitted()
     }

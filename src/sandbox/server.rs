@@ -267,6 +267,9 @@ async fn pipeline(
         &parts.headers,
         media::signed_bytes(upload.as_ref(), &body),
     );
+    if let Some(bench) = &state.bench {
+        return Ok(bench_answer(bench, &state, &parts, path, signed));
+    }
     let authenticated = signed.is_ok();
     lock(&state.requests).push(RecordedRequest {
         method: parts.method.clone(),
@@ -321,23 +324,41 @@ async fn pipeline(
     ))
 }
 
-/// What the platform answers: header checks, catalog, signature, then the endpoint.
-/// `upload` is the multipart body parsed, when the request is `multipart/form-data`.
-#[allow(clippy::too_many_arguments)] // the request's parts, as the pipeline split them
-fn answer(
-    state: &Arc<State>,
+/// Bench mode: the same checks as [`answer`] but the nonce (nothing is remembered), then the
+/// fixed body with the signature of this second; a refused request gets its signed error.
+fn bench_answer(
+    bench: &super::bench::Cache,
+    state: &State,
     parts: &http::request::Parts,
-    target: &str,
     path: &str,
-    query: &str,
-    body: &Bytes,
-    upload: Option<&media::Parsed>,
     signed: Result<Signed, Reply>,
-    now: i64,
-) -> Reply {
-    if let Err(reply) = check_headers(&parts.headers) {
-        return reply;
-    }
+) -> Response<ReplyBody> {
+    let now = super::now();
+    let request_serial = parts
+        .headers
+        .get("wechatpay-serial")
+        .and_then(|v| v.to_str().ok());
+    let (key_id, key) = state.certs.response_key(&state.keys, request_serial, path);
+    let refused = match (route(parts, path), signed) {
+        (Err(reply), _) | (Ok(_), Err(reply)) => reply,
+        (Ok(_), Ok(_)) => match bench.answer((&key_id, &key), now) {
+            Some(response) => return response,
+            None => Reply::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SYSTEM_ERROR",
+                "sandbox: signing failed",
+                None,
+            ),
+        },
+    };
+    let request_id = format!("08{now:010X}{:012X}", state.next_id());
+    finish((&key_id, &key), &request_id, now, refused, None)
+}
+
+/// The platform's first checks: `Accept` and `User-Agent`, then the catalog (`404` for an
+/// unknown path, `405` with `Allow` for a known path with another verb).
+fn route(parts: &http::request::Parts, path: &str) -> Result<&'static catalog::Endpoint, Reply> {
+    check_headers(&parts.headers)?;
     let mut allowed: Vec<&str> = Vec::new();
     let mut endpoint = None;
     for candidate in catalog::find(path) {
@@ -351,7 +372,7 @@ fn answer(
     }
     let Some(endpoint) = endpoint else {
         if allowed.is_empty() {
-            return Reply::error(
+            return Err(Reply::error(
                 StatusCode::NOT_FOUND,
                 "RESOURCE_NOT_EXISTS",
                 format!(
@@ -363,7 +384,7 @@ fn answer(
                         .join(", ")
                 ),
                 None,
-            );
+            ));
         }
         let mut reply = Reply::error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -378,7 +399,28 @@ fn answer(
         if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
             reply.headers.push((ALLOW, value));
         }
-        return reply;
+        return Err(reply);
+    };
+    Ok(endpoint)
+}
+
+/// What the platform answers: header checks, catalog, signature, then the endpoint.
+/// `upload` is the multipart body parsed, when the request is `multipart/form-data`.
+#[allow(clippy::too_many_arguments)] // the request's parts, as the pipeline split them
+fn answer(
+    state: &Arc<State>,
+    parts: &http::request::Parts,
+    target: &str,
+    path: &str,
+    query: &str,
+    body: &Bytes,
+    upload: Option<&media::Parsed>,
+    signed: Result<Signed, Reply>,
+    now: i64,
+) -> Reply {
+    let endpoint = match route(parts, path) {
+        Ok(endpoint) => endpoint,
+        Err(reply) => return reply,
     };
     let signed = match signed {
         Ok(signed) => signed,

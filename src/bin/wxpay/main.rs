@@ -72,6 +72,10 @@ enum Command {
         /// Where to write the client config (wxpay.toml, wxpay.json); default: a temp folder.
         #[arg(long)]
         config_dir: Option<PathBuf>,
+        /// Bench mode, for load benchmarks only: requests are still verified, but every one
+        /// gets the same small body signed once per second, and nothing is recorded.
+        #[arg(long)]
+        bench: bool,
     },
 }
 
@@ -259,7 +263,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
             keys,
             generate_keys,
             config_dir,
-        }) => runtime.block_on(send::serve_sandbox(listen, keys, generate_keys, config_dir)),
+            bench,
+        }) => runtime.block_on(send::serve_sandbox(
+            listen,
+            keys,
+            generate_keys,
+            config_dir,
+            bench,
+        )),
         None => {
             let config = cli.request.config()?;
             let secrets = config.secrets();

@@ -215,19 +215,20 @@ async fn send_or_print(
 /// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.
 ///
 /// Keys: the folder `keys`, fresh ones when `generate_keys` (written into the config folder),
-/// else the built-in test keys.
+/// else the built-in test keys. `bench`: [`SandboxBuilder::bench_mode`](wechatpay_chain::sandbox::SandboxBuilder::bench_mode).
 pub(crate) async fn serve_sandbox(
     listen: SocketAddr,
     keys: Option<PathBuf>,
     generate_keys: bool,
     config_dir: Option<PathBuf>,
+    bench: bool,
 ) -> Result<(), Fail> {
     if !listen.ip().is_loopback() {
         return Err(Fail::input(format!(
             "--listen {listen}: the sandbox serves loopback only (127.0.0.1 or [::1])"
         )));
     }
-    let mut builder = Sandbox::builder().listen(listen);
+    let mut builder = Sandbox::builder().listen(listen).bench_mode(bench);
     match (keys, generate_keys) {
         (Some(_), true) => {
             return Err(Fail::input(
