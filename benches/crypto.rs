@@ -24,14 +24,9 @@ const NONCE: &str = "G1TbFv8kX0eNqQ2aHzY5rWc3uJm7sLpD";
 const TARGET: &str = "/v3/payscore/partner/serviceorder/1234323JKHDFE1243252/send-pendingmessage";
 const BODY: &[u8] = br#"{"service_id":"2002000000000558128851361561536","sub_mchid":"1900000109"}"#;
 
-/// The active crypto backend, for the benchmark ids.
-// Once `wechatpay_chain::crypto::BACKEND` exists, this is `wechatpay_chain::crypto::BACKEND`.
+/// The active crypto backend (`ring`, or `aws-lc-rs` with that feature).
 fn backend() -> &'static str {
-    if cfg!(feature = "aws-lc-rs") {
-        "aws-lc-rs"
-    } else {
-        "ring"
-    }
+    wechatpay_chain::crypto::BACKEND
 }
 
 /// A decrypted notification resource of about 1 KB (a paid transaction's JSON).

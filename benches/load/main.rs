@@ -97,13 +97,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-#[allow(unexpected_cfgs)] // the `aws-lc-rs` backend feature may not exist on this branch yet
+/// The active crypto backend (`ring`, or `aws-lc-rs` with that feature).
 fn backend() -> &'static str {
-    if cfg!(feature = "aws-lc-rs") {
-        "aws-lc-rs"
-    } else {
-        "ring"
-    }
+    wechatpay_chain::crypto::BACKEND
 }
 
 /// A `Wechatpay::chain(..).post` options value whose JSON body is about `bytes` long.
