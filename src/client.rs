@@ -82,6 +82,8 @@ pub(crate) struct ClientInner {
     pub(crate) body_limit: usize,
     /// The background certificate refresh, aborted when the client is dropped.
     pub(crate) background: std::sync::OnceLock<crate::certificates::BackgroundRefresh>,
+    /// Signatures made on the blocking pool at once: one per CPU (see [`sign_off_reactor`]).
+    pub(crate) signing_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl ClientInner {
@@ -272,8 +274,21 @@ async fn sign_off_reactor(
         request.sign(client, now)?;
         return Ok(request);
     };
+    // One signature per CPU at a time: without the bound, 256 requests in flight put up to
+    // 256 threads on the blocking pool (each with its stack and malloc arena: the client's
+    // memory grew ~10 MB over 20,000 requests in tests/load.rs) for no extra throughput.
+    let slot = client
+        .signing_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(Error::signing)?;
     let client = client.clone();
-    let signing = runtime.spawn_blocking(move || request.sign(&client, now).map(|()| request));
+    let signing = runtime.spawn_blocking(move || {
+        let signed = request.sign(&client, now).map(|()| request);
+        drop(slot);
+        signed
+    });
     match signing.await {
         Ok(signed) => signed,
         // A panicking signer panics the caller, as it would have inline.
@@ -858,6 +873,9 @@ impl Builder {
             body_limit: self.transport.body_limit,
             refresher: crate::certificates::Refresher::new(self.refresh_on_unknown_serial),
             background: std::sync::OnceLock::new(),
+            signing_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
         });
         if let Some((runtime, every)) = background {
             let task =
