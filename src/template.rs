@@ -205,29 +205,40 @@ pub fn expand_path(
     vars: &Map<String, Value>,
     out: &mut String,
 ) -> Result<(), ChainError> {
-    let count = template.split('/').count();
     out.reserve(template.len() + 16);
-    for (i, segment) in template.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
+    let bytes = template.as_bytes();
+    let mut start = 0;
+    // One pass over the template: each segment is found and classified in the same scan.
+    loop {
+        let mut end = start;
+        let mut plain = true;
+        while let Some(&b) = bytes.get(end) {
+            if b == b'/' {
+                break;
+            }
+            plain &= is_unreserved(b);
+            end += 1;
         }
+        let segment = &template[start..end];
+        let last = end == bytes.len();
         let before = out.len();
         // Fast path, the usual literal segment: only unreserved characters, which no set
         // encodes, so it is copied as is and only the dot and emptiness checks apply.
-        let name = if segment.bytes().all(is_unreserved) {
+        let (name, dot) = if plain {
             out.push_str(segment);
-            None
+            (None, is_dot_segment(segment))
         } else {
-            expand_segment(segment, vars, out)?
+            let name = expand_segment(segment, vars, out)?;
+            (name, out[before..].split('/').any(is_dot_segment))
         };
-        if out[before..].split('/').any(is_dot_segment) {
+        if dot {
             return Err(ChainError::InvalidSegment {
                 segment: segment.to_string(),
                 reason:
                     "it expands to a dot segment (`.` or `..`), which would change the endpoint",
             });
         }
-        if out.len() == before && i + 1 < count {
+        if out.len() == before && !last {
             return Err(match name {
                 Some(name) => ChainError::EmptyVariable(name.to_string()),
                 None => ChainError::EmptySegment {
@@ -235,8 +246,12 @@ pub fn expand_path(
                 },
             });
         }
+        if last {
+            return Ok(());
+        }
+        out.push('/');
+        start = end + 1;
     }
-    Ok(())
 }
 
 /// Builds a query string (without `?`) from an object: insertion order, keys and values
