@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Index;
+use std::ops::{Deref, Index};
 use std::sync::{Arc, OnceLock};
 
 use elsa::sync::FrozenMap;
@@ -332,7 +332,46 @@ pub struct Chain {
     // The client's state, not the `Wechatpay` handle: the handle owns the root node, whose
     // index cache holds chains; pointing back at it would be a reference cycle.
     pub(crate) client: Arc<ClientInner>,
-    pub(crate) node: Arc<Node>,
+    pub(crate) node: NodeRef,
+}
+
+/// A chain's node: a catalog node inline (no allocation, so a typed chain is built without
+/// one), or a shared node built at run time.
+pub(crate) enum NodeRef {
+    /// A node of the typed tree: a borrowed template, nothing else set.
+    Catalog(Node),
+    /// Any other node, shared by the chain's clones.
+    Shared(Arc<Node>),
+}
+
+impl Deref for NodeRef {
+    type Target = Node;
+
+    #[inline]
+    fn deref(&self) -> &Node {
+        match self {
+            Self::Catalog(node) => node,
+            Self::Shared(node) => node,
+        }
+    }
+}
+
+impl Clone for NodeRef {
+    fn clone(&self) -> Self {
+        match self {
+            // Only the template is copied (a borrowed `&'static str`): the index cache is
+            // per value, rebuilt on use.
+            Self::Catalog(node) => Self::Catalog(Node {
+                path: node.path.clone(),
+                count: node.count,
+                query: node.query.clone(),
+                origin: node.origin.clone(),
+                error: node.error.clone(),
+                children: OnceLock::new(),
+            }),
+            Self::Shared(node) => Self::Shared(node.clone()),
+        }
+    }
 }
 
 /// Everything a user calls on a chain, in one place: the verbs, the ways to extend it, the
@@ -510,7 +549,10 @@ impl Chain {
 
 impl Chain {
     pub(crate) fn new(client: Arc<ClientInner>, node: Arc<Node>) -> Self {
-        Self { client, node }
+        Self {
+            client,
+            node: NodeRef::Shared(node),
+        }
     }
 
     /// A new chain from this one's node extended by `f`, with room for `more` bytes of path.
@@ -547,7 +589,10 @@ impl Chain {
                 node.path
             );
             let child = Node::catalog(template, node.count + 1);
-            return Self::new(self.client.clone(), Arc::new(child));
+            return Self {
+                client: self.client.clone(),
+                node: NodeRef::Catalog(child),
+            };
         }
         self.with(segment.len(), |n| n.push_checked(segment))
     }

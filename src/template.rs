@@ -154,6 +154,17 @@ fn expand_segment<'t>(
     vars: &Map<String, Value>,
     out: &mut String,
 ) -> Result<Option<&'t str>, ChainError> {
+    // The usual variable segment, one simple expression (`{out_order_no}`): no search.
+    if let Some(inner) = segment
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .filter(|inner| !inner.starts_with('+') && !inner.contains(['{', '}']))
+    {
+        let expr = parse_expression(inner)?;
+        let text = scalar_text(expr.name, vars.get(expr.name))?;
+        out.extend(percent_encode(text.as_bytes(), SIMPLE));
+        return Ok(Some(expr.name));
+    }
     let mut rest = segment;
     let mut last_name = None;
     while let Some(open) = rest.find('{') {
@@ -180,8 +191,20 @@ fn expand_segment<'t>(
 
 /// `A-Z a-z 0-9 - . _ ~`: never percent-encoded, in any position.
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    UNRESERVED[usize::from(b)]
 }
+
+/// [`is_unreserved`] as a table: one load per byte in the expansion's scan.
+static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    table
+};
 
 /// `.` or `..`, plain or as `%2E` triplets: servers remove these segments (RFC 3986 §5.2.4),
 /// which would move a signed request to another endpoint.
