@@ -2,8 +2,9 @@
 //! `wxpay["…"]`), bound to a client. Names given to `.seg()` are normalized like the PHP/JS
 //! property spellings (minus their bugs); declarative and indexed strings are paths as written.
 //!
-//! A chain is a cheap clone: one handle to the client plus one to its node. Building a chain
-//! never fails; a bad segment is kept as a deferred error and reported by the verb (or by
+//! A chain holds a handle to the client and its own node: the path so far as one string (a
+//! typed chain borrows its catalog template, so building or cloning it allocates nothing; a
+//! dynamic step allocates the extended path once). Building a chain never fails; a bad segment is kept as a deferred error and reported by the verb (or by
 //! [`Chain::template`]) before anything is signed.
 
 use std::borrow::Cow;
@@ -42,6 +43,13 @@ use crate::template::{encode_literal_segment_cow, encode_simple};
 /// assert_eq!(normalize_segment("mch_archives"), "mch_archives");
 /// ```
 pub fn normalize_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    normalize_into(name, &mut out);
+    out
+}
+
+/// [`normalize_segment`], appending to `out`.
+fn normalize_into(name: &str, out: &mut String) {
     let wrapped = |c: char| {
         name.len() >= 3
             && name.starts_with(c)
@@ -50,12 +58,15 @@ pub fn normalize_segment(name: &str) -> String {
             && name.is_char_boundary(name.len() - 1)
     };
     if wrapped('_') || wrapped('$') {
-        return format!("{{{}}}", &name[1..name.len() - 1]);
+        out.push('{');
+        out.push_str(&name[1..name.len() - 1]);
+        out.push('}');
+        return;
     }
     if name.starts_with('{') && name.ends_with('}') {
-        return name.to_string();
+        out.push_str(name);
+        return;
     }
-    let mut out = String::with_capacity(name.len() + 4);
     for (i, c) in name.char_indices() {
         if c.is_ascii_uppercase() {
             if i > 0 {
@@ -66,7 +77,6 @@ pub fn normalize_segment(name: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// Whether [`normalize_segment`] returns `name` unchanged: no ASCII capital, not `_x_`/`$x$`.
@@ -195,6 +205,35 @@ impl Node {
             return;
         }
         self.push_checked(segment);
+    }
+
+    /// Appends a segment given by name, normalized straight into the path.
+    fn push_normalized(&mut self, name: &str) {
+        if normalizes_to_itself(name) {
+            self.push(name);
+            return;
+        }
+        if self.error.is_some() {
+            return;
+        }
+        if self.query.is_some() {
+            // Reported like any segment after a query (rare: no need to be quick).
+            self.push(&normalize_segment(name));
+            return;
+        }
+        let path = self.path.to_mut();
+        let before = path.len();
+        if self.count > 0 {
+            path.push('/');
+        }
+        let start = path.len();
+        normalize_into(name, path);
+        if let Err(e) = check_segment(&path[start..]) {
+            path.truncate(before);
+            self.error = Some(e);
+            return;
+        }
+        self.count += 1;
     }
 
     /// Appends a segment known to pass [`check_segment`].
@@ -335,12 +374,12 @@ pub struct Chain {
     pub(crate) node: NodeRef,
 }
 
-/// A chain's node: a catalog node inline (no allocation, so a typed chain is built without
-/// one), or a shared node built at run time.
+/// A chain's node: its own (no allocation for the node itself; a typed chain's borrowed
+/// template makes it allocation-free), or the client's shared root.
 pub(crate) enum NodeRef {
-    /// A node of the typed tree: a borrowed template, nothing else set.
-    Catalog(Node),
-    /// Any other node, shared by the chain's clones.
+    /// A chain's own node.
+    Inline(Node),
+    /// The client's root node (whose index cache the client keeps).
     Shared(Arc<Node>),
 }
 
@@ -350,7 +389,7 @@ impl Deref for NodeRef {
     #[inline]
     fn deref(&self) -> &Node {
         match self {
-            Self::Catalog(node) => node,
+            Self::Inline(node) => node,
             Self::Shared(node) => node,
         }
     }
@@ -359,9 +398,9 @@ impl Deref for NodeRef {
 impl Clone for NodeRef {
     fn clone(&self) -> Self {
         match self {
-            // Only the template is copied (a borrowed `&'static str`): the index cache is
-            // per value, rebuilt on use.
-            Self::Catalog(node) => Self::Catalog(Node {
+            // The path is copied (nothing to copy for a typed chain's borrowed template);
+            // the index cache is per value, rebuilt on use.
+            Self::Inline(node) => Self::Inline(Node {
                 path: node.path.clone(),
                 count: node.count,
                 query: node.query.clone(),
@@ -458,12 +497,8 @@ impl Chain {
     /// Appends one segment given by name, normalized (`sendPendingmessage` →
     /// `send-pendingmessage`, `_id_` → `{id}`). For any endpoint, catalogued or not.
     pub fn seg(&self, name: &str) -> Self {
-        if normalizes_to_itself(name) {
-            // One allocation (the shared segment) instead of two.
-            return self.with(name.len(), |n| n.push(name));
-        }
-        let normal = normalize_segment(name);
-        self.with(normal.len(), |n| n.push(&normal))
+        // Room for a few `-` the normalization may add.
+        self.with(name.len() + 4, |n| n.push_normalized(name))
     }
 
     /// Appends a literal segment verbatim (never normalized), percent-encoded like a value:
@@ -559,7 +594,10 @@ impl Chain {
     fn with(&self, more: usize, f: impl FnOnce(&mut Node)) -> Self {
         let mut node = self.node.derive(more);
         f(&mut node);
-        Self::new(self.client.clone(), Arc::new(node))
+        Self {
+            client: self.client.clone(),
+            node: NodeRef::Inline(node),
+        }
     }
 
     /// Appends a catalog segment exactly as the catalog spells it (used by generated methods).
@@ -591,7 +629,7 @@ impl Chain {
             let child = Node::catalog(template, node.count + 1);
             return Self {
                 client: self.client.clone(),
-                node: NodeRef::Catalog(child),
+                node: NodeRef::Inline(child),
             };
         }
         self.with(segment.len(), |n| n.push_checked(segment))

@@ -4,7 +4,6 @@
 //! fragment: simple expansion keeps only the unreserved set and encodes everything else.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
@@ -282,22 +281,19 @@ pub fn expand_path(
 pub fn query_from_map(map: &Map<String, Value>) -> Result<String, ChainError> {
     let mut out = String::new();
     for (key, value) in map {
-        let text = match value {
+        let text: Cow<'_, str> = match value {
             Value::Null => continue,
-            Value::String(s) => s.clone(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
+            Value::String(s) => Cow::Borrowed(s),
+            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Value::Number(n) => Cow::Owned(n.to_string()),
             Value::Array(_) | Value::Object(_) => return Err(ChainError::NestedQuery(key.clone())),
         };
         if !out.is_empty() {
             out.push('&');
         }
-        let _ = write!(
-            out,
-            "{}={}",
-            percent_encode(key.as_bytes(), SIMPLE),
-            percent_encode(text.as_bytes(), SIMPLE)
-        );
+        out.extend(percent_encode(key.as_bytes(), SIMPLE));
+        out.push('=');
+        out.extend(percent_encode(text.as_bytes(), SIMPLE));
     }
     Ok(out)
 }
