@@ -714,6 +714,32 @@ mod tests {
     }
 
     #[test]
+    fn the_path_counts_its_segments() {
+        assert_eq!(Node::catalog("", 0).segments().count(), 0);
+        let trailing = Node::catalog("v3/applyment4sub/applyment/", 4);
+        assert_eq!(
+            trailing.segments().collect::<Vec<_>>(),
+            ["v3", "applyment4sub", "applyment", ""]
+        );
+        let mut empty = Node::catalog("", 0);
+        empty.push("");
+        assert_eq!(empty.segments().collect::<Vec<_>>(), [""]);
+    }
+
+    #[test]
+    fn a_bad_name_leaves_the_path_as_it_was() {
+        let mut node = Node::catalog("v3", 1);
+        node.push_normalized("sendPending message");
+        assert!(matches!(
+            &node.error,
+            Some(ChainError::InvalidSegment { segment, .. }) if segment == "send-pending message"
+        ));
+        assert_eq!(node.segments().collect::<Vec<_>>(), ["v3"]);
+        node.push_normalized("more");
+        assert_eq!(node.segments().count(), 1, "nothing follows an error");
+    }
+
+    #[test]
     fn segment_checks() {
         assert!(check_segment("send-pendingmessage").is_ok());
         assert!(check_segment("{+media_id}").is_ok());
