@@ -196,13 +196,14 @@ fn is_unreserved(b: u8) -> bool {
 /// [`is_unreserved`] as a table: one load per byte in the expansion's scan.
 static UNRESERVED: [bool; 256] = {
     let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
-        b += 1;
+    let mut c: u8 = 0;
+    loop {
+        table[c as usize] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        if c == u8::MAX {
+            break table;
+        }
+        c += 1;
     }
-    table
 };
 
 /// `.` or `..`, plain or as `%2E` triplets: servers remove these segments (RFC 3986 §5.2.4),
