@@ -405,7 +405,7 @@ fn roots_source(
         let php = &prefix[0];
         writeln!(
             src,
-            "    #[doc = {}]\n    pub fn {}(&self) -> crate::api::{} {{\n        crate::api::{}(self.root().catalog_segment({}))\n    }}",
+            "    #[doc = {}]\n    pub fn {}(&self) -> crate::api::{} {{\n        crate::api::{}(self.root().catalog_segment({}, {}))\n    }}",
             lit(&format!(
                 "Starts a typed chain at `{}`: the catalog tree [`crate::api::{}`].",
                 segment_of[php], node.type_name
@@ -413,6 +413,7 @@ fn roots_source(
             method_of[php],
             node.type_name,
             node.type_name,
+            lit(&node.template),
             lit(&segment_of[php]),
         )
         .unwrap();

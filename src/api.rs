@@ -138,7 +138,7 @@ macro_rules! node {
                 #[allow(non_snake_case)] // camelCase kept where two segments snake alike
                 #[inline]
                 pub fn $child(&self) -> $child_type {
-                    $child_type(self.0.catalog_segment($segment))
+                    $child_type(self.0.catalog_segment(<$child_type as Node>::TEMPLATE, $segment))
                 }
             )*
         }

@@ -2,13 +2,15 @@
 //! `wxpay["…"]`), bound to a client. Names given to `.seg()` are normalized like the PHP/JS
 //! property spellings (minus their bugs); declarative and indexed strings are paths as written.
 //!
-//! A chain is a cheap clone: one handle to the client plus one to its node. Building a chain
-//! never fails; a bad segment is kept as a deferred error and reported by the verb (or by
+//! A chain holds a handle to the client and its own node: the path so far as one string (a
+//! typed chain borrows its catalog template, so building or cloning it allocates nothing; a
+//! dynamic step allocates the extended path once). Building a chain never fails; a bad segment is kept as a deferred error and reported by the verb (or by
 //! [`Chain::template`]) before anything is signed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Deref, Index};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use elsa::sync::FrozenMap;
 
@@ -41,6 +43,13 @@ use crate::template::{encode_literal_segment_cow, encode_simple};
 /// assert_eq!(normalize_segment("mch_archives"), "mch_archives");
 /// ```
 pub fn normalize_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    normalize_into(name, &mut out);
+    out
+}
+
+/// [`normalize_segment`], appending to `out`.
+fn normalize_into(name: &str, out: &mut String) {
     let wrapped = |c: char| {
         name.len() >= 3
             && name.starts_with(c)
@@ -49,12 +58,15 @@ pub fn normalize_segment(name: &str) -> String {
             && name.is_char_boundary(name.len() - 1)
     };
     if wrapped('_') || wrapped('$') {
-        return format!("{{{}}}", &name[1..name.len() - 1]);
+        out.push('{');
+        out.push_str(&name[1..name.len() - 1]);
+        out.push('}');
+        return;
     }
     if name.starts_with('{') && name.ends_with('}') {
-        return name.to_string();
+        out.push_str(name);
+        return;
     }
-    let mut out = String::with_capacity(name.len() + 4);
     for (i, c) in name.char_indices() {
         if c.is_ascii_uppercase() {
             if i > 0 {
@@ -65,7 +77,6 @@ pub fn normalize_segment(name: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// Whether [`normalize_segment`] returns `name` unchanged: no ASCII capital, not `_x_`/`$x$`.
@@ -109,111 +120,124 @@ fn check_segment(segment: &str) -> Result<(), ChainError> {
     Ok(())
 }
 
-/// One segment of a chain: a catalog name borrowed from the binary, or a shared string.
-/// Cloning either is allocation-free, so deriving a chain copies its segments cheaply.
-#[derive(Clone)]
-pub(crate) enum Segment {
-    /// A catalog segment (typed tree): `'static`, already valid.
-    Static(&'static str),
-    /// A segment given at run time, normalized or encoded once.
-    Shared(Arc<str>),
-}
+/// Children created by `Index`, keyed by the literal used: bounded by the program's literals.
+type Children = FrozenMap<&'static str, Box<Chain>>;
 
-impl Deref for Segment {
-    type Target = str;
-
-    #[inline]
-    fn deref(&self) -> &str {
-        match self {
-            Self::Static(s) => s,
-            Self::Shared(s) => s,
-        }
-    }
-}
-
-impl std::borrow::Borrow<str> for Segment {
-    #[inline]
-    fn borrow(&self) -> &str {
-        self
-    }
-}
-
-impl PartialEq for Segment {
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl From<&str> for Segment {
-    fn from(s: &str) -> Self {
-        Self::Shared(s.into())
-    }
-}
-
-impl From<String> for Segment {
-    fn from(s: String) -> Self {
-        Self::Shared(s.into())
-    }
-}
-
-/// One node of the chain tree: the segments so far and the indexed children interned for
+/// One node of the chain tree: the path so far and the indexed children interned for
 /// `Index`. Nodes hold no reference to the client, so the cache cannot form a cycle.
 pub(crate) struct Node {
-    pub(crate) segments: Vec<Segment>,
+    /// The segments joined by `/` (no segment contains `/`): a catalog node's template
+    /// borrowed from the binary, or a path built at run time.
+    path: Cow<'static, str>,
+    /// How many segments `path` holds: `""` is no segment at the root, one empty one after.
+    count: usize,
     /// A query that came with a declarative string (`chain("v3/x?a=b")`) or an absolute URL.
     pub(crate) query: Option<Box<str>>,
     /// `scheme://authority` of an absolute URL chain.
     pub(crate) origin: Option<Box<str>>,
     pub(crate) error: Option<ChainError>,
-    /// Children created by `Index`, keyed by the literal used: bounded by the program's literals.
-    children: FrozenMap<&'static str, Box<Chain>>,
+    /// Created on the first `Index`: most nodes are never indexed.
+    children: OnceLock<Children>,
 }
 
 impl Node {
     pub(crate) fn root() -> Arc<Self> {
-        Arc::new(Self {
-            segments: Vec::new(),
+        Arc::new(Self::catalog("", 0))
+    }
+
+    /// A node of the catalog tree: its whole template, valid by construction.
+    fn catalog(template: &'static str, count: usize) -> Self {
+        Self {
+            path: Cow::Borrowed(template),
+            count,
             query: None,
             origin: None,
             error: None,
-            children: FrozenMap::new(),
-        })
+            children: OnceLock::new(),
+        }
+    }
+
+    /// The segments, in order.
+    pub(crate) fn segments(&self) -> std::iter::Take<std::str::Split<'_, char>> {
+        self.path.split('/').take(self.count)
+    }
+
+    /// How many segments the path holds.
+    pub(crate) fn segment_count(&self) -> usize {
+        self.count
     }
 
     /// The interned child for an `Index` literal.
     fn child(&self, path: &'static str, make: impl FnOnce() -> Chain) -> &Chain {
-        match self.children.get(path) {
+        let children = self.children.get_or_init(FrozenMap::new);
+        match children.get(path) {
             Some(child) => child,
-            None => self.children.insert(path, Box::new(make())),
+            None => children.insert(path, Box::new(make())),
         }
     }
 
-    fn derive(&self) -> Self {
-        // Room for the usual one more segment: one allocation, no regrowth on push.
-        let mut segments = Vec::with_capacity(self.segments.len() + 1);
-        segments.extend(self.segments.iter().cloned());
+    /// A copy to extend, with room for `more` bytes of path: one allocation, no regrowth.
+    fn derive(&self, more: usize) -> Self {
+        let path = if self.error.is_some() {
+            // Nothing more is appended to a failed chain.
+            self.path.clone()
+        } else {
+            let mut path = String::with_capacity(self.path.len() + more + 1);
+            path.push_str(&self.path);
+            Cow::Owned(path)
+        };
         Self {
-            segments,
+            path,
+            count: self.count,
             query: self.query.clone(),
             origin: self.origin.clone(),
             error: self.error.clone(),
-            children: FrozenMap::new(),
+            children: OnceLock::new(),
         }
     }
 
-    fn push(&mut self, segment: impl AsRef<str> + Into<Segment>) {
+    fn push(&mut self, segment: &str) {
         if self.error.is_some() {
             return;
         }
-        if let Err(e) = check_segment(segment.as_ref()) {
+        if let Err(e) = check_segment(segment) {
             self.error = Some(e);
             return;
         }
-        self.push_checked(segment.into());
+        self.push_checked(segment);
+    }
+
+    /// Appends a segment given by name, normalized straight into the path.
+    fn push_normalized(&mut self, name: &str) {
+        if normalizes_to_itself(name) {
+            self.push(name);
+            return;
+        }
+        if self.error.is_some() {
+            return;
+        }
+        if self.query.is_some() {
+            // Reported like any segment after a query (rare: no need to be quick).
+            self.push(&normalize_segment(name));
+            return;
+        }
+        let path = self.path.to_mut();
+        let before = path.len();
+        if self.count > 0 {
+            path.push('/');
+        }
+        let start = path.len();
+        normalize_into(name, path);
+        if let Err(e) = check_segment(&path[start..]) {
+            path.truncate(before);
+            self.error = Some(e);
+            return;
+        }
+        self.count += 1;
     }
 
     /// Appends a segment known to pass [`check_segment`].
-    fn push_checked(&mut self, segment: Segment) {
+    fn push_checked(&mut self, segment: &str) {
         if self.error.is_some() {
             return;
         }
@@ -224,7 +248,12 @@ impl Node {
             });
             return;
         }
-        self.segments.push(segment);
+        let path = self.path.to_mut();
+        if self.count > 0 {
+            path.push('/');
+        }
+        path.push_str(segment);
+        self.count += 1;
     }
 
     /// Appends a declarative path (chain.md §1), an absolute URL, or nothing for `""`.
@@ -245,7 +274,6 @@ impl Node {
         };
         let path = path.strip_prefix('/').unwrap_or(path);
         if !path.is_empty() {
-            self.segments.reserve(path.split('/').count());
             for piece in path.split('/') {
                 self.push_literal(piece);
             }
@@ -269,12 +297,12 @@ impl Node {
         if piece.starts_with('{') {
             self.push(piece);
         } else {
-            self.push(&*encode_literal_segment_cow(piece));
+            self.push(&encode_literal_segment_cow(piece));
         }
     }
 
     fn push_absolute(&mut self, url: &str, after_scheme: &str) {
-        if !self.segments.is_empty() || self.origin.is_some() {
+        if self.count > 0 || self.origin.is_some() {
             self.error = Some(ChainError::InvalidUri(format!(
                 "an absolute URL must start a chain: {}",
                 redact_userinfo(url)
@@ -343,7 +371,46 @@ pub struct Chain {
     // The client's state, not the `Wechatpay` handle: the handle owns the root node, whose
     // index cache holds chains; pointing back at it would be a reference cycle.
     pub(crate) client: Arc<ClientInner>,
-    pub(crate) node: Arc<Node>,
+    pub(crate) node: NodeRef,
+}
+
+/// A chain's node: its own (no allocation for the node itself; a typed chain's borrowed
+/// template makes it allocation-free), or the client's shared root.
+pub(crate) enum NodeRef {
+    /// A chain's own node.
+    Inline(Node),
+    /// The client's root node (whose index cache the client keeps).
+    Shared(Arc<Node>),
+}
+
+impl Deref for NodeRef {
+    type Target = Node;
+
+    #[inline]
+    fn deref(&self) -> &Node {
+        match self {
+            Self::Inline(node) => node,
+            Self::Shared(node) => node,
+        }
+    }
+}
+
+impl Clone for NodeRef {
+    fn clone(&self) -> Self {
+        match self {
+            // The path is copied (nothing to copy for a typed chain's borrowed template);
+            // the index cache is per value, rebuilt on use.
+            Self::Inline(node) => Self::Inline(Node {
+                path: node.path.clone(),
+                count: node.count,
+                query: node.query.clone(),
+                origin: node.origin.clone(),
+                error: node.error.clone(),
+                children: OnceLock::new(),
+            }),
+            Self::Shared(node) => Self::Shared(node.clone()),
+        }
+    }
 }
 
 /// Everything a user calls on a chain, in one place: the verbs, the ways to extend it, the
@@ -430,17 +497,15 @@ impl Chain {
     /// Appends one segment given by name, normalized (`sendPendingmessage` →
     /// `send-pendingmessage`, `_id_` → `{id}`). For any endpoint, catalogued or not.
     pub fn seg(&self, name: &str) -> Self {
-        if normalizes_to_itself(name) {
-            // One allocation (the shared segment) instead of two.
-            return self.with(|n| n.push(name));
-        }
-        self.with(|n| n.push(normalize_segment(name)))
+        // Room for a few `-` the normalization may add.
+        self.with(name.len() + 4, |n| n.push_normalized(name))
     }
 
     /// Appends a literal segment verbatim (never normalized), percent-encoded like a value:
     /// for IDs that must keep their capitals.
     pub fn raw(&self, value: &str) -> Self {
-        self.with(|n| n.push(encode_simple(value)))
+        let encoded = encode_simple(value);
+        self.with(encoded.len(), |n| n.push(&encoded))
     }
 
     /// Appends a `/`-separated path **as written** (chain.md §1): `{…}` pieces are template
@@ -460,7 +525,7 @@ impl Chain {
     /// # }
     /// ```
     pub fn chain(&self, path: &str) -> Self {
-        self.with(|n| n.push_path(path))
+        self.with(path.len(), |n| n.push_path(path))
     }
 
     /// Builds and signs the request without sending it (`wxpay --dry-run` shows the result).
@@ -495,17 +560,20 @@ impl Chain {
         if let Some(e) = &self.node.error {
             return Err(e.clone());
         }
-        let template = self.node.segments.join("/");
-        let last = self.node.segments.len().saturating_sub(1);
-        if self.node.segments[..last].iter().any(|s| s.is_empty()) {
-            return Err(ChainError::EmptySegment { template });
+        let path = &*self.node.path;
+        // No segment contains `/`, so an empty segment before the last one is a leading `/`
+        // or a `//`.
+        if self.node.count > 1 && (path.starts_with('/') || path.contains("//")) {
+            return Err(ChainError::EmptySegment {
+                template: path.to_string(),
+            });
         }
-        Ok(template)
+        Ok(path.to_string())
     }
 
     /// The segments so far.
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.node.segments.iter().map(|s| &**s)
+        self.node.segments()
     }
 
     /// The client this chain sends through.
@@ -516,31 +584,62 @@ impl Chain {
 
 impl Chain {
     pub(crate) fn new(client: Arc<ClientInner>, node: Arc<Node>) -> Self {
-        Self { client, node }
+        Self {
+            client,
+            node: NodeRef::Shared(node),
+        }
     }
 
-    fn with(&self, f: impl FnOnce(&mut Node)) -> Self {
-        let mut node = self.node.derive();
+    /// A new chain from this one's node extended by `f`, with room for `more` bytes of path.
+    fn with(&self, more: usize, f: impl FnOnce(&mut Node)) -> Self {
+        let mut node = self.node.derive(more);
         f(&mut node);
-        Self::new(self.client.clone(), Arc::new(node))
+        Self {
+            client: self.client.clone(),
+            node: NodeRef::Inline(node),
+        }
     }
 
     /// Appends a catalog segment exactly as the catalog spells it (used by generated methods).
     /// Catalog segments are valid by construction (`build.rs` generates them from the catalog,
     /// and tests/api_tree.rs checks every method form against its declarative form), so they
     /// skip the per-call check.
-    pub(crate) fn catalog_segment(&self, segment: &'static str) -> Self {
+    ///
+    /// `template` is the child's whole catalog template (this chain's path, `/`, `segment`):
+    /// a node of the typed tree borrows it, so building a typed chain copies no path.
+    pub(crate) fn catalog_segment(&self, template: &'static str, segment: &'static str) -> Self {
         debug_assert!(
             check_segment(segment).is_ok(),
             "catalog segment {segment:?}"
         );
-        self.with(|n| n.push_checked(Segment::Static(segment)))
+        let node = &self.node;
+        if node.error.is_none() && node.query.is_none() && node.origin.is_none() {
+            debug_assert!(
+                template.strip_suffix(segment).is_some_and(|parent| {
+                    let parent = if node.count > 0 {
+                        parent.strip_suffix('/')
+                    } else {
+                        Some(parent)
+                    };
+                    parent == Some(&*node.path)
+                }),
+                "catalog template {template:?} of {segment:?} after {:?}",
+                node.path
+            );
+            let child = Node::catalog(template, node.count + 1);
+            return Self {
+                client: self.client.clone(),
+                node: NodeRef::Inline(child),
+            };
+        }
+        self.with(segment.len(), |n| n.push_checked(segment))
     }
 }
 
 impl PartialEq for Chain {
     fn eq(&self, other: &Self) -> bool {
-        self.node.segments == other.node.segments
+        self.node.count == other.node.count
+            && self.node.path == other.node.path
             && self.node.query == other.node.query
             && self.node.origin == other.node.origin
             && self.node.error == other.node.error
@@ -555,7 +654,7 @@ impl fmt::Display for Chain {
         if let Some(origin) = &self.node.origin {
             write!(f, "{origin}/")?;
         }
-        write!(f, "{}", self.node.segments.join("/"))
+        f.write_str(&self.node.path)
     }
 }
 
@@ -612,6 +711,32 @@ mod tests {
             assert_eq!(normalize_segment(input), want, "{input}");
             assert_eq!(normalizes_to_itself(input), input == want, "{input}");
         }
+    }
+
+    #[test]
+    fn the_path_counts_its_segments() {
+        assert_eq!(Node::catalog("", 0).segments().count(), 0);
+        let trailing = Node::catalog("v3/applyment4sub/applyment/", 4);
+        assert_eq!(
+            trailing.segments().collect::<Vec<_>>(),
+            ["v3", "applyment4sub", "applyment", ""]
+        );
+        let mut empty = Node::catalog("", 0);
+        empty.push("");
+        assert_eq!(empty.segments().collect::<Vec<_>>(), [""]);
+    }
+
+    #[test]
+    fn a_bad_name_leaves_the_path_as_it_was() {
+        let mut node = Node::catalog("v3", 1);
+        node.push_normalized("sendPending message");
+        assert!(matches!(
+            &node.error,
+            Some(ChainError::InvalidSegment { segment, .. }) if segment == "send-pending message"
+        ));
+        assert_eq!(node.segments().collect::<Vec<_>>(), ["v3"]);
+        node.push_normalized("more");
+        assert_eq!(node.segments().count(), 1, "nothing follows an error");
     }
 
     #[test]

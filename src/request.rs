@@ -270,8 +270,8 @@ fn resolve_path(chain: &Chain, params: &Map<String, Value>) -> Result<ResolvedPa
         return Ok(as_is());
     }
     let Some(name) = node
-        .segments
-        .first()
+        .segments()
+        .next()
         .and_then(|s| s.strip_prefix("{+"))
         .and_then(|s| s.strip_suffix('}'))
     else {
@@ -283,7 +283,7 @@ fn resolve_path(chain: &Chain, params: &Map<String, Value>) -> Result<ResolvedPa
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Ok(as_is());
     }
-    if node.segments.len() > 1 || node.query.is_some() {
+    if node.segment_count() > 1 || node.query.is_some() {
         return Err(ChainError::InvalidUri(format!(
             "{{+{name}}} holds an absolute URL, so it must be the whole chain"
         ))

@@ -4,7 +4,6 @@
 //! fragment: simple expansion keeps only the unreserved set and encodes everything else.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
@@ -154,6 +153,17 @@ fn expand_segment<'t>(
     vars: &Map<String, Value>,
     out: &mut String,
 ) -> Result<Option<&'t str>, ChainError> {
+    // The usual variable segment, one simple expression (`{out_order_no}`): no search.
+    if let Some(inner) = segment
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .filter(|inner| !inner.starts_with('+') && !inner.contains(['{', '}']))
+    {
+        let expr = parse_expression(inner)?;
+        let text = scalar_text(expr.name, vars.get(expr.name))?;
+        out.extend(percent_encode(text.as_bytes(), SIMPLE));
+        return Ok(Some(expr.name));
+    }
     let mut rest = segment;
     let mut last_name = None;
     while let Some(open) = rest.find('{') {
@@ -180,8 +190,21 @@ fn expand_segment<'t>(
 
 /// `A-Z a-z 0-9 - . _ ~`: never percent-encoded, in any position.
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    UNRESERVED[usize::from(b)]
 }
+
+/// [`is_unreserved`] as a table: one load per byte in the expansion's scan.
+static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c: u8 = 0;
+    loop {
+        table[c as usize] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        if c == u8::MAX {
+            break table;
+        }
+        c += 1;
+    }
+};
 
 /// `.` or `..`, plain or as `%2E` triplets: servers remove these segments (RFC 3986 §5.2.4),
 /// which would move a signed request to another endpoint.
@@ -205,29 +228,40 @@ pub fn expand_path(
     vars: &Map<String, Value>,
     out: &mut String,
 ) -> Result<(), ChainError> {
-    let count = template.split('/').count();
     out.reserve(template.len() + 16);
-    for (i, segment) in template.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
+    let bytes = template.as_bytes();
+    let mut start = 0;
+    // One pass over the template: each segment is found and classified in the same scan.
+    loop {
+        let mut end = start;
+        let mut plain = true;
+        while let Some(&b) = bytes.get(end) {
+            if b == b'/' {
+                break;
+            }
+            plain &= is_unreserved(b);
+            end += 1;
         }
+        let segment = &template[start..end];
+        let last = end == bytes.len();
         let before = out.len();
         // Fast path, the usual literal segment: only unreserved characters, which no set
         // encodes, so it is copied as is and only the dot and emptiness checks apply.
-        let name = if segment.bytes().all(is_unreserved) {
+        let (name, dot) = if plain {
             out.push_str(segment);
-            None
+            (None, is_dot_segment(segment))
         } else {
-            expand_segment(segment, vars, out)?
+            let name = expand_segment(segment, vars, out)?;
+            (name, out[before..].split('/').any(is_dot_segment))
         };
-        if out[before..].split('/').any(is_dot_segment) {
+        if dot {
             return Err(ChainError::InvalidSegment {
                 segment: segment.to_string(),
                 reason:
                     "it expands to a dot segment (`.` or `..`), which would change the endpoint",
             });
         }
-        if out.len() == before && i + 1 < count {
+        if out.len() == before && !last {
             return Err(match name {
                 Some(name) => ChainError::EmptyVariable(name.to_string()),
                 None => ChainError::EmptySegment {
@@ -235,8 +269,12 @@ pub fn expand_path(
                 },
             });
         }
+        if last {
+            return Ok(());
+        }
+        out.push('/');
+        start = end + 1;
     }
-    Ok(())
 }
 
 /// Builds a query string (without `?`) from an object: insertion order, keys and values
@@ -244,22 +282,19 @@ pub fn expand_path(
 pub fn query_from_map(map: &Map<String, Value>) -> Result<String, ChainError> {
     let mut out = String::new();
     for (key, value) in map {
-        let text = match value {
+        let text: Cow<'_, str> = match value {
             Value::Null => continue,
-            Value::String(s) => s.clone(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
+            Value::String(s) => Cow::Borrowed(s),
+            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Value::Number(n) => Cow::Owned(n.to_string()),
             Value::Array(_) | Value::Object(_) => return Err(ChainError::NestedQuery(key.clone())),
         };
         if !out.is_empty() {
             out.push('&');
         }
-        let _ = write!(
-            out,
-            "{}={}",
-            percent_encode(key.as_bytes(), SIMPLE),
-            percent_encode(text.as_bytes(), SIMPLE)
-        );
+        out.extend(percent_encode(key.as_bytes(), SIMPLE));
+        out.push('=');
+        out.extend(percent_encode(text.as_bytes(), SIMPLE));
     }
     Ok(out)
 }
