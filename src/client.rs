@@ -245,34 +245,31 @@ pub(crate) fn request(
     }
 }
 
-/// Signs `request` on tokio's blocking pool, so the 0.4–0.9 ms of RSA-2048 CPU does not hold
-/// up the other tasks of the runtime; inline when there is no runtime.
+/// Signs `request`: inline for a signer that says it does not block (the in-memory
+/// [`PrivateKey`](crate::PrivateKey)), on tokio's blocking pool for one that may
+/// ([`Sign::may_block`]: a remote signer, an HSM), one call per CPU at a time.
 ///
-/// Measured (`tests/hot_path.rs`, `signing_placement_experiment`: 64 concurrent signed POSTs
-/// against the sandbox on a 2-core machine shared with other builds, debug build, two rounds
-/// each; "lateness" is how late a 1 ms timer on the same runtime fires):
-///
-/// | runtime            | placement        | req/s     | request p99 | timer lateness p99 |
-/// |--------------------|------------------|-----------|-------------|--------------------|
-/// | multi-thread (2)   | inline           | 179–204   | 518–608 ms  | 13–17 ms           |
-/// | multi-thread (2)   | `block_in_place` | 226–231   | 387–400 ms  | 8–9 ms             |
-/// | multi-thread (2)   | `spawn_blocking` | 232–259   | 382–503 ms  | 7 ms               |
-/// | current-thread     | inline           | 141–157   | 515–589 ms  | 15–19 ms           |
-/// | current-thread     | `spawn_blocking` | 170–218   | 533–738 ms  | 11–14 ms           |
-///
-/// `spawn_blocking` gave the best throughput and the least timer lateness on both flavors, and
-/// unlike `block_in_place` it is valid on a current-thread runtime (and on the background
-/// runtime of [`crate::blocking`]), so one code path serves all. The hop costs a few µs next
-/// to the signature. Verification (≈25 µs) stays inline, and so does the re-signing of a
-/// retried GET (rare, and already after a wait of 200 ms or more).
+/// Measured in release with `benches/load` (20,000 signed, verified POSTs at concurrency 64,
+/// ring, 2 cores): signing on the blocking pool cost ≈ 230 µs more client CPU per request
+/// than inline (965 µs against ≈ 740 µs of sign + verify: the thread hop and its wake-ups),
+/// and gave fewer requests/s (1,454 against 1,589). A 0.4–0.9 ms signature inline delays the
+/// runtime's other tasks by at most that much, which the throughput pays for. The debug-build
+/// experiment `tests/hot_path.rs` (`signing_placement_experiment`, ≈ 3 ms signatures) showed
+/// the other side: there the hop gave better throughput and timer lateness, which is the
+/// case of a signer that really blocks. Unbounded, the hop put up to one thread per request
+/// in flight on the pool (client memory grew ~10 MB over `tests/load.rs`): hence the bound.
+/// Verification (≈ 25 µs) stays inline, and so does the re-signing of a retried GET.
 async fn sign_off_reactor(
     client: &Arc<ClientInner>,
     mut request: PreparedRequest,
     now: i64,
 ) -> Result<PreparedRequest> {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        request.sign(client, now)?;
-        return Ok(request);
+    let runtime = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if client.signer.may_block() => runtime,
+        _ => {
+            request.sign(client, now)?;
+            return Ok(request);
+        }
     };
     // One signature per CPU at a time: without the bound, 256 requests in flight put up to
     // 256 threads on the blocking pool (each with its stack and malloc arena: the client's

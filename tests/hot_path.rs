@@ -307,3 +307,65 @@ fn signing_placement_experiment() {
     let _ = rt.block_on(stop.chain("stop").get(()));
     server.join().unwrap();
 }
+
+/// A signer over the fixture merchant key that records the thread each signature ran on.
+#[derive(Debug)]
+struct ThreadRecordingSigner {
+    key: wechatpay_chain::PrivateKey,
+    blocks: bool,
+    threads: std::sync::Mutex<Vec<std::thread::ThreadId>>,
+}
+
+impl wechatpay_chain::Sign for ThreadRecordingSigner {
+    fn sign(&self, message: &[u8]) -> wechatpay_chain::Result<Vec<u8>> {
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        self.key.sign_sha256(message)
+    }
+
+    fn may_block(&self) -> bool {
+        self.blocks
+    }
+}
+
+async fn signing_thread(sandbox: &SandboxHandle, blocks: bool) -> std::thread::ThreadId {
+    let key = wechatpay_chain::PrivateKey::from_pem_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/apiclient_key.pem"
+    ))
+    .unwrap();
+    let signer = Arc::new(ThreadRecordingSigner {
+        key,
+        blocks,
+        threads: std::sync::Mutex::default(),
+    });
+    let wxpay = sandbox
+        .client_builder()
+        .signer(signer.clone())
+        .build()
+        .unwrap();
+    let response = wxpay
+        .v3()
+        .certificates()
+        .get(Options::new())
+        .await
+        .expect("a verified answer");
+    assert_eq!(response.status(), 200);
+    let threads = signer.threads.lock().unwrap();
+    assert_eq!(threads.len(), 1, "one signature per request");
+    threads[0]
+}
+
+#[tokio::test]
+async fn a_signer_that_may_block_signs_off_the_runtime_and_the_key_signs_inline() {
+    bounded(async {
+        let sandbox = sandbox().await;
+        let here = std::thread::current().id();
+        // A current-thread runtime: only the blocking pool can run the signature elsewhere.
+        assert_ne!(signing_thread(&sandbox, true).await, here);
+        assert_eq!(signing_thread(&sandbox, false).await, here);
+    })
+    .await;
+}
