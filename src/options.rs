@@ -371,6 +371,29 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// No `Value` detour: a `u128` beyond `u64` cannot become a `serde_json::Value` (without
+    /// `arbitrary_precision`), but it serializes straight to bytes, and those are the body.
+    #[test]
+    fn a_typed_body_goes_straight_to_bytes() {
+        #[derive(Serialize)]
+        struct Wide {
+            amount: u128,
+        }
+        let wide = Wide { amount: 1 << 70 };
+        assert!(
+            serde_json::to_value(&wide).is_err(),
+            "the detour would fail"
+        );
+        let o = Options::new().json(&wide);
+        assert!(o.error.is_none(), "{:?}", o.error);
+        assert_eq!(
+            o.body,
+            Some(Body::Serialized(Bytes::from_static(
+                br#"{"amount":1180591620717411303424}"#
+            )))
+        );
+    }
+
     #[test]
     fn php_map_splits_reserved_keys_from_variables() {
         let o: Options = json!({
