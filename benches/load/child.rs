@@ -9,10 +9,44 @@ use wechatpay_chain::sandbox::Sandbox;
 /// Set (to the sandbox's worker thread count) in the re-executed child.
 pub(crate) const CHILD_ENV: &str = "WECHATPAY_LOAD_BENCH_SANDBOX";
 
+/// Set (to a CPU range `a..b`) in the child when the benchmark runs with `--pin`.
+const CPUS_ENV: &str = "WECHATPAY_LOAD_BENCH_SANDBOX_CPUS";
+
+/// Pins the calling thread (and every thread it starts later) to the CPUs in `range`.
+fn pin(range: std::ops::Range<usize>) -> Result<(), String> {
+    let mut set = rustix::thread::CpuSet::new();
+    for cpu in range.clone() {
+        set.set(cpu);
+    }
+    rustix::thread::sched_setaffinity(None, &set)
+        .map_err(|e| format!("cannot pin to CPUs {range:?}: {e}"))
+}
+
+/// Pins this process's next threads to CPUs `0..client_threads`; returns the range left for
+/// the sandbox (`a..b`), or why there is none.
+pub(crate) fn pin_client(client_threads: usize) -> Result<String, String> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cpus <= client_threads {
+        return Err(format!(
+            "{cpus} CPUs leave none for the sandbox with {client_threads} client threads; \
+             lower --threads"
+        ));
+    }
+    pin(0..client_threads)?;
+    Ok(format!("{client_threads}..{cpus}"))
+}
+
 /// The child's side: serves a bench-mode sandbox on `127.0.0.1:0`, prints `base <uri>`, then
 /// answers each `stats` line on stdin with `connections <n>`, until stdin closes.
 pub(crate) fn serve(threads: &str) -> Result<(), String> {
     let threads = threads.parse::<usize>().unwrap_or(2).max(1);
+    if let Ok(range) = std::env::var(CPUS_ENV) {
+        let (start, end) = range
+            .split_once("..")
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .ok_or_else(|| format!("bad {CPUS_ENV}: {range}"))?;
+        pin(start..end)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -52,10 +86,15 @@ pub(crate) struct SandboxProcess {
 }
 
 impl SandboxProcess {
-    /// Re-executes this binary as the sandbox, with `threads` runtime workers.
-    pub(crate) fn start(threads: usize) -> Result<Self, String> {
+    /// Re-executes this binary as the sandbox, with `threads` runtime workers, pinned to the
+    /// CPU range `cpus` (`a..b`) if given.
+    pub(crate) fn start(threads: usize, cpus: Option<&str>) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(cpus) = cpus {
+            command.env(CPUS_ENV, cpus);
+        }
+        let mut child = command
             .env(CHILD_ENV, threads.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

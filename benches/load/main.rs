@@ -8,7 +8,8 @@
 //!
 //! Options: `--requests N` (10000), `--concurrency C` (64), `--body-bytes B` (1000),
 //! `--threads T` (client runtime workers, 2), `--sandbox-threads T` (2), `--in-flight N` (256;
-//! 0 skips), `--no-sweep`, `--no-openssl`. Prints the backend, requests/s, client CPU per
+//! 0 skips), `--pin` (client on CPUs `0..T`, sandbox on the others: the client's CPU time then
+//! excludes cache and core sharing with the sandbox), `--no-sweep`, `--no-openssl`. Prints the backend, requests/s, client CPU per
 //! request, p50/p99 latency, peak RSS, connections the sandbox accepted, in-process sign and
 //! verify times, `overhead = (CPU per request − sign − verify) ÷ (sign + verify)` (target
 //! 0.15), `openssl speed rsa2048`'s sign time and the ratio to ours (target ≤ 1.15 with
@@ -26,11 +27,12 @@
 mod child;
 mod probe;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use wechatpay_chain::signer::Sign;
 use wechatpay_chain::{Certificate, PrivateKey, PublicKey, Wechatpay};
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
@@ -46,6 +48,8 @@ struct Args {
     threads: usize,
     sandbox_threads: usize,
     in_flight: usize,
+    /// Pin the client to CPUs `0..threads` and the sandbox to the CPUs after them.
+    pin: bool,
     sweep: bool,
     openssl: bool,
     /// Not run by `cargo bench`: a quick check that everything works.
@@ -62,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         threads: 2,
         sandbox_threads: 2,
         in_flight: 256,
+        pin: false,
         sweep: true,
         openssl: true,
         smoke,
@@ -86,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => args.threads = number(arg)?.max(1),
             "--sandbox-threads" => args.sandbox_threads = number(arg)?.max(1),
             "--in-flight" => args.in_flight = number(arg)?,
+            "--pin" => args.pin = true,
             "--no-sweep" => args.sweep = false,
             "--no-openssl" => args.openssl = false,
             // cargo's own: `--bench` (cargo bench); test-harness flags under `cargo test`.
@@ -119,7 +125,7 @@ fn options(bytes: usize) -> Value {
 }
 
 /// The client, configured like the sandbox's embedded test keys.
-fn client(base_uri: &str) -> Wechatpay {
+fn client(base_uri: &str, signer: Arc<MeteredKey>) -> Wechatpay {
     let fixtures: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{FIX}fixtures.json")).expect("fixtures.json"),
     )
@@ -128,7 +134,7 @@ fn client(base_uri: &str) -> Wechatpay {
     Wechatpay::builder()
         .mchid(text("mchid"))
         .serial(text("merchant_serial"))
-        .private_key(merchant_key())
+        .signer(signer)
         .certificate(
             Certificate::from_pem_file(format!("{FIX}{}", text("platform_certificate_file")))
                 .expect("platform certificate"),
@@ -146,6 +152,56 @@ fn client(base_uri: &str) -> Wechatpay {
 
 fn merchant_key() -> PrivateKey {
     PrivateKey::from_pem_file(format!("{FIX}apiclient_key.pem")).expect("merchant key")
+}
+
+/// The merchant key as the client's signer, metering the thread CPU time of every signature:
+/// the sign time during the run itself, beside the floor measured before it (on a shared or
+/// virtual machine, RSA speed drifts by ±20 % between the two).
+#[derive(Debug)]
+struct MeteredKey {
+    key: PrivateKey,
+    nanos: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl MeteredKey {
+    fn new(key: PrivateKey) -> Self {
+        Self {
+            key,
+            nanos: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts a new measurement.
+    fn reset(&self) {
+        self.nanos.store(0, Ordering::Relaxed);
+        self.calls.store(0, Ordering::Relaxed);
+    }
+
+    /// Mean thread CPU per signature since [`reset`](Self::reset).
+    fn mean(&self) -> Option<Duration> {
+        let calls = self.calls.load(Ordering::Relaxed);
+        (calls > 0).then(|| Duration::from_nanos(self.nanos.load(Ordering::Relaxed) / calls))
+    }
+}
+
+impl Sign for MeteredKey {
+    fn sign(&self, message: &[u8]) -> wechatpay_chain::Result<Vec<u8>> {
+        let start = probe::thread_cpu();
+        let signature = self.key.sign(message);
+        let spent = probe::thread_cpu().saturating_sub(start);
+        self.nanos.fetch_add(
+            u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        signature
+    }
+
+    fn may_block(&self) -> bool {
+        self.key.may_block()
+    }
 }
 
 /// What one scenario measured.
@@ -297,6 +353,17 @@ fn run(args: &Args) -> usize {
     if args.smoke {
         probe::check_parser();
     }
+    let sandbox_cpus = if args.pin {
+        match child::pin_client(args.threads) {
+            Ok(cpus) => Some(cpus),
+            Err(e) => {
+                eprintln!("load: --pin: {e}");
+                std::process::exit(2);
+            }
+        }
+    } else {
+        None
+    };
     // Sign and verify in this process, on the fixture key, before the client starts.
     let key = merchant_key();
     let public = key.public_key();
@@ -340,13 +407,15 @@ fn run(args: &Args) -> usize {
         )
     });
 
-    let mut sandbox = child::SandboxProcess::start(args.sandbox_threads).expect("sandbox process");
+    let mut sandbox = child::SandboxProcess::start(args.sandbox_threads, sandbox_cpus.as_deref())
+        .expect("sandbox process");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
         .build()
         .expect("client runtime");
-    let client = client(&sandbox.base_uri);
+    let metered = Arc::new(MeteredKey::new(merchant_key()));
+    let client = client(&sandbox.base_uri, metered.clone());
     let body = options(args.body_bytes);
     let body_len = body["json"].to_string().len();
     // Warm up: connections, caches, allocator.
@@ -358,14 +427,18 @@ fn run(args: &Args) -> usize {
     ));
     let mut failed = failures("warm-up", &warm);
     let connections_before = sandbox.connections().ok();
+    metered.reset();
     let main = runtime.block_on(drive(&client, &body, args.requests, args.concurrency));
     failed += failures("main run", &main);
     let connections = sandbox.connections().ok();
+    let sign_in_run = metered.mean();
 
     let per_request = main.per_request(main.cpu);
     let ratio =
         |floor: Duration| (per_request.as_secs_f64() - floor.as_secs_f64()) / floor.as_secs_f64();
     let (overhead, overhead_loaded) = (ratio(sign + verify), ratio(sign_loaded + verify_loaded));
+    // The floor with the sign time the run itself measured (verify is ~7 % of it: its floor).
+    let overhead_in_run = sign_in_run.map(|s| ratio(s + verify_loaded));
     println!(
         "load benchmark ({} build)",
         if args.smoke { "smoke" } else { "full" }
@@ -379,6 +452,12 @@ fn run(args: &Args) -> usize {
     println!("  concurrency             {}", args.concurrency);
     println!("  body                    {body_len} bytes JSON, POST /{ENDPOINT}");
     println!("  client runtime          {} worker threads", args.threads);
+    if let Some(cpus) = &sandbox_cpus {
+        println!(
+            "  pinned                  client on CPUs 0..{}, sandbox on CPUs {cpus}",
+            args.threads
+        );
+    }
     #[allow(clippy::cast_precision_loss)]
     let rate = (main.ok + main.failed) as f64 / main.wall.as_secs_f64();
     println!("  requests/s              {rate:.0}");
@@ -415,6 +494,15 @@ fn run(args: &Args) -> usize {
         "  overhead                {overhead:.3} (target ≤ 0.15; against the one-thread floor)"
     );
     println!("  overhead under load     {overhead_loaded:.3} (against the floor with every worker signing)");
+    if let (Some(sign_in_run), Some(overhead_in_run)) = (sign_in_run, overhead_in_run) {
+        println!(
+            "  sign during the run     {} (thread CPU, mean over the run's signatures)",
+            us(sign_in_run)
+        );
+        println!(
+            "  overhead in the run     {overhead_in_run:.3} (against the sign time metered during the run + verify)"
+        );
+    }
     if args.openssl {
         match probe::openssl_sign() {
             Some(theirs) => println!(
