@@ -9,11 +9,14 @@
 //! Options: `--requests N` (10000), `--concurrency C` (64), `--body-bytes B` (1000),
 //! `--threads T` (client runtime workers, 2), `--sandbox-threads T` (2), `--in-flight N` (256;
 //! 0 skips), `--pin` (client on CPUs `0..T`, sandbox on the others: the client's CPU time then
-//! excludes cache and core sharing with the sandbox), `--no-sweep`, `--no-openssl`. Prints the backend, requests/s, client CPU per
-//! request, p50/p99 latency, peak RSS, connections the sandbox accepted, in-process sign and
-//! verify times, `overhead = (CPU per request − sign − verify) ÷ (sign + verify)` (target
-//! 0.15), `openssl speed rsa2048`'s sign time and the ratio to ours (target ≤ 1.15 with
-//! aws-lc-rs), the peak RSS with 256 requests in flight (target < 32 MB) and a body-size sweep.
+//! excludes cache and core sharing with the sandbox), `--no-sweep`, `--no-openssl`.
+//!
+//! Prints the backend, requests/s, client CPU per request, p50/p99 latency, peak RSS,
+//! allocations per request, connections the sandbox accepted, in-process sign and verify
+//! times (before the run, and the sign time metered during it), `overhead = (CPU per request −
+//! sign − verify) ÷ (sign + verify)` (target 0.15), `openssl speed rsa2048`'s sign time and the
+//! ratio to ours (target ≤ 1.15 with aws-lc-rs), the peak RSS with 256 requests in flight
+//! (target < 32 MB) and a body-size sweep.
 //! CPU and RSS figures are Linux-only (`CLOCK_PROCESS_CPUTIME_ID`, `/proc/self/status`).
 //!
 //! Run without `--bench` (`cargo test --features sandbox --bench load`), it does a small smoke
@@ -37,6 +40,21 @@ use wechatpay_chain::{Certificate, PrivateKey, PublicKey, Wechatpay};
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 /// A catalog endpoint the bench-mode sandbox answers (any would do).
+/// The system allocator, counting: allocations per request are one of the figures.
+#[global_allocator]
+static ALLOCATOR: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+/// Allocations (reallocations included) and bytes asked for so far.
+fn allocation_counts() -> (u64, u64) {
+    let stats = ALLOCATOR.stats();
+    let grown = usize::try_from(stats.bytes_reallocated).unwrap_or(0);
+    let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    (
+        wide(stats.allocations + stats.reallocations),
+        wide(stats.bytes_allocated + grown),
+    )
+}
+
 const ENDPOINT: &str = "v3/pay/transactions/native";
 const MB: f64 = 1_000_000.0;
 
@@ -215,6 +233,8 @@ struct Run {
     /// Per request, sorted.
     latencies: Vec<Duration>,
     peak_rss_kib: Option<u64>,
+    /// Allocations and bytes allocated, by the whole process (the harness's few included).
+    allocations: (u64, u64),
 }
 
 impl Run {
@@ -242,6 +262,7 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
     let failures = Arc::new(Mutex::new((0usize, Vec::new())));
     let rss_reset = probe::reset_peak_rss();
     let (cpu0, start) = (probe::process_cpu(), Instant::now());
+    let allocations0 = allocation_counts();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.min(requests) {
         let (client, next, failures, body) =
@@ -278,6 +299,11 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
         latencies.extend(done.expect("a worker panicked"));
     }
     let (wall, cpu) = (start.elapsed(), probe::process_cpu().saturating_sub(cpu0));
+    let allocations = allocation_counts();
+    let allocations = (
+        allocations.0 - allocations0.0,
+        allocations.1 - allocations0.1,
+    );
     latencies.sort_unstable();
     let (failed, first_failures) = std::mem::take(&mut *failures.lock().expect("failures"));
     Run {
@@ -288,6 +314,7 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
         cpu,
         latencies,
         peak_rss_kib: probe::status_kib("VmHWM").filter(|_| rss_reset),
+        allocations,
     }
 }
 
@@ -468,6 +495,12 @@ fn run(args: &Args) -> usize {
         us(main.percentile(0.99))
     );
     println!("  peak RSS                {}", mib(main.peak_rss_kib));
+    let n = u64::try_from(main.ok + main.failed).unwrap_or(1).max(1);
+    println!(
+        "  allocations per request {} ({} bytes; the harness's included)",
+        main.allocations.0 / n,
+        main.allocations.1 / n
+    );
     match (connections_before, connections) {
         (Some(before), Some(after)) => println!(
             "  connections accepted    {after} in all ({} during the run; concurrency {})",
