@@ -9,7 +9,7 @@ use wechatpay_chain::{Chain, ChainError, Method, Options, PreparedRequest, Priva
 use crate::config::Config;
 use crate::input::{read_capped, read_file_capped, BODY_CAP};
 use crate::output::{self, describe};
-use crate::{Fail, RequestArgs};
+use crate::{Fail, GlobalArgs, RequestArgs};
 
 /// A throw-away key for dry runs without configuration: the crate's public test key, so the
 /// signature shows the format but is valid for no merchant.
@@ -145,7 +145,11 @@ fn prepare(
 }
 
 /// Runs one request: dry run, sandbox or real.
-pub(crate) async fn request(args: &RequestArgs, config: Config) -> Result<(), Fail> {
+pub(crate) async fn request(
+    args: &RequestArgs,
+    global: &GlobalArgs,
+    config: Config,
+) -> Result<(), Fail> {
     let uri = args.uri.as_deref().ok_or_else(|| {
         Fail::input("missing <URI>; e.g. wxpay v3/certificates --dry-run (see --help)")
     })?;
@@ -157,31 +161,32 @@ pub(crate) async fn request(args: &RequestArgs, config: Config) -> Result<(), Fa
     }
     let (opts, has_body) = options(args)?;
     let method = method(args, has_body)?;
-    if args.sandbox {
-        return sandbox_request(args, uri, method, opts).await;
+    if args.client.sandbox {
+        return sandbox_request(args, global, uri, method, opts).await;
     }
     let throwaway = config.file.private_key.is_none();
     let client = client(args, &config)?;
     let prepared = prepare(&client, uri, method, opts)?;
     if args.dry_run {
-        return print_dry_run(args, &prepared, throwaway);
+        return print_dry_run(global, &prepared, throwaway);
     }
     let response = client.execute(prepared).await.map_err(Fail::from)?;
-    output::response(&response, args.output.as_deref(), args.format)
+    output::response(&response, args.output.as_deref(), global.format)
 }
 
 /// Prints the dry-run description; the signature shows only when the throw-away key made it.
 fn print_dry_run(
-    args: &RequestArgs,
+    global: &GlobalArgs,
     prepared: &PreparedRequest,
     show_signature: bool,
 ) -> Result<(), Fail> {
-    output::print(&describe(prepared, show_signature), args.format)
+    output::print(&describe(prepared, show_signature), global.format)
         .map_err(|e| Fail::input(format!("cannot write the request on stdout: {e}")))
 }
 
 async fn sandbox_request(
     args: &RequestArgs,
+    global: &GlobalArgs,
     uri: &str,
     method: Method,
     opts: Options,
@@ -190,7 +195,7 @@ async fn sandbox_request(
     eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
     let client = sandbox.client().map_err(Fail::from)?;
     let result = match prepare(&client, uri, method, opts) {
-        Ok(prepared) => send_or_print(args, &client, prepared).await,
+        Ok(prepared) => send_or_print(args, global, &client, prepared).await,
         Err(fail) => Err(fail),
     };
     sandbox.shutdown();
@@ -199,14 +204,15 @@ async fn sandbox_request(
 
 async fn send_or_print(
     args: &RequestArgs,
+    global: &GlobalArgs,
     client: &Wechatpay,
     prepared: PreparedRequest,
 ) -> Result<(), Fail> {
     if args.dry_run {
-        print_dry_run(args, &prepared, false)
+        print_dry_run(global, &prepared, false)
     } else {
         match client.execute(prepared).await {
-            Ok(response) => output::response(&response, args.output.as_deref(), args.format),
+            Ok(response) => output::response(&response, args.output.as_deref(), global.format),
             Err(e) => Err(Fail::from(e)),
         }
     }

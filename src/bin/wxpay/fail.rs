@@ -1,0 +1,68 @@
+//! A failure of a command: its exit status and its one-line message.
+
+use wechatpay_chain::{Error, ErrorKind};
+
+/// A failure with its exit status and one-line message.
+#[derive(Debug)]
+pub struct Fail {
+    /// The exit status.
+    pub code: u8,
+    /// One line, without the `wxpay: ` prefix.
+    pub message: String,
+}
+
+/// Exit status: the request went through but its response could not be written.
+pub const EXIT_NOT_WRITTEN: u8 = 6;
+
+impl Fail {
+    /// Bad input or configuration (exit 2).
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(2, message)
+    }
+
+    /// A failure with its exit status.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The message behind `prefix: `.
+    pub fn prefixed(self, prefix: &str) -> Self {
+        Self {
+            message: format!("{prefix}: {}", self.message),
+            ..self
+        }
+    }
+
+    /// The message with every occurrence of each secret (8 characters or more; shorter
+    /// values are refused elsewhere without being shown) replaced by `<redacted>`.
+    pub fn scrub(self, secrets: &[String]) -> Self {
+        let message = secrets
+            .iter()
+            .filter(|s| s.chars().count() >= 8)
+            .fold(self.message, |m, s| m.replace(s.as_str(), "<redacted>"));
+        Self { message, ..self }
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        let code = match e.kind() {
+            ErrorKind::Transport(_) => 3,
+            ErrorKind::Api(_) => 4,
+            ErrorKind::Verify(_) => 5,
+            _ => 2,
+        };
+        // The library keeps causes in source(); a terminal user wants them on the same line.
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        Self { code, message }
+    }
+}

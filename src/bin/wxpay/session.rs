@@ -1,0 +1,65 @@
+//! The client a subcommand talks through: configured from `ClientArgs`, or an in-process
+//! sandbox's (`--sandbox`), which lives as long as the session.
+
+use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
+use wechatpay_chain::Wechatpay;
+
+use crate::{ClientArgs, Fail};
+
+/// A configured client, and the sandbox behind it when `--sandbox` was given.
+#[allow(dead_code)] // until the subcommands that call the API use it
+pub(crate) struct Session {
+    /// Signs, sends and verifies.
+    pub(crate) client: Wechatpay,
+    /// Values no message may show (the APIv3 key, paths from the config): see [`Fail::scrub`].
+    pub(crate) secrets: Vec<String>,
+    sandbox: Option<SandboxHandle>,
+}
+
+#[allow(dead_code)]
+impl Session {
+    /// The client of `args`: the sandbox's with `--sandbox` (announced on stderr), else one
+    /// built from the config file, flags and environment, which must name a private key.
+    pub(crate) async fn open(args: &ClientArgs) -> Result<Self, Fail> {
+        if args.sandbox {
+            let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
+            eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
+            let client = sandbox.client().map_err(Fail::from)?;
+            return Ok(Self {
+                client,
+                secrets: Vec::new(),
+                sandbox: Some(sandbox),
+            });
+        }
+        let config = args.config()?;
+        let secrets = config.secrets();
+        let key = config.private_key()?.ok_or_else(|| {
+            Fail::input(
+                "no private key configured; pass -c wxpay.toml, --private-key, or set WECHATPAY_PRIVATE_KEY (or use --sandbox)",
+            )
+        })?;
+        let client = config
+            .builder()?
+            .private_key(key)
+            .build()
+            .map_err(|e| config.build_error(e).scrub(&secrets))?;
+        Ok(Self {
+            client,
+            secrets,
+            sandbox: None,
+        })
+    }
+
+    /// The in-process sandbox, with `--sandbox`.
+    pub(crate) fn sandbox(&self) -> Option<&SandboxHandle> {
+        self.sandbox.as_ref()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            sandbox.shutdown();
+        }
+    }
+}
