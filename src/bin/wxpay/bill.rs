@@ -29,9 +29,9 @@ against the apply's hash_value. The summary prints on stdout:
 
 Exit status: 0 the bill is in FILE and its digest matched; 2 bad input (a bad -q, -o - or a
 folder that does not exist: nothing was sent); 3 transport failure (also: the file could not be
-written); 4 API error (e.g. no bill for that date); 5 the apply's signature did not verify, or
-the bill did not match its digest or was cut short: FILE was not written; 6 the bill was saved
-but the summary could not be written on stdout.";
+written); 4 API error (e.g. no bill for that date); 5 the apply did not verify (its signature,
+or it is not a bill apply answer), or the bill did not match its digest or was cut short: FILE
+was not written; 6 the bill was saved but the summary could not be written on stdout.";
 
 /// Which bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
