@@ -62,7 +62,11 @@ fn names(dir: &Path) -> Vec<String> {
 fn bill_requests(served: &Served) -> usize {
     recorded(served)
         .iter()
-        .filter(|r| r["target"].as_str().is_some_and(|t| t.starts_with("/v3/bill")))
+        .filter(|r| {
+            r["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/v3/bill"))
+        })
         .count()
 }
 
@@ -72,7 +76,16 @@ fn trade_and_fund_flow_bills_land_in_the_file_with_their_digest_checked() {
     let toml = served.toml();
     for (kind, fund_flow, gzip) in [("trade", false, true), ("fundflow", true, false)] {
         let path = served.dir.path(&format!("{kind}.csv"));
-        let mut args = vec!["bill", kind, "-q", "bill_date=2026-11-30", "-o", &path, "-c", &toml];
+        let mut args = vec![
+            "bill",
+            kind,
+            "-q",
+            "bill_date=2026-11-30",
+            "-o",
+            &path,
+            "-c",
+            &toml,
+        ];
         if gzip {
             args.extend(["-q", "tar_type=GZIP"]);
         }
@@ -80,7 +93,11 @@ fn trade_and_fund_flow_bills_land_in_the_file_with_their_digest_checked() {
         assert_eq!(out.status.code(), Some(0), "{kind}: {}", text(&out));
         let summary: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
         let saved = std::fs::read(&path).unwrap();
-        assert_eq!(saved, library_bill(fund_flow, gzip), "{kind}: the bill as served");
+        assert_eq!(
+            saved,
+            library_bill(fund_flow, gzip),
+            "{kind}: the bill as served"
+        );
         assert_eq!(summary["hash_type"], "SHA1", "{summary}");
         assert_eq!(summary["hash_value"], sha1_hex(&saved), "{summary}");
         assert_eq!(summary["bytes"], saved.len(), "{summary}");
@@ -94,7 +111,12 @@ fn trade_and_fund_flow_bills_land_in_the_file_with_their_digest_checked() {
     let requests = recorded(&served);
     let downloads: Vec<_> = requests
         .iter()
-        .filter(|r| r["target"].as_str().unwrap().starts_with("/v3/billdownload/file?token="))
+        .filter(|r| {
+            r["target"]
+                .as_str()
+                .unwrap()
+                .starts_with("/v3/billdownload/file?token=")
+        })
         .collect();
     assert_eq!(downloads.len(), 2);
     assert!(downloads.iter().all(|r| r["authenticated"] == true));
@@ -119,10 +141,17 @@ fn a_corrupt_or_cut_bill_is_exit_5_and_leaves_no_file() {
             let out = run(&args);
             assert_eq!(out.status.code(), Some(5), "{args:?}: {}", text(&out));
             assert!(out.stdout.is_empty(), "{args:?}: no summary");
-            assert!(last_line(&out).contains("discard"), "{args:?}: {}", text(&out));
+            assert!(
+                last_line(&out).contains("discard"),
+                "{args:?}: {}",
+                text(&out)
+            );
         }
     }
-    assert!(!Path::new(&fresh).exists(), "no file for a bill that failed");
+    assert!(
+        !Path::new(&fresh).exists(),
+        "no file for a bill that failed"
+    );
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), "the earlier bill");
     assert_eq!(names(&served.dir.0), ["kept.csv"], "no temporary file left");
 }
@@ -138,9 +167,15 @@ fn bad_input_is_exit_2_and_nothing_is_sent() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["trade", "-q", date, "-o", "-"], "-o -"),
         (vec!["trade", "-o", &out_file], "bill_date"),
-        (vec!["trade", "-q", "bill_date", "-o", &out_file], "NAME=VALUE"),
+        (
+            vec!["trade", "-q", "bill_date", "-o", &out_file],
+            "NAME=VALUE",
+        ),
         (vec!["trade", "-q", date, "-o", &folder], "folder"),
-        (vec!["trade", "-q", date, "-o", &no_folder], "does not exist"),
+        (
+            vec!["trade", "-q", date, "-o", &no_folder],
+            "does not exist",
+        ),
         (vec!["weekly", "-q", date, "-o", &out_file], "invalid value"),
         (vec!["trade", "-q", date], "--output"),
     ];
@@ -171,7 +206,16 @@ fn transport_api_and_verification_failures_are_3_4_and_5() {
         (r#"{"fault":"malformed_body"}"#, 5),
     ] {
         inject(&served, fault);
-        let args = ["bill", "trade", "-q", "bill_date=2026-11-30", "-o", &path, "-c", &toml];
+        let args = [
+            "bill",
+            "trade",
+            "-q",
+            "bill_date=2026-11-30",
+            "-o",
+            &path,
+            "-c",
+            &toml,
+        ];
         let out = run(&args);
         assert_eq!(out.status.code(), Some(code), "{fault}: {}", text(&out));
         assert!(out.stdout.is_empty(), "{fault}");

@@ -65,7 +65,9 @@ fn an_image_upload_is_verified_and_sent_with_its_bytes_and_meta_fields_intact() 
     let answer: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(answer["status"], 200, "{answer}");
     assert!(
-        answer["body"]["media_id"].as_str().is_some_and(|id| !id.is_empty()),
+        answer["body"]["media_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
         "{answer}"
     );
 
@@ -73,11 +75,20 @@ fn an_image_upload_is_verified_and_sent_with_its_bytes_and_meta_fields_intact() 
     assert_eq!(uploads.len(), 1, "{uploads:?}");
     let request = &uploads[0];
     assert_eq!(request["method"], "POST");
-    assert_eq!(request["authenticated"], true, "the sandbox verified the signature");
+    assert_eq!(
+        request["authenticated"], true,
+        "the sandbox verified the signature"
+    );
     let sent = body(request);
-    assert!(contains(&sent, &image()), "the file part holds the file's bytes");
+    assert!(
+        contains(&sent, &image()),
+        "the file part holds the file's bytes"
+    );
     let sent = String::from_utf8_lossy(&sent);
-    assert!(sent.contains(r#"name="file"; filename="logo.gif""#), "{sent}");
+    assert!(
+        sent.contains(r#"name="file"; filename="logo.gif""#),
+        "{sent}"
+    );
     // The meta: computed filename and sha256, the -F fields with their JSON types.
     let sha256 = hex(digest(&SHA256, &image()).as_ref());
     for field in [
@@ -102,7 +113,10 @@ fn the_file_given_as_name_at_path_goes_in_the_part_so_named() {
     let uploads = uploads(&served);
     assert_eq!(uploads.len(), 1);
     let sent = body(&uploads[0]);
-    assert!(contains(&sent, br#"name="submission_file"; filename="form.gif""#));
+    assert!(contains(
+        &sent,
+        br#"name="submission_file"; filename="form.gif""#
+    ));
     assert!(contains(&sent, &image()));
 }
 
@@ -125,10 +139,16 @@ fn bad_input_is_exit_2_and_nothing_is_sent() {
         (vec![UPLOAD, &big], "larger than"),
         (vec![UPLOAD], "missing the file"),
         (vec![UPLOAD, &file, "-F", &at_file], "two files"),
-        (vec![UPLOAD, &file, "-F", "bank_type"], "expected NAME=VALUE"),
+        (
+            vec![UPLOAD, &file, "-F", "bank_type"],
+            "expected NAME=VALUE",
+        ),
         (vec![UPLOAD, &file, "-F", "meta=[1]"], "JSON object"),
         (vec![UPLOAD, &file, "-F", "meta={"], "not valid JSON"),
-        (vec![UPLOAD, &file, "-F", r#"meta={"sha256":"0"}"#], "sha256"),
+        (
+            vec![UPLOAD, &file, "-F", r#"meta={"sha256":"0"}"#],
+            "sha256",
+        ),
         (vec![UPLOAD, "-F", &bad_part], "ASCII letters"),
         (vec!["/", &file], "names no endpoint"),
     ];
@@ -139,8 +159,15 @@ fn bad_input_is_exit_2_and_nothing_is_sent() {
         let out = run(&call);
         assert_eq!(out.status.code(), Some(2), "{call:?}: {}", text(&out));
         let line = last_line(&out);
-        assert!(line.starts_with("wxpay: ") && line.contains(needle), "{call:?}: {line}");
-        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{call:?}");
+        assert!(
+            line.starts_with("wxpay: ") && line.contains(needle),
+            "{call:?}: {line}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "{call:?}"
+        );
     }
     // Without a key: nothing to sign with.
     let out = run(&["upload", UPLOAD, &file]);

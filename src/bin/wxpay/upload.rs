@@ -117,20 +117,19 @@ fn form(fields: &[String]) -> Result<Form, Fail> {
 /// The media to send: the file (positional or `-F NAME=@PATH`) with the `-F` meta fields.
 fn media(args: &UploadArgs) -> Result<Media, Fail> {
     let form = form(&args.fields)?;
-    let (part, path) = match (&args.file, form.file) {
-        (Some(_), Some((name, _))) => {
-            return Err(Fail::input(format!(
-                "two files: the FILE argument and -F {name}=@…; give one"
-            )))
-        }
-        (Some(path), None) => (None, path.clone()),
-        (None, Some((name, path))) => (Some(name), path),
-        (None, None) => {
-            return Err(Fail::input(
+    let (part, path) =
+        match (&args.file, form.file) {
+            (Some(_), Some((name, _))) => {
+                return Err(Fail::input(format!(
+                    "two files: the FILE argument and -F {name}=@…; give one"
+                )))
+            }
+            (Some(path), None) => (None, path.clone()),
+            (None, Some((name, path))) => (Some(name), path),
+            (None, None) => return Err(Fail::input(
                 "missing the file to upload: give FILE or -F file=@PATH (see wxpay upload --help)",
-            ))
-        }
-    };
+            )),
+        };
     // Checked here for a one-line message naming the file (the library's repeats its cause).
     std::fs::metadata(&path).map_err(|e| {
         Fail::input(format!(
@@ -154,7 +153,8 @@ fn chain(client: &Wechatpay, uri: &str) -> Chain {
     if uri.contains('/') || !uri.contains('.') {
         client.chain(uri)
     } else {
-        uri.split('.').fold(client.chain(""), |c, piece| c.seg(piece))
+        uri.split('.')
+            .fold(client.chain(""), |c, piece| c.seg(piece))
     }
 }
 
