@@ -204,3 +204,31 @@ fn an_answer_that_cannot_be_written_is_exit_6() {
     assert!(last_line(&out).contains("went through"), "{}", text(&out));
     assert_eq!(uploads(&served).len(), 1, "the upload was sent once");
 }
+
+#[test]
+fn template_variables_fill_the_path_and_an_unused_one_is_exit_2() {
+    let served = Served::start("upload-param");
+    let toml = served.toml();
+    let file = served.dir.write("list.gif", image());
+    let uri = "v3/marketing/bank/packages/{package_id}/tasks";
+    let out = run(&["upload", uri, &file, "-P", "package_id=8000", "-c", &toml]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let targets: Vec<String> = recorded(&served)
+        .iter()
+        .map(|r| r["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(targets, ["/v3/marketing/bank/packages/8000/tasks"]);
+
+    let out = run(&[
+        "upload",
+        UPLOAD,
+        &file,
+        "-P",
+        "package_id=8000",
+        "-c",
+        &toml,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(last_line(&out).contains("package_id"), "{}", text(&out));
+    assert_eq!(recorded(&served).len(), 1, "nothing more was sent");
+}

@@ -17,8 +17,11 @@ pub(crate) const EXAMPLES: &str = "\
 Examples:
   wxpay upload v3/merchant/media/upload logo.png -c wxpay.toml
   wxpay upload v3.merchant.media.upload logo.png --sandbox
-  wxpay upload v3/marketing/bank/packages/{id}/tasks list.txt -F meta='{\"bank_type\":\"ICBC_DEBIT\"}'
-  wxpay upload v3/applyment4sub/applyment/ -F submission_file=@form.pdf -F meta=@meta.json
+  wxpay upload v3/merchant/media/video_upload intro.mp4 -c wxpay.toml
+  wxpay upload v3/marketing/bank/packages/{package_id}/tasks list.txt -P package_id=8000 \\
+    -F meta='{\"bank_type\":\"ICBC_DEBIT\"}'
+  wxpay upload v3/mch-manage/submission-files/sub-mchid/{sub_mchid}/upload -P sub_mchid=1900000110 \\
+    -F submission_file=@form.pdf -F meta=@meta.json
 
 -F NAME=VALUE:
   meta={JSON object} or meta=@FILE   adds (or overrides) meta fields, values as JSON types
