@@ -242,3 +242,21 @@ fn a_summary_that_cannot_be_written_is_exit_6_and_the_bill_is_kept() {
     assert!(last_line(&out).contains("was saved"), "{}", text(&out));
     assert_eq!(std::fs::read(&path).unwrap(), library_bill(false, false));
 }
+
+#[test]
+fn an_in_process_sandbox_serves_a_bill() {
+    let dir = cli_util::TempDir::new("bill-inproc");
+    let path = dir.path("f.csv");
+    let args = [
+        "bill",
+        "fundflow",
+        "-q",
+        "bill_date=2026-11-30",
+        "-o",
+        &path,
+        "--sandbox",
+    ];
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read(&path).unwrap(), library_bill(true, false));
+}

@@ -108,7 +108,22 @@ fn the_file_given_as_name_at_path_goes_in_the_part_so_named() {
     let served = Served::start("upload-part");
     let file = served.dir.write("form.gif", image());
     let part = format!("submission_file=@{file}");
-    let out = run(&["upload", UPLOAD, "-F", &part, "-c", &served.toml()]);
+    let meta = format!(
+        "meta=@{}",
+        served
+            .dir
+            .write("meta.json", r#"{"sub_mchid":"1900000110"}"#)
+    );
+    let out = run(&[
+        "upload",
+        UPLOAD,
+        "-F",
+        &part,
+        "-F",
+        &meta,
+        "-c",
+        &served.toml(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let uploads = uploads(&served);
     assert_eq!(uploads.len(), 1);
@@ -118,6 +133,20 @@ fn the_file_given_as_name_at_path_goes_in_the_part_so_named() {
         br#"name="submission_file"; filename="form.gif""#
     ));
     assert!(contains(&sent, &image()));
+    assert!(
+        contains(&sent, br#""sub_mchid":"1900000110""#),
+        "-F meta=@FILE"
+    );
+}
+
+#[test]
+fn an_in_process_sandbox_takes_an_upload() {
+    let dir = cli_util::TempDir::new("upload-inproc");
+    let file = dir.write("a.gif", image());
+    let out = run(&["upload", "v3.merchant.media.upload", &file, "--sandbox"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(answer["body"]["media_id"].is_string(), "{answer}");
 }
 
 #[test]
