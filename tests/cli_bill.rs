@@ -8,7 +8,7 @@ mod cli_util;
 
 use std::path::Path;
 
-use cli_util::{inject, last_line, recorded, run, text, Served};
+use cli_util::{assert_no_window, inject, last_line, recorded, run, text, Served};
 use ring::digest::{digest, SHA1_FOR_LEGACY_USE_ONLY};
 use serde_json::Value;
 use wechatpay_chain::sandbox::Sandbox;
@@ -219,6 +219,17 @@ fn transport_api_and_verification_failures_are_3_4_and_5() {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(code), "{fault}: {}", text(&out));
         assert!(out.stdout.is_empty(), "{fault}");
+        // No exit status shows the APIv3 key or the private key.
+        let config = served.config();
+        let apiv3_key = config["apiv3_key"].as_str().unwrap();
+        assert_no_window(&text(&out), apiv3_key, 8, fault);
+        let pem = served.private_key_pem();
+        let key: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert_no_window(&text(&out), &key, 12, fault);
+        assert!(
+            !text(&out).contains(toml.as_str()),
+            "{fault}: the config path"
+        );
         assert!(!Path::new(&path).exists(), "{fault}: no file");
     }
 }
