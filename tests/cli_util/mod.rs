@@ -272,3 +272,35 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `wxpay args` with stdout on `/dev/full` (every write fails), bounded by [`RUN_LIMIT`].
+pub(crate) fn run_stdout_full(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let child = command(args, &[])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wxpay");
+    wait_bounded(child, &format!("wxpay {args:?} > /dev/full"))
+}
+
+/// The requests the served sandbox recorded (`GET /_sandbox/requests`).
+pub(crate) fn recorded(served: &Served) -> Vec<Value> {
+    let (status, body) = served.control("GET", "/_sandbox/requests", "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body)
+        .expect("the recorded requests are JSON")
+        .as_array()
+        .expect("an array")
+        .clone()
+}
+
+/// Queues a fault on the served sandbox (`POST /_sandbox/faults`), e.g. `{"fault":"drop"}`.
+pub(crate) fn inject(served: &Served, fault: &str) {
+    let (status, body) = served.control("POST", "/_sandbox/faults", fault);
+    assert_eq!(status, 200, "{fault}: {body}");
+}

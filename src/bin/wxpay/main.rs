@@ -15,12 +15,16 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
+mod bill;
+mod completions;
 mod config;
+mod endpoints;
 mod fail;
 mod input;
 mod output;
 mod send;
 mod session;
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +86,28 @@ enum Command {
         #[arg(long)]
         bench: bool,
     },
+    /// Upload a file (image, video, PDF) with its signed meta, as multipart/form-data.
+    #[command(after_help = upload::EXAMPLES)]
+    Upload(upload::UploadArgs),
+    /// Download a trade or fund-flow bill into a file, its SHA-1 checked.
+    #[command(after_help = bill::EXAMPLES)]
+    Bill(bill::BillArgs),
+    /// Search the endpoint catalog: method, path, variables, query, body fields.
+    #[command(after_help = endpoints::EXAMPLES)]
+    Endpoints {
+        /// Substring of the path, chain template or dotted chain (any case).
+        filter: Option<String>,
+        /// Only endpoints with this HTTP method.
+        #[arg(short = 'X', long)]
+        method: Option<String>,
+    },
+    /// Print the shell completion script on stdout.
+    #[command(after_help = completions::EXAMPLES)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), Fail> {
@@ -104,6 +130,12 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
             bench,
         )),
+        Some(Command::Upload(args)) => runtime.block_on(upload::run(&args, &cli.global)),
+        Some(Command::Bill(args)) => runtime.block_on(bill::run(&args, &cli.global)),
+        Some(Command::Endpoints { filter, method }) => {
+            endpoints::run(filter.as_deref(), method.as_deref(), cli.global.format)
+        }
+        Some(Command::Completions { shell }) => completions::run(shell),
         None => {
             let config = cli.request.client.config()?;
             let secrets = config.secrets();
