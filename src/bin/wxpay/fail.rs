@@ -59,8 +59,12 @@ impl From<Error> for Fail {
         let mut message = e.to_string();
         let mut cause = std::error::Error::source(&e);
         while let Some(c) = cause {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
+            // A message that already quotes its cause (an io error's text) is not repeated.
+            let text = c.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
             cause = c.source();
         }
         Self { code, message }

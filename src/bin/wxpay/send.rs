@@ -25,7 +25,7 @@ fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a 
 /// The chain for a dotted or slashed URI (or an absolute URL). The slashed form is a path as
 /// written, like `chain()` (an ID with capitals is kept); only the dotted form, a chain of
 /// PHP/JS property names, is normalized segment by segment like `.seg()`.
-fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
+pub(crate) fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
     if uri.contains('/') || !uri.contains('.') {
         client.chain(uri)
     } else {

@@ -150,17 +150,6 @@ fn media(args: &UploadArgs) -> Result<Media, Fail> {
     Ok(media)
 }
 
-/// The chain of a slashed URI (as written) or a dotted one (segment names, as the PHP/JS SDKs
-/// take them), like the request command's.
-fn chain(client: &Wechatpay, uri: &str) -> Chain {
-    if uri.contains('/') || !uri.contains('.') {
-        client.chain(uri)
-    } else {
-        uri.split('.')
-            .fold(client.chain(""), |c, piece| c.seg(piece))
-    }
-}
-
 /// Uploads and prints the answer.
 pub(crate) async fn run(args: &UploadArgs, global: &GlobalArgs) -> Result<(), Fail> {
     if args.uri.trim().trim_matches(['/', '.']).is_empty() {
@@ -178,7 +167,7 @@ pub(crate) async fn run(args: &UploadArgs, global: &GlobalArgs) -> Result<(), Fa
     }
     let session = Session::open(&args.client).await?;
     let result = async {
-        let response = chain(&session.client, &args.uri)
+        let response = crate::send::chain_for(&session.client, &args.uri)
             .post(options)
             .await
             .map_err(Fail::from)?;
