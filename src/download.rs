@@ -145,7 +145,8 @@ impl StreamingResponse {
     }
 
     /// Writes the rest of the body to `writer` (flushed at the end); returns the bytes written.
-    /// On error the output is incomplete: discard it.
+    /// On error the output is incomplete: discard it. A failure of `writer` itself is
+    /// [`TransportKind::Output`]; one of the connection, [`TransportKind::Io`].
     pub async fn write_to<W>(&mut self, writer: &mut W) -> Result<u64>
     where
         W: AsyncWrite + Unpin + ?Sized,
@@ -217,7 +218,7 @@ impl fmt::Debug for StreamingResponse {
 /// A failure writing to the caller's output.
 pub(crate) fn output_error(e: std::io::Error) -> Error {
     Error::transport_with_source(
-        TransportKind::Io,
+        TransportKind::Output,
         "writing the download to the output failed; discard the output",
         e,
     )

@@ -330,6 +330,9 @@ pub enum TransportKind {
     Io,
     /// The response body exceeded the configured limit.
     BodyTooLarge,
+    /// The response arrived but could not be written to the caller's output (a file, a
+    /// writer): the request went through, so the change it made (an order) may already exist.
+    Output,
 }
 
 /// An error answer of WeChat Pay (`{"code","message","detail"}` with status ≥ 400).
@@ -890,6 +893,7 @@ impl fmt::Display for TransportError {
             TransportKind::Timeout => "timed out",
             TransportKind::Io => "connection failed",
             TransportKind::BodyTooLarge => "response body too large",
+            TransportKind::Output => "the response could not be written",
         };
         write!(f, "transport error: {what}: {}", self.message)
     }

@@ -318,7 +318,7 @@ async fn bills_from_blocking_code_and_the_file_variant_on_a_failed_rename() {
     let e = bounded(wxpay.trade_bill(query).download_to_file(&target))
         .await
         .unwrap_err();
-    assert_eq!(e.transport_kind(), Some(TransportKind::Io), "{e:?}");
+    assert_eq!(e.transport_kind(), Some(TransportKind::Output), "{e:?}");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

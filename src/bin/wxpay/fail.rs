@@ -1,6 +1,6 @@
 //! A failure of a command: its exit status and its one-line message.
 
-use wechatpay_chain::{Error, ErrorKind};
+use wechatpay_chain::{Error, ErrorKind, TransportKind};
 
 /// A failure with its exit status and one-line message.
 #[derive(Debug)]
@@ -50,6 +50,7 @@ impl Fail {
 impl From<Error> for Fail {
     fn from(e: Error) -> Self {
         let code = match e.kind() {
+            ErrorKind::Transport(t) if t.kind == TransportKind::Output => EXIT_NOT_WRITTEN,
             ErrorKind::Transport(_) => 3,
             ErrorKind::Api(_) => 4,
             ErrorKind::Verify(_) => 5,
