@@ -15,9 +15,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
+mod certificates;
 mod config;
+mod crypto;
 mod fail;
 mod input;
+mod notification;
 mod output;
 mod send;
 mod session;
@@ -82,6 +85,15 @@ enum Command {
         #[arg(long)]
         bench: bool,
     },
+    /// Download, decrypt and verify the platform certificates; save each as DIR/wechatpay_<SERIAL>.pem.
+    #[command(after_help = certificates::EXAMPLES)]
+    Certificates(certificates::CertificatesArgs),
+    /// Verify and decrypt a saved notification (callback): --headers FILE --body FILE, or the raw request on stdin.
+    #[command(after_help = notification::EXAMPLES)]
+    Notification(notification::NotificationArgs),
+    /// Encrypt, decrypt, sign and verify by hand with the configured keys.
+    #[command(subcommand, after_help = crypto::EXAMPLES)]
+    Crypto(crypto::CryptoCommand),
 }
 
 fn run(cli: Cli) -> Result<(), Fail> {
@@ -104,6 +116,15 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
             bench,
         )),
+        Some(Command::Certificates(args)) => {
+            runtime.block_on(certificates::run(&args, cli.global.format))
+        }
+        Some(Command::Notification(args)) => {
+            runtime.block_on(notification::run(&args, cli.global.format))
+        }
+        Some(Command::Crypto(command)) => {
+            runtime.block_on(crypto::run(&command, cli.global.format))
+        }
         None => {
             let config = cli.request.client.config()?;
             let secrets = config.secrets();
