@@ -272,7 +272,7 @@ fn bad_input_and_configuration_are_exit_2() {
         let mut args: Vec<String> = ["notification", "--at", &at]
             .iter()
             .chain(extra)
-            .map(|s| s.to_string())
+            .map(ToString::to_string)
             .collect();
         args.extend(fixture_flags(key));
         args
@@ -353,7 +353,7 @@ fn an_unwritable_stdout_is_exit_6() {
         &at,
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(ToString::to_string)
     .collect();
     args.extend(fixture_flags(fixtures["apiv3_key"].as_str()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

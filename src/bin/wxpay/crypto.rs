@@ -9,7 +9,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
 use wechatpay_chain::{
-    ApiV3Key, Certificate, CryptoError, Encryptor, ErrorKind, KeyStore, PrivateKey, PublicKey,
+    ApiV3Key, Certificate, Clock as _, CryptoError, Encryptor, ErrorKind, KeyStore, PrivateKey,
+    PublicKey, SystemClock,
 };
 
 use crate::config::Config;
@@ -256,11 +257,9 @@ fn compute(command: &CryptoCommand, config: &Config) -> Result<Value, Fail> {
     }
 }
 
-/// The current Unix time.
+/// The current Unix time (which platform certificates are valid).
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemClock.now()
 }
 
 /// The platform key `id` usable now (the id compared in any letter case).
