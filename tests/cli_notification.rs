@@ -133,20 +133,15 @@ fn a_tampered_notification_is_exit_5_and_shows_no_plaintext() {
     assert_opened(&run_stdin(&["notification", "-c", &toml], &raw));
 }
 
-/// The fixture keys as flags (no config file): the keys the vectors were made with.
+/// The fixture platform keys (and APIv3 key) as flags: the keys the vectors were made with.
 fn fixture_flags(apiv3_key: Option<&str>) -> Vec<String> {
     let fixtures: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{FIXTURES}/fixtures.json")).unwrap(),
     )
     .unwrap();
     let s = |k: &str| fixtures[k].as_str().unwrap().to_string();
+    // No merchant id, serial or private key: opening a notification needs none.
     let mut flags = vec![
-        "--mchid".into(),
-        s("mchid"),
-        "--serial".into(),
-        s("merchant_serial"),
-        "--private-key".into(),
-        format!("{FIXTURES}/apiclient_key.pem"),
         "--public-key".into(),
         format!("{}={FIXTURES}/pub_key.pem", s("public_key_id")),
         "--certificate".into(),

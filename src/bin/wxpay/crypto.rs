@@ -3,20 +3,16 @@
 //! merchant key (fields encrypted to the merchant), AES-256-GCM with the APIv3 key, and
 //! RSA-SHA256 signatures with the merchant key or checked against a platform key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
-use wechatpay_chain::{
-    ApiV3Key, Certificate, Clock as _, CryptoError, Encryptor, ErrorKind, KeyStore, PrivateKey,
-    PublicKey, SystemClock,
-};
+use wechatpay_chain::{CryptoError, Encryptor, ErrorKind, KeyStore, PublicKey};
 
-use crate::config::Config;
 use crate::input::{read_capped, read_file_capped};
+use crate::keys::{now, KeyArgs, Keys};
 use crate::output::print;
-use crate::{ClientArgs, Fail, Format, EXIT_NOT_WRITTEN};
+use crate::{Fail, Format, EXIT_NOT_WRITTEN};
 
 /// The largest `@FILE` / `@-` input: 1 MiB (a message, a field, a ciphertext).
 const INPUT_CAP: u64 = 1024 * 1024;
@@ -43,30 +39,6 @@ Examples:
 Exit status: 0 done (verify: the signature is valid); 2 bad input or configuration (bad base64,
 no such key, wrong key); 5 verify: the signature is not valid, or decrypt --aead: the
 ciphertext did not authenticate; 6 stdout could not be written.";
-
-/// The keys a crypto command uses: no merchant id, serial or base URI (nothing is sent).
-/// No `Debug`: it holds the APIv3 key.
-#[derive(clap::Args)]
-pub(crate) struct KeyArgs {
-    /// Config file (TOML): private_key, public_keys, certificates, apiv3_key (other keys ignored).
-    #[arg(short, long, env = "WECHATPAY_CONFIG")]
-    config: Option<PathBuf>,
-    /// Use the sandbox's test keys (no configuration needed).
-    #[arg(long)]
-    sandbox: bool,
-    /// Merchant API private key file (PEM).
-    #[arg(long, env = "WECHATPAY_PRIVATE_KEY")]
-    private_key: Option<PathBuf>,
-    /// WeChat Pay public key ID=FILE (repeatable).
-    #[arg(long = "public-key", value_name = "ID=FILE")]
-    public_keys: Vec<String>,
-    /// Platform certificate file (repeatable).
-    #[arg(long = "certificate", value_name = "FILE")]
-    certificates: Vec<PathBuf>,
-    /// APIv3 key (prefer the environment variable to keep it out of shell history).
-    #[arg(long, env = "WECHATPAY_APIV3_KEY", hide_env_values = true)]
-    apiv3_key: Option<String>,
-}
 
 /// `wxpay crypto`.
 #[derive(clap::Subcommand)]
@@ -135,13 +107,9 @@ pub(crate) async fn run(command: &CryptoCommand, format: Format) -> Result<(), F
         | CryptoCommand::Sign { keys, .. }
         | CryptoCommand::Verify { keys, .. } => keys,
     };
-    let (config, sandbox) = keys.config().await?;
-    let secrets = config.secrets();
-    let value = compute(command, &config).map_err(|f| f.scrub(&secrets));
-    if let Some(sandbox) = sandbox {
-        sandbox.shutdown();
-    }
-    let value = value?;
+    let keys = keys.open().await?;
+    let value = compute(command, &keys).map_err(|f| f.scrub(&keys.secrets()))?;
+    drop(keys);
     print(&value, format)
         .map_err(|e| Fail::new(EXIT_NOT_WRITTEN, format!("cannot write to stdout: {e}")))?;
     if value.get("valid") == Some(&Value::Bool(false)) {
@@ -155,51 +123,12 @@ pub(crate) async fn run(command: &CryptoCommand, format: Format) -> Result<(), F
     Ok(())
 }
 
-impl KeyArgs {
-    /// The configuration: the sandbox's (`--sandbox`; the sandbox runs, holding its key
-    /// files, until it is shut down) or the config file, overridden by flags and the
-    /// environment.
-    async fn config(&self) -> Result<(Config, Option<SandboxHandle>), Fail> {
-        let args = ClientArgs {
-            config: self.config.clone(),
-            sandbox: self.sandbox,
-            mchid: None,
-            serial: None,
-            private_key: self.private_key.clone(),
-            public_keys: self.public_keys.clone(),
-            certificates: self.certificates.clone(),
-            apiv3_key: self.apiv3_key.clone(),
-            base_uri: None,
-        };
-        if !self.sandbox {
-            return Ok((args.config()?, None));
-        }
-        if self.config.is_some() {
-            return Err(Fail::input(
-                "--sandbox and -c exclude each other: use the sandbox's test keys or a config",
-            ));
-        }
-        let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
-        let args = ClientArgs {
-            config: Some(sandbox.config_toml_path()),
-            ..args
-        };
-        match args.config() {
-            Ok(config) => Ok((config, Some(sandbox))),
-            Err(fail) => {
-                sandbox.shutdown();
-                Err(fail)
-            }
-        }
-    }
-}
-
-fn compute(command: &CryptoCommand, config: &Config) -> Result<Value, Fail> {
+fn compute(command: &CryptoCommand, keys: &Keys) -> Result<Value, Fail> {
     match command {
         CryptoCommand::Encrypt { text, .. } => {
             let text = String::from_utf8(read_arg(text, "TEXT")?)
                 .map_err(|_| Fail::input("TEXT: not UTF-8 text"))?;
-            let store = key_store(config)?;
+            let store = keys.platform_keys()?;
             let (serial, key) = store.preferred(now()).ok_or_else(|| {
                 Fail::input("no usable platform key to encrypt to: configure --public-key ID=FILE, --certificate FILE, or [public_keys] in the config (-c)")
             })?;
@@ -216,7 +145,7 @@ fn compute(command: &CryptoCommand, config: &Config) -> Result<Value, Fail> {
         } => {
             let ciphertext = ciphertext_arg(ciphertext)?;
             let plain = if *aead {
-                let key = apiv3_key(config)?;
+                let key = keys.apiv3_key("decrypt --aead")?;
                 let nonce = nonce.as_deref().unwrap_or_default();
                 let aad = associated_data.as_deref().unwrap_or_default();
                 wechatpay_chain::crypto::aes_gcm_decrypt(
@@ -227,7 +156,7 @@ fn compute(command: &CryptoCommand, config: &Config) -> Result<Value, Fail> {
                 )
                 .map_err(crypto_fail)?
             } else {
-                let key = merchant_key(config)?;
+                let key = keys.private_key()?;
                 wechatpay_chain::crypto::oaep_decrypt(&key, &ciphertext).map_err(crypto_fail)?
             };
             let plaintext = String::from_utf8(plain)
@@ -236,7 +165,7 @@ fn compute(command: &CryptoCommand, config: &Config) -> Result<Value, Fail> {
         }
         CryptoCommand::Sign { message, .. } => {
             let message = read_arg(message, "MESSAGE")?;
-            let key = merchant_key(config)?;
+            let key = keys.private_key()?;
             let signature = key.sign_sha256(&message).map_err(Fail::from)?;
             Ok(json!({ "signature": base64::engine::general_purpose::STANDARD.encode(signature) }))
         }
@@ -250,16 +179,11 @@ fn compute(command: &CryptoCommand, config: &Config) -> Result<Value, Fail> {
                 .decode(signature.trim())
                 .map_err(|e| Fail::input(format!("--signature: not base64 ({e})")))?;
             let message = read_arg(message, "MESSAGE")?;
-            let store = key_store(config)?;
+            let store = keys.platform_keys()?;
             let key = platform_key(&store, serial.trim())?;
             Ok(json!({ "valid": key.verify_sha256(&message, &signature) }))
         }
     }
-}
-
-/// The current Unix time (which platform certificates are valid).
-fn now() -> i64 {
-    SystemClock.now()
 }
 
 /// The platform key `id` usable now (the id compared in any letter case).
@@ -277,45 +201,6 @@ fn platform_key(store: &KeyStore, id: &str) -> Result<PublicKey, Fail> {
                 if usable.is_empty() { "none".to_string() } else { usable.join(", ") }
             ))
         })
-}
-
-/// The configured platform keys: `[public_keys]` / `--public-key` and `[certificates]` /
-/// `--certificate`. Errors name the entry, never its path.
-fn key_store(config: &Config) -> Result<KeyStore, Fail> {
-    let store = KeyStore::new();
-    for (id, path) in &config.file.public_keys {
-        let key = PublicKey::from_pem_file(path).map_err(|e| {
-            Fail::from(e)
-                .scrub(&[path.display().to_string()])
-                .prefixed(&format!("public key {id}"))
-        })?;
-        store.insert_public_key(id, key);
-    }
-    for (name, path) in &config.file.certificates {
-        let cert = Certificate::from_pem_file(path).map_err(|e| {
-            Fail::from(e)
-                .scrub(&[path.display().to_string()])
-                .prefixed(&format!("certificate {name}"))
-        })?;
-        store.insert_certificate(cert);
-    }
-    Ok(store)
-}
-
-/// The configured APIv3 key.
-fn apiv3_key(config: &Config) -> Result<ApiV3Key, Fail> {
-    let key = config.file.apiv3_key.as_deref().ok_or_else(|| {
-        Fail::input("no APIv3 key configured: set apiv3_key in the config (-c), --apiv3-key or WECHATPAY_APIV3_KEY")
-    })?;
-    ApiV3Key::new(key)
-        .map_err(|_| Fail::input(format!("the APIv3 key must be 32 bytes, got {}", key.len())))
-}
-
-/// The configured merchant private key.
-fn merchant_key(config: &Config) -> Result<PrivateKey, Fail> {
-    config.private_key()?.ok_or_else(|| {
-        Fail::input("no private key configured; pass -c wxpay.toml, --private-key, or set WECHATPAY_PRIVATE_KEY (or use --sandbox)")
-    })
 }
 
 /// A crypto failure: a ciphertext that did not authenticate is exit 5, the rest is bad input

@@ -20,6 +20,7 @@ mod config;
 mod crypto;
 mod fail;
 mod input;
+mod keys;
 mod notification;
 mod output;
 mod send;

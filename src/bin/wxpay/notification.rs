@@ -11,9 +11,9 @@ use serde_json::json;
 use wechatpay_chain::notification;
 
 use crate::input::{read_capped, read_file_capped};
+use crate::keys::{now, KeyArgs};
 use crate::output::print;
-use crate::session::Session;
-use crate::{ClientArgs, Fail, Format, EXIT_NOT_WRITTEN};
+use crate::{Fail, Format, EXIT_NOT_WRITTEN};
 
 /// The largest notification read (headers file, body file, or the request on stdin): 1 MiB;
 /// a real one is a few KiB.
@@ -30,8 +30,9 @@ Examples:
   (Content-Length is honoured). headers.txt holds 'Name: value' lines, e.g.
     Wechatpay-Serial: PUB_KEY_ID_0119000001092025112200000000000001
   body.json is the body byte for byte (an added newline breaks the signature).
-  The config names the platform keys and the APIv3 key, e.g. in wxpay.toml:
-    apiv3_key = \"...\"   (or WECHATPAY_APIV3_KEY)
+  The keys: the platform keys and the APIv3 key (no merchant key needed), from the config
+  (wxpay.toml: [public_keys] / [certificates], apiv3_key = \"...\") or flags, e.g.
+    WECHATPAY_APIV3_KEY=... wxpay notification --public-key PUB_KEY_ID_...=pub_key.pem < request.http
 
 Exit status: 0 verified and decrypted (printed); 2 bad input or configuration (no APIv3 key,
 unreadable request, a body that is not a notification or does not decrypt); 5 the signature
@@ -50,9 +51,9 @@ pub(crate) struct NotificationArgs {
     /// earlier; the ±5 minute window applies around it).
     #[arg(long, value_name = "UNIX_SECONDS")]
     at: Option<i64>,
-    /// The platform keys and APIv3 key.
+    /// The platform keys and the APIv3 key.
     #[command(flatten)]
-    client: ClientArgs,
+    keys: KeyArgs,
 }
 
 /// Verifies, decrypts, prints.
@@ -68,17 +69,16 @@ pub(crate) async fn run(args: &NotificationArgs, format: Format) -> Result<(), F
             "the request on stdin",
         )?)?,
     };
-    let session = Session::open(&args.client).await?;
-    let secrets = session.secrets.clone();
-    let client = &session.client;
-    let key = client.apiv3_key().ok_or_else(|| {
-        Fail::input(
-            "no APIv3 key configured (the resource is encrypted with it): set apiv3_key in the config (-c), --apiv3-key or WECHATPAY_APIV3_KEY",
-        )
-    })?;
-    let now = args.at.unwrap_or_else(|| client.now());
-    let opened = notification::open(&headers, &body, client.key_store(), key, now)
+    let keys = args.keys.open().await?;
+    let secrets = keys.secrets();
+    let apiv3_key = keys
+        .apiv3_key("the resource is encrypted with it")
+        .map_err(|f| f.scrub(&secrets))?;
+    let store = keys.platform_keys()?;
+    let at = args.at.unwrap_or_else(now);
+    let opened = notification::open(&headers, &body, &store, &apiv3_key, at)
         .map_err(|e| Fail::from(e).scrub(&secrets))?;
+    drop(keys);
     let value = json!({
         "id": opened.id(),
         "event_type": opened.event_type(),
