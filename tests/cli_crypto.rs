@@ -400,3 +400,26 @@ fn an_unwritable_stdout_is_exit_6() {
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
     assert!(last_line(&out).contains("cannot write to stdout"));
 }
+
+#[test]
+fn every_new_command_documents_examples_and_exit_statuses() {
+    for command in [
+        &["certificates"][..],
+        &["notification"],
+        &["crypto"],
+        &["crypto", "encrypt"],
+        &["crypto", "decrypt"],
+        &["crypto", "sign"],
+        &["crypto", "verify"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("Examples:") && help.contains("Exit status"),
+            "{args:?}: {help}"
+        );
+    }
+}

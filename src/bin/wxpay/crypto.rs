@@ -40,12 +40,54 @@ Exit status: 0 done (verify: the signature is valid); 2 bad input or configurati
 no such key, wrong key); 5 verify: the signature is not valid, or decrypt --aead: the
 ciphertext did not authenticate; 6 stdout could not be written.";
 
+/// Examples for `wxpay crypto encrypt --help`.
+const ENCRYPT_EXAMPLES: &str = "\
+Examples:
+  wxpay crypto encrypt --sandbox 张三
+  wxpay crypto encrypt -c wxpay.toml @phone.txt
+      {\"ciphertext\":\"...\",\"wechatpay_serial\":\"PUB_KEY_ID_...\"}: put the ciphertext in the body
+      and send the serial as the request's Wechatpay-Serial header (wxpay ... -H 'Wechatpay-Serial: ...').
+
+Config (wxpay.toml): [public_keys] PUB_KEY_ID_... = \"pub_key.pem\", or [certificates].
+Exit status: 0 encrypted; 2 no platform key, unreadable or too long text; 6 stdout not written.";
+
+/// Examples for `wxpay crypto decrypt --help`.
+const DECRYPT_EXAMPLES: &str = "\
+Examples:
+  wxpay crypto decrypt -c wxpay.toml @field.txt
+  wxpay crypto decrypt -c wxpay.toml --aead --nonce NONCE --associated-data transaction CIPHERTEXT
+
+Config (wxpay.toml): private_key = \"apiclient_key.pem\"; apiv3_key (or WECHATPAY_APIV3_KEY) for --aead.
+Exit status: 0 decrypted; 2 bad base64 or nonce, no such key, or a field for another key;
+5 --aead: the ciphertext did not authenticate; 6 stdout not written.";
+
+/// Examples for `wxpay crypto sign --help`.
+const SIGN_EXAMPLES: &str = "\
+Examples:
+  printf 'POST\\n/v3/payscore/partner/servicepayondeliveryorder\\n1763780000\\nNONCE\\n{}\\n' | wxpay crypto sign --sandbox @-
+  wxpay crypto sign -c wxpay.toml @message.txt
+
+Config (wxpay.toml): private_key = \"apiclient_key.pem\". The message is signed byte for byte.
+Exit status: 0 signed; 2 no private key or unreadable message; 6 stdout not written.";
+
+/// Examples for `wxpay crypto verify --help`.
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  wxpay crypto verify -c wxpay.toml --serial PUB_KEY_ID_0119000001092025112200000000000001 --signature B64 @message.txt
+  wxpay crypto verify --sandbox --serial PUB_KEY_ID_0119000001092025112200000000000001 --signature B64 @-
+
+The message of a response or notification: Wechatpay-Timestamp, Wechatpay-Nonce and the body,
+each followed by a newline.
+Exit status: 0 valid ({\"valid\":true}); 2 bad base64 or no key with that serial; 5 not valid
+({\"valid\":false}); 6 stdout not written.";
+
 /// `wxpay crypto`.
 #[derive(clap::Subcommand)]
 pub(crate) enum CryptoCommand {
     /// RSA-OAEP encrypt a sensitive field to the preferred platform key (the WeChat Pay public
     /// key, else the newest platform certificate); prints the ciphertext and the key's id for
     /// the request's Wechatpay-Serial header.
+    #[command(after_help = ENCRYPT_EXAMPLES)]
     Encrypt {
         /// The text: TEXT, @FILE or @- (stdin).
         #[arg(value_name = "TEXT|@FILE|@-")]
@@ -56,6 +98,7 @@ pub(crate) enum CryptoCommand {
     },
     /// Decrypt a field the platform RSA-OAEP encrypted to the merchant key, or with --aead an
     /// AES-256-GCM ciphertext under the APIv3 key (notification resources, certificates).
+    #[command(after_help = DECRYPT_EXAMPLES)]
     Decrypt {
         /// The base64 ciphertext: CIPHERTEXT, @FILE or @- (stdin).
         #[arg(value_name = "CIPHERTEXT|@FILE|@-")]
@@ -74,6 +117,7 @@ pub(crate) enum CryptoCommand {
         keys: KeyArgs,
     },
     /// Sign a message with the merchant key (RSA-SHA256): prints the base64 signature.
+    #[command(after_help = SIGN_EXAMPLES)]
     Sign {
         /// The message: MESSAGE, @FILE or @- (stdin).
         #[arg(value_name = "MESSAGE|@FILE|@-")]
@@ -83,6 +127,7 @@ pub(crate) enum CryptoCommand {
         keys: KeyArgs,
     },
     /// Check an RSA-SHA256 signature against the platform key with that serial or id.
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify {
         /// The platform certificate serial or WeChat Pay public key id.
         #[arg(long, value_name = "ID")]
