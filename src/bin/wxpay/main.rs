@@ -86,7 +86,7 @@ enum Command {
         #[arg(long)]
         bench: bool,
     },
-    /// Download, decrypt and verify the platform certificates; save each as DIR/wechatpay_<SERIAL>.pem.
+    /// Download, decrypt and verify the platform certificates; save each as DIR/wechatpay_SERIAL.pem.
     #[command(after_help = certificates::EXAMPLES)]
     Certificates(certificates::CertificatesArgs),
     /// Verify and decrypt a saved notification (callback): --headers FILE --body FILE, or the raw request on stdin.
