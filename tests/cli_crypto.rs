@@ -7,7 +7,7 @@
 
 mod cli_util;
 
-use cli_util::{last_line, run, run_stdin, run_stdout_full, text, Served, TempDir};
+use cli_util::{last_line, run, run_env, run_stdin, run_stdout_full, text, Served, TempDir};
 use serde_json::Value;
 use wechatpay_chain::PrivateKey;
 
@@ -152,6 +152,30 @@ fn decrypt_opens_the_oaep_and_aes_gcm_vectors() {
         ]);
         assert_eq!(out["plaintext"], case["plaintext"], "{case}");
     }
+}
+
+#[test]
+fn sandbox_keys_are_not_replaced_by_the_environment() {
+    // The first AES-GCM vector is under the fixture (= sandbox) APIv3 key.
+    let case = &vectors()["aes_gcm"][0];
+    let s = |k: &str| case[k].as_str().unwrap();
+    assert_eq!(s("key"), fixtures()["apiv3_key"].as_str().unwrap());
+    let args = [
+        "crypto",
+        "decrypt",
+        "--sandbox",
+        "--aead",
+        "--nonce",
+        s("nonce"),
+        "--associated-data",
+        s("aad"),
+        s("ciphertext"),
+    ];
+    let out = run_env(
+        &args,
+        &[("WECHATPAY_APIV3_KEY", "WrongApiV3Key0123456789abcdefXYZ")],
+    );
+    assert_eq!(json_of(&out, &args)["plaintext"], case["plaintext"]);
 }
 
 #[test]
@@ -396,9 +420,37 @@ fn verify_checks_the_response_signature_vectors() {
 #[test]
 fn an_unwritable_stdout_is_exit_6() {
     let key = fixture("apiclient_key.pem");
-    let out = run_stdout_full(&["crypto", "sign", "--private-key", &key, "hello"]);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
-    assert!(last_line(&out).contains("cannot write to stdout"));
+    let signed = ok(&["crypto", "sign", "--private-key", &key, "hello"]);
+    let signature = signed["signature"].as_str().unwrap();
+    let merchant_cert = fixture("apiclient_cert.pem");
+    let serial = fixtures()["merchant_serial"].as_str().unwrap().to_string();
+    let ciphertext = ok(&["crypto", "encrypt", "--certificate", &merchant_cert, "x"])["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [
+        &["crypto", "sign", "--private-key", &key, "hello"][..],
+        &["crypto", "encrypt", "--sandbox", "hello"],
+        &["crypto", "decrypt", "--private-key", &key, &ciphertext],
+        &[
+            "crypto",
+            "verify",
+            "--certificate",
+            &merchant_cert,
+            "--serial",
+            &serial,
+            "--signature",
+            signature,
+            "hello",
+        ],
+    ] {
+        let out = run_stdout_full(args);
+        assert_eq!(out.status.code(), Some(6), "{args:?}: {}", text(&out));
+        assert!(
+            last_line(&out).contains("cannot write to stdout"),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

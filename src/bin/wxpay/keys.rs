@@ -18,8 +18,8 @@ pub(crate) struct KeyArgs {
     /// Config file (TOML): private_key, public_keys, certificates, apiv3_key (other keys ignored).
     #[arg(short, long, env = "WECHATPAY_CONFIG")]
     config: Option<PathBuf>,
-    /// Use the sandbox's test keys (no configuration needed).
-    #[arg(long, conflicts_with = "config")]
+    /// Use the sandbox's test keys (no configuration needed; the other key settings are ignored).
+    #[arg(long)]
     sandbox: bool,
     /// Merchant API private key file (PEM).
     #[arg(long, env = "WECHATPAY_PRIVATE_KEY")]
@@ -64,9 +64,18 @@ impl KeyArgs {
             });
         }
         let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
+        // Like `--sandbox` of the other commands: the sandbox's keys only, nothing from the
+        // environment (a WECHATPAY_APIV3_KEY must not replace the sandbox's).
         let args = ClientArgs {
             config: Some(sandbox.config_toml_path()),
-            ..args
+            sandbox: true,
+            mchid: None,
+            serial: None,
+            private_key: None,
+            public_keys: Vec::new(),
+            certificates: Vec::new(),
+            apiv3_key: None,
+            base_uri: None,
         };
         // On an error the handle is dropped here, which shuts the sandbox down.
         let config = args.config()?;

@@ -4,6 +4,7 @@
 //! Fails closed: the signature is checked first (`wechatpay_chain::notification::open`), and
 //! nothing of the body is printed unless it verified and decrypted.
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -63,6 +64,11 @@ pub(crate) async fn run(args: &NotificationArgs, format: Format) -> Result<(), F
             parse_headers_file(h)?,
             read_file_capped(b, NOTIFICATION_CAP, "the body file (--body)")?,
         ),
+        _ if std::io::stdin().is_terminal() => {
+            return Err(Fail::input(
+                "no notification given: pipe the raw request on stdin (wxpay notification < request.http) or pass --headers FILE --body FILE",
+            ))
+        }
         _ => parse_request(&read_capped(
             std::io::stdin().lock(),
             NOTIFICATION_CAP,
