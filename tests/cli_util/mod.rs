@@ -273,7 +273,27 @@ impl Drop for Served {
     }
 }
 
-/// Runs `wxpay args` with stdout on `/dev/full` (every write fails), bounded by [`RUN_LIMIT`].
+/// Runs `wxpay args` with `input` on stdin, bounded by [`RUN_LIMIT`].
+pub(crate) fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = command(args, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wxpay");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // A thread of its own: wxpay may stop reading early (a cap, an error).
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = wait_bounded(child, &format!("wxpay {args:?} < input"));
+    let _ = writer.join();
+    out
+}
+
+/// Runs `wxpay args` with stdout on `/dev/full` (every write fails), bounded by [`RUN_LIMIT`];
+/// stdout of the result is empty.
 pub(crate) fn run_stdout_full(args: &[&str]) -> Output {
     let full = std::fs::OpenOptions::new()
         .write(true)
@@ -303,4 +323,59 @@ pub(crate) fn recorded(served: &Served) -> Vec<Value> {
 pub(crate) fn inject(served: &Served, fault: &str) {
     let (status, body) = served.control("POST", "/_sandbox/faults", fault);
     assert_eq!(status, 200, "{fault}: {body}");
+}
+
+/// Accepts one HTTP/1.1 request on a loopback port and keeps its bytes exactly as received
+/// (head and `Content-Length` body), answering `204`: a notification receiver that saves
+/// what it got. `url()` is its `notify_url`, `take()` waits for the request.
+pub(crate) struct Capture {
+    url: String,
+    received: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Capture {
+    pub(crate) fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/notify", listener.local_addr().unwrap());
+        let (tx, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            stream.set_read_timeout(Some(RUN_LIMIT)).unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => raw.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            let _ = tx.send(raw);
+        });
+        Self { url, received }
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The request as received.
+    pub(crate) fn take(&self) -> Vec<u8> {
+        self.received
+            .recv_timeout(RUN_LIMIT)
+            .expect("the notification arrived")
+    }
 }

@@ -16,11 +16,15 @@
 
 mod args;
 mod bill;
+mod certificates;
 mod completions;
 mod config;
+mod crypto;
 mod endpoints;
 mod fail;
 mod input;
+mod keys;
+mod notification;
 mod output;
 mod send;
 mod session;
@@ -108,6 +112,15 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Download, decrypt and verify the platform certificates; save each as DIR/wechatpay_SERIAL.pem.
+    #[command(after_help = certificates::EXAMPLES)]
+    Certificates(certificates::CertificatesArgs),
+    /// Verify and decrypt a saved notification (callback): --headers FILE --body FILE, or the raw request on stdin.
+    #[command(after_help = notification::EXAMPLES)]
+    Notification(notification::NotificationArgs),
+    /// Encrypt, decrypt, sign and verify by hand with the configured keys.
+    #[command(subcommand, after_help = crypto::EXAMPLES)]
+    Crypto(crypto::CryptoCommand),
 }
 
 fn run(cli: Cli) -> Result<(), Fail> {
@@ -136,6 +149,15 @@ fn run(cli: Cli) -> Result<(), Fail> {
             endpoints::run(filter.as_deref(), method.as_deref(), cli.global.format)
         }
         Some(Command::Completions { shell }) => completions::run(shell),
+        Some(Command::Certificates(args)) => {
+            runtime.block_on(certificates::run(&args, cli.global.format))
+        }
+        Some(Command::Notification(args)) => {
+            runtime.block_on(notification::run(&args, cli.global.format))
+        }
+        Some(Command::Crypto(command)) => {
+            runtime.block_on(crypto::run(&command, cli.global.format))
+        }
         None => {
             let config = cli.request.client.config()?;
             let secrets = config.secrets();
