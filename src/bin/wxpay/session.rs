@@ -7,7 +7,6 @@ use wechatpay_chain::Wechatpay;
 use crate::{ClientArgs, Fail};
 
 /// A configured client, and the sandbox behind it when `--sandbox` was given.
-#[allow(dead_code)] // until the subcommands that call the API use it
 pub(crate) struct Session {
     /// Signs, sends and verifies.
     pub(crate) client: Wechatpay,
@@ -16,7 +15,6 @@ pub(crate) struct Session {
     sandbox: Option<SandboxHandle>,
 }
 
-#[allow(dead_code)]
 impl Session {
     /// The client of `args`: the sandbox's with `--sandbox` (announced on stderr), else one
     /// built from the config file, flags and environment, which must name a private key.
@@ -48,11 +46,6 @@ impl Session {
             secrets,
             sandbox: None,
         })
-    }
-
-    /// The in-process sandbox, with `--sandbox`.
-    pub(crate) fn sandbox(&self) -> Option<&SandboxHandle> {
-        self.sandbox.as_ref()
     }
 }
 

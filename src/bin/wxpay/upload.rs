@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use wechatpay_chain::{Chain, Media, Options, Wechatpay};
+use wechatpay_chain::{Media, Options};
 
 use crate::input::{read_file_capped, CONFIG_CAP};
 use crate::session::Session;
