@@ -120,7 +120,13 @@ pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET
 pub use response::Response;
 pub use signer::{Clock, FixedClock, FixedNonce, NonceSource, RandomNonce, Sign, SystemClock};
 
-pub use http::{Method, StatusCode};
+// The `http` and `bytes` types that appear in public signatures, so that callers need not
+// depend on those crates (or match their versions) to name them; `http` and `bytes`
+// themselves for the rest (`http::Request` of a custom `Transport`, `http::Response` of a
+// notification `Reply`).
+pub use bytes::{self, Bytes};
+pub use http::header::{HeaderMap, HeaderName, HeaderValue};
+pub use http::{self, Method, StatusCode, Uri, Version};
 pub use serde_json::{json, Value};
 
 #[cfg(doctest)]
