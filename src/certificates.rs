@@ -1,4 +1,4 @@
-//! Platform certificates (protocol §5): download `GET /v3/certificates`, decrypt each
+//! Platform certificates: download `GET /v3/certificates`, decrypt each
 //! `encrypt_certificate` with the APIv3 key, verify the download itself, and load the
 //! certificates into the client's [`KeyStore`]; refresh them in the background or when a
 //! response names a serial the store does not know.

@@ -364,7 +364,9 @@ impl ApiError {
     }
 }
 
-/// Why a response or notification failed verification (protocol §2). Each case is distinct.
+/// Why a response or notification failed verification (checked in order: headers present and
+/// single, not a signature probe, signature type, clock within 300 s, known key, RSA
+/// signature). Each case is distinct.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {

@@ -1,7 +1,7 @@
 //! Media uploads (`v3/merchant/media/upload`, `…/video_upload`, `v3/marketing/favor/media/
 //! image-upload`, `v3/merchant-service/images/upload`, …): a `multipart/form-data` body with a
 //! `meta` part (`{"filename","sha256"}`) and a `file` part, where the **signed body is the meta
-//! JSON**, byte for byte as sent in the `meta` part (protocol.md §5).
+//! JSON**, byte for byte as sent in the `meta` part (`sha256`: lower-case hex of the file).
 //!
 //! [`Media`] holds the file and its meta, serialized once; [`Options::upload`](crate::Options::upload)
 //! puts it on any chain form (methods, `chain("…")`, indexing) and any verb that carries a body.

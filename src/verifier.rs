@@ -1,4 +1,4 @@
-//! Response and notification verification (protocol §2) as pure functions over
+//! Response and notification verification as pure functions over
 //! (status, path, headers, body bytes, now, keys). Fails closed: anything unexpected is an error.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -77,7 +77,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Ver
     optional_header(headers, name)?.ok_or(VerifyError::MissingHeader(name))
 }
 
-/// Checks the `Wechatpay-*` headers and the signature over `body` (protocol §2 steps 2–8).
+/// Checks the `Wechatpay-*` headers (present, not a `WECHATPAY/SIGNTEST/` probe, signature
+/// type, clock within 300 s, known serial) and the RSA signature over `body`.
 /// Shared by responses and notifications. Each header of [`SIGNED_HEADERS`] may appear at most
 /// once ([`VerifyError::DuplicateHeader`]) and must be visible ASCII
 /// ([`VerifyError::InvalidHeader`]).

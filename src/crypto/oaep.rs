@@ -1,4 +1,4 @@
-//! RSAES-OAEP with SHA-1 and MGF1-SHA-1, empty label (protocol §5): the cipher of sensitive
+//! RSAES-OAEP with SHA-1 and MGF1-SHA-1, empty label: the cipher of sensitive
 //! fields (names, phone numbers, ID and bank card numbers). Encrypt with a platform key
 //! ([`PublicKey`]), decrypt with the merchant key ([`PrivateKey`]); ciphertexts are standard
 //! base64 (with padding).
