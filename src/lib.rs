@@ -26,6 +26,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Coming from the PHP or JS SDK? The [porting guide](guide) shows each of their usage
+//! sections beside the Rust code that replaces it, and what behaves differently.
+//!
 //! ## Chain rules
 //!
 //! Segments given by name are normalized ([`normalize_segment`]): `sendPendingmessage` →
@@ -88,6 +91,7 @@ mod client;
 pub mod crypto;
 pub mod download;
 mod error;
+pub mod guide;
 mod keys;
 pub mod media;
 pub mod notification;
