@@ -111,16 +111,19 @@ impl ClientInner {
 
 /// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone; clones share connections.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> wechatpay_chain::Result<()> {
 /// use wechatpay_chain::{PrivateKey, PublicKey, Wechatpay};
+/// # let path = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
 ///
 /// let wxpay = Wechatpay::builder()
 ///     .mchid("1900000109")
 ///     .serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16")
-///     .private_key(PrivateKey::from_pem_file("apiclient_key.pem")?)
-///     .public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file("pub_key.pem")?)
+///     .private_key(PrivateKey::from_pem_file(path("apiclient_key.pem"))?)
+///     .public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file(path("pub_key.pem"))?)
 ///     .build()?;
+/// let clone = wxpay.clone(); // cheap: clones share the keys and the connection pool
+/// assert_eq!(clone.mchid(), "1900000109");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
