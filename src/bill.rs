@@ -17,8 +17,12 @@
 //! From blocking code (feature `blocking`), wait for the file variant:
 //! `wechatpay_chain::blocking::wait(wxpay.trade_bill(query).download_to_file(path))`.
 //!
-//! ```no_run
-//! # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+//! ```
+//! # #[cfg(feature = "sandbox")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> wechatpay_chain::Result<()> {
+//! # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+//! # let wxpay = sandbox.client()?;
 //! use wechatpay_chain::Options;
 //!
 //! // PHP: $res = $instance->v3->bill->tradebill->get(['query' => ['bill_date' => '2026-11-30', 'tar_type' => 'GZIP']]);
@@ -29,9 +33,17 @@
 //! //      const res = await wxpay.v3.billdownload.file.get({ params: new URL(data.download_url).searchParams, responseType: 'arraybuffer' });
 //! //      // then zlib.gunzipSync(res.data) and Hash.sha1(...) === data.hash_value yourself
 //! let query = Options::new().query("bill_date", "2026-11-30").query("tar_type", "GZIP");
-//! let bill = wxpay.trade_bill(query).download_to_file("trade-2026-11-30.csv").await?;
-//! println!("{} bytes, SHA-1 {}", bill.bytes, bill.sha1);
+//! # let dir = std::env::temp_dir().join(format!("wechatpay-bill-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! # let path = dir.join("trade-2026-11-30.csv");
+//! let bill = wxpay.trade_bill(query).download_to_file(&path).await?;
+//! assert_eq!(bill.bytes, std::fs::metadata(&path).unwrap().len()); // only a bill that passed
+//! assert_eq!(bill.sha1.len(), 40);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # sandbox.shutdown();
 //! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
 //! ```
 
 use std::io::Write as _;

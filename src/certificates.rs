@@ -1,4 +1,4 @@
-//! Platform certificates (protocol §5): download `GET /v3/certificates`, decrypt each
+//! Platform certificates: download `GET /v3/certificates`, decrypt each
 //! `encrypt_certificate` with the APIv3 key, verify the download itself, and load the
 //! certificates into the client's [`KeyStore`]; refresh them in the background or when a
 //! response names a serial the store does not know.
@@ -27,6 +27,34 @@
 //! Merchants that only have a WeChat Pay public key (every merchant registered since 2024-Q3)
 //! have no platform certificates: the platform answers `404 RESOURCE_NOT_EXISTS`, reported as
 //! [`ConfigError::NoPlatformCertificates`].
+//!//!
+//! ```
+//! # #[cfg(feature = "sandbox")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> wechatpay_chain::Result<()> {
+//! use wechatpay_chain::sandbox::Sandbox;
+//! use wechatpay_chain::{ConfigError, ErrorKind};
+//!
+//! let sandbox = Sandbox::builder().start().await?;
+//! let wxpay = sandbox.client()?;
+//! // PHP: composer exec CertificateDownloader.php -- -k $apiv3Key -m $mchid -f $keyFile -s $serial -o $dir
+//! // JS:  wxpay crt -m $mchid -s $serial -f $keyFile -k $apiv3Key -o $dir
+//! let certificates = wxpay.platform_certificates().download().await?;
+//! for certificate in &certificates {
+//!     // Already in the client's key store; `certificate.pem()` to keep a copy.
+//!     assert!(wxpay.key_store().ids().contains(&certificate.serial().to_string()));
+//! }
+//!
+//! // A merchant with only a WeChat Pay public key has no platform certificates.
+//! let public_key_only = Sandbox::builder().public_key_only().start().await?;
+//! let err = public_key_only.client()?.platform_certificates().download().await.unwrap_err();
+//! assert_eq!(err.kind(), &ErrorKind::Config(ConfigError::NoPlatformCertificates));
+//! # sandbox.shutdown();
+//! # public_key_only.shutdown();
+//! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

@@ -29,7 +29,8 @@ use crate::request::PreparedRequest;
 use crate::response::Response;
 use crate::template::{encode_literal_segment_cow, encode_simple};
 
-/// Normalizes a segment name given by name (PHP/JS property spelling), per spec §2.
+/// Normalizes a segment name given by name (PHP/JS property spelling): `_x_` / `$x$` → `{x}`,
+/// a leading capital lower-cased, every other capital `X` → `-x`.
 ///
 /// - `_name_` and `$name$` (length ≥ 3) become `{name}`, the inner name kept verbatim;
 /// - a `{…}` expression is kept verbatim;
@@ -256,7 +257,7 @@ impl Node {
         self.count += 1;
     }
 
-    /// Appends a declarative path (chain.md §1), an absolute URL, or nothing for `""`.
+    /// Appends a declarative path (kept as written), an absolute URL, or nothing for `""`.
     ///
     /// Pieces are paths as written: a `{…}` piece is a template expression, every other piece
     /// a literal kept verbatim (percent-encoded where a segment cannot carry a character).
@@ -508,7 +509,7 @@ impl Chain {
         self.with(encoded.len(), |n| n.push(&encoded))
     }
 
-    /// Appends a `/`-separated path **as written** (chain.md §1): `{…}` pieces are template
+    /// Appends a `/`-separated path **as written**: `{…}` pieces are template
     /// expressions; every other piece is kept verbatim — no case change, no `_x_`/`$x$`
     /// conversion — so an ID in the path (`…/out-trade-no/P123abcXYZ`) arrives exactly as
     /// written. Characters a segment cannot carry are percent-encoded; sub-delims, `:`, `@`

@@ -111,16 +111,19 @@ impl ClientInner {
 
 /// A WeChat Pay APIv3 client. `Clone + Send + Sync`, cheap to clone; clones share connections.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> wechatpay_chain::Result<()> {
 /// use wechatpay_chain::{PrivateKey, PublicKey, Wechatpay};
+/// # let path = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
 ///
 /// let wxpay = Wechatpay::builder()
 ///     .mchid("1900000109")
 ///     .serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16")
-///     .private_key(PrivateKey::from_pem_file("apiclient_key.pem")?)
-///     .public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file("pub_key.pem")?)
+///     .private_key(PrivateKey::from_pem_file(path("apiclient_key.pem"))?)
+///     .public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file(path("pub_key.pem"))?)
 ///     .build()?;
+/// let clone = wxpay.clone(); // cheap: clones share the keys and the connection pool
+/// assert_eq!(clone.mchid(), "1900000109");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -516,6 +519,33 @@ impl fmt::Debug for Wechatpay {
 /// Configures a [`Wechatpay`] client. Setters never fail and change nothing outside the
 /// builder; [`Builder::build`] checks the whole configuration, says what to fix, and only then
 /// adds the keys to the key store.
+//////
+/// ```
+/// use std::time::Duration;
+/// use wechatpay_chain::{ConfigError, ErrorKind, PrivateKey, PublicKey, Wechatpay};
+/// # fn main() -> wechatpay_chain::Result<()> {
+/// # let path = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+///
+/// // PHP: Builder::factory(['mchid' => …, 'serial' => …, 'privateKey' => …, 'certs' => [...]])
+/// // JS:  new Wechatpay({ mchid, serial, privateKey, certs, timeout: 5000 })
+/// let builder = Wechatpay::builder()
+///     .mchid("1900000109")
+///     .serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16")
+///     .private_key(PrivateKey::from_pem_file(path("apiclient_key.pem"))?)
+///     .public_key(
+///         "PUB_KEY_ID_0119000001092025112200000000000001",
+///         PublicKey::from_pem_file(path("pub_key.pem"))?,
+///     )
+///     .apiv3_key("TestOnlyApiV3Key0123456789abcdef")
+///     .timeout(Duration::from_secs(5));
+/// let wxpay = builder.build()?;
+/// assert_eq!(wxpay.mchid(), "1900000109");
+///
+/// // `build()` says what is missing or wrong.
+/// let err = Wechatpay::builder().serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16").build().unwrap_err();
+/// assert_eq!(err.kind(), &ErrorKind::Config(ConfigError::MissingMchid));
+/// # Ok(()) }
+/// ```
 #[must_use]
 pub struct Builder {
     mchid: Option<String>,

@@ -1,7 +1,8 @@
-//! AES-256-GCM with the APIv3 key (protocol §5): the cipher of notification resources and of
+//! AES-256-GCM with the APIv3 key: the cipher of notification resources and of
 //! downloaded platform certificates; and (feature `oaep`, on by default) RSA-OAEP for sensitive
 //! fields: [`oaep_encrypt`] and [`oaep_decrypt`] (on AWS-LC, whose RSA decryption is blinded
-//! and constant-time; `src/crypto/oaep.rs` says why not ring or the `rsa` crate).
+//! and constant-time: ring has no RSA encryption, and the `rsa` crate's decryption is open to
+//! the Marvin timing attack, RUSTSEC-2023-0071).
 //!
 //! The ciphertext is standard base64 (with padding) of `ciphertext || tag`, the tag being the
 //! last 16 bytes; the nonce is 12 bytes (WeChat Pay sends 12 ASCII characters) and the

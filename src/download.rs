@@ -14,16 +14,29 @@
 //! duration (an idle timeout, restarted per chunk), so a download of any size can take as
 //! long as it needs while a stalled one still fails with [`TransportKind::Timeout`].
 //!
-//! ```no_run
-//! # async fn demo(wxpay: wechatpay_chain::Wechatpay, download_url: &str) -> wechatpay_chain::Result<()> {
+//! ```
+//! # #[cfg(feature = "sandbox")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> wechatpay_chain::Result<()> {
+//! # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+//! # let wxpay = sandbox.client()?;
+//! # let apply: wechatpay_chain::Value = wxpay.v3().bill().tradebill()
+//! #     .get(wechatpay_chain::json!({"query": {"bill_date": "2026-11-30"}})).await?.json()?;
+//! # let download_url = apply["download_url"].as_str().unwrap();
+//! # let path = std::env::temp_dir().join(format!("wechatpay-download-doc-{}.csv", std::process::id()));
 //! // PHP: $instance->chain('{+download_url}')->get(['download_url' => $url, 'sink' => '/tmp/bill.csv']);
 //! // JS:  const res = await wxpay.v3.billdownload.file.get({ params, responseType: 'stream' });
 //! //      res.data.pipe(fs.createWriteStream('/tmp/bill.csv'));
-//! let mut file = tokio::fs::File::create("/tmp/bill.csv").await.expect("create");
+//! let mut file = tokio::fs::File::create(&path).await.expect("create");
 //! let mut download = wxpay.chain(download_url).download(()).await?;
 //! let bytes = download.write_to(&mut file).await?;
+//! assert_eq!(bytes, std::fs::metadata(&path).unwrap().len());
 //! // For bills prefer wechatpay_chain::bill, which also checks the SHA-1 and gunzips.
-//! # let _ = bytes; Ok(()) }
+//! # std::fs::remove_file(&path).unwrap();
+//! # sandbox.shutdown();
+//! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
 //! ```
 //!
 //! [`Chain::download`]: crate::Chain::download

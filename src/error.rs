@@ -26,6 +26,48 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// Match on [`Error::kind`]; `Display` is one line that says what happened and what to do, and
 /// [`source()`](std::error::Error::source) gives the underlying cause when there is one.
+//////
+/// ```
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> wechatpay_chain::Result<()> {
+/// # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+/// # let wxpay = sandbox.client()?;
+/// use wechatpay_chain::sandbox::Fault;
+/// use wechatpay_chain::{json, ChainError, ErrorKind, PrivateKey, VerifyError};
+///
+/// // PHP: catch (RequestException $e) { json_decode((string) $e->getResponse()->getBody(), true)['code'] }
+/// // JS:  catch (err) { err.response?.data?.code; err.code /* EV3_RES_HEADER_… */ }
+/// # let wrong_key = PrivateKey::from_pem_file(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pub_key_private.pem"))?;
+/// // A client signing with the wrong key: WeChat Pay answers `401 SIGN_ERROR`.
+/// let misconfigured = sandbox.client_builder().private_key(wrong_key).build()?;
+/// let err = misconfigured.v3().certificates().get(()).await.unwrap_err();
+/// if let Some(api) = err.api() {
+///     assert_eq!(api.code.as_deref(), Some("SIGN_ERROR"));
+///     assert!(api.local_message.is_some()); // the canonical message this client signed
+/// }
+///
+/// // Each kind of failure is its own case.
+/// sandbox.inject(Fault::WrongSignature);
+/// for outcome in [
+///     wxpay.v3().certificates().get(()).await,
+///     wxpay.chain("v3/pay/transactions/id/{transaction_id}").get(()).await,
+///     wxpay.chain("v3/certificates").get(json!({"timeout": 0.5, "mchid": "1900000109"})).await,
+/// ] {
+///     match outcome.unwrap_err().kind() {
+///         ErrorKind::Api(api) => panic!("WeChat Pay refused it: {:?}", api.code),
+///         ErrorKind::Verify(VerifyError::BadSignature) => {} // the answer was not WeChat Pay's
+///         ErrorKind::Chain(ChainError::MissingVariable(name)) => assert_eq!(name, "transaction_id"),
+///         ErrorKind::Chain(ChainError::UnusedOptions { .. }) => {} // `mchid` fills no variable
+///         ErrorKind::Transport(_) => {} // connect, TLS, timeout: see Error::is_timeout
+///         other => panic!("{other:?}"),
+///     }
+/// }
+/// # sandbox.shutdown();
+/// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
+/// ```
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -367,7 +409,9 @@ impl ApiError {
     }
 }
 
-/// Why a response or notification failed verification (protocol §2). Each case is distinct.
+/// Why a response or notification failed verification (checked in order: headers present and
+/// single, not a signature probe, signature type, clock within 300 s, known key, RSA
+/// signature). Each case is distinct.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {

@@ -358,6 +358,28 @@ impl StoredKey {
 
 /// Platform-side keys by id: WeChat Pay public keys (`PUB_KEY_ID_…`) and platform
 /// certificates (upper-case hex serial). Shared by the client and updatable while it runs.
+//////
+/// ```
+/// use std::sync::Arc;
+/// use wechatpay_chain::{Certificate, KeyStore, PublicKey};
+/// # fn main() -> wechatpay_chain::Result<()> {
+/// # let path = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+///
+/// // PHP/JS: the `certs` map, [$serialOrPublicKeyId => $key].
+/// let store = Arc::new(KeyStore::new());
+/// store.insert_public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file(path("pub_key.pem"))?);
+/// let certificate = Certificate::from_pem_file(path("wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem"))?;
+/// let now = certificate.not_before() + 1;
+/// store.insert_certificate(certificate);
+/// assert_eq!(store.ids().len(), 2);
+///
+/// // The request's `Wechatpay-Serial`: the public key when there is one.
+/// let (id, _key) = store.preferred(now).expect("a usable key");
+/// assert_eq!(id, "PUB_KEY_ID_0119000001092025112200000000000001");
+/// assert!(store.get("5157F09EFDC096DE15EBE81A47057A7232F1B8E1", now).is_some());
+/// // Share it with a client (`Builder::key_store`) to add keys while the client runs.
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 pub struct KeyStore {
     keys: RwLock<BTreeMap<String, StoredKey>>,

@@ -5,10 +5,20 @@
 //! from one parameter map, and send untyped JSON through one signer that verifies every
 //! response.
 //!
-//! ```no_run
-//! # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+//! ```
+//! # #[cfg(feature = "sandbox")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> wechatpay_chain::Result<()> {
+//! # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+//! # let wxpay = sandbox.client()?; // the embedded simulator (feature `sandbox`)
 //! use serde_json::json;
 //!
+//! # wxpay.v3().payscore().partner().servicepayondeliveryorder().post(json!({"json": {
+//! #     "out_order_no": "1234323JKHDFE1243252", "appid": "wxd678efh567hg6787", "sub_mchid": "1900000109",
+//! #     "service_id": "2002000000000558128851361561536", "service_introduction": "meal",
+//! #     "post_payments": [{"name": "meal", "amount": 40000, "count": 4}],
+//! #     "time_range": {"start_time": "OnAccept"}, "notify_url": "https://example.invalid/notify",
+//! #     "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "need_user_confirm": false}})).await?;
 //! // PHP: $instance->v3->payscore->partner->serviceorder->_out_order_no_->sendPendingmessage->post([...])
 //! let response = wxpay
 //!     .v3().payscore().partner().serviceorder()._out_order_no_().send_pendingmessage()
@@ -23,8 +33,14 @@
 //! let a = wxpay.chain("v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage");
 //! let b = &wxpay["v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage"];
 //! assert_eq!(&a, b);
+//! # sandbox.shutdown();
 //! # Ok(()) }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
 //! ```
+//!
+//! Coming from the PHP or JS SDK? The [porting guide](guide) shows each of their usage
+//! sections beside the Rust code that replaces it, and what behaves differently.
 //!
 //! ## Chain rules
 //!
@@ -88,6 +104,7 @@ mod client;
 pub mod crypto;
 pub mod download;
 mod error;
+pub mod guide;
 mod keys;
 pub mod media;
 pub mod notification;
@@ -120,7 +137,13 @@ pub use request::{PreparedRequest, BACKUP_BASE_URI, DEFAULT_BASE_URI, MAX_TARGET
 pub use response::Response;
 pub use signer::{Clock, FixedClock, FixedNonce, NonceSource, RandomNonce, Sign, SystemClock};
 
-pub use http::{Method, StatusCode};
+// The `http` and `bytes` types that appear in public signatures, so that callers need not
+// depend on those crates (or match their versions) to name them; `http` and `bytes`
+// themselves for the rest (`http::Request` of a custom `Transport`, `http::Response` of a
+// notification `Reply`).
+pub use bytes::{self, Bytes};
+pub use http::header::{HeaderMap, HeaderName, HeaderValue};
+pub use http::{self, Method, StatusCode, Uri, Version};
 pub use serde_json::{json, Value};
 
 #[cfg(doctest)]

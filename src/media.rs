@@ -1,7 +1,7 @@
 //! Media uploads (`v3/merchant/media/upload`, `…/video_upload`, `v3/marketing/favor/media/
 //! image-upload`, `v3/merchant-service/images/upload`, …): a `multipart/form-data` body with a
 //! `meta` part (`{"filename","sha256"}`) and a `file` part, where the **signed body is the meta
-//! JSON**, byte for byte as sent in the `meta` part (protocol.md §5).
+//! JSON**, byte for byte as sent in the `meta` part (`sha256`: lower-case hex of the file).
 //!
 //! [`Media`] holds the file and its meta, serialized once; [`Options::upload`](crate::Options::upload)
 //! puts it on any chain form (methods, `chain("…")`, indexing) and any verb that carries a body.
@@ -25,21 +25,32 @@ pub const MAX_MEDIA_LEN: usize = 16 * 1024 * 1024;
 /// A file to upload, with its `meta` JSON (`{"filename":…,"sha256":…}`, sha256 = lower-case
 /// hex of the file), serialized once: those bytes are both signed and sent.
 ///
-/// ```no_run
-/// # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+/// ```
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> wechatpay_chain::Result<()> {
+/// # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+/// # let wxpay = sandbox.client()?;
+/// # let path = std::env::temp_dir().join(format!("wechatpay-media-doc-{}.png", std::process::id()));
+/// # std::fs::write(&path, b"\x89PNG\r\n\x1a\n an image").unwrap();
 /// use wechatpay_chain::{Media, Options};
 ///
 /// // PHP: $media = new MediaUtil('/your/file/path/image.jpg');
 /// //      $instance->v3->merchant->media->upload->post(['body' => $media->getStream(),
 /// //          'headers' => ['Content-Type' => $media->getContentType()]]);
 /// // JS:  wxpay.v3.merchant.media.upload.post({meta, file}, {meta, headers: {'Content-Type': 'multipart/form-data'}})
-/// let media = Media::from_file("image.jpg")?;
+/// let media = Media::from_file(&path)?; // or Media::new("image.png", bytes)?
 /// let response = wxpay
 ///     .v3().merchant().media().upload()
 ///     .post(Options::new().upload(media))
 ///     .await?;
 /// let media_id = response.json::<serde_json::Value>()?["media_id"].clone();
+/// assert!(media_id.is_string());
+/// # std::fs::remove_file(&path).unwrap();
+/// # sandbox.shutdown();
 /// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Media {

@@ -1,4 +1,4 @@
-//! Notifications (callbacks, protocol §5): verify the `Wechatpay-*` headers over the raw body
+//! Notifications (callbacks): verify the `Wechatpay-*` headers over the raw body
 //! bytes exactly like a response (clock within 300 s, probe signatures refused, known serial,
 //! no duplicated header, RSA signature), then AES-256-GCM decrypt `resource` with the APIv3 key
 //! into a typed [`Notification`]; and the [`Reply`] to send back.

@@ -1,4 +1,4 @@
-//! Client-side pay signs (protocol §5): the parameter sets a front end passes to WeChat to pay a
+//! Client-side pay signs: the parameter sets a front end passes to WeChat to pay a
 //! prepaid order — JSAPI / mini-program (`wx.requestPayment`, `WeixinJSBridge`) and APP
 //! (OpenSDK `PayReq`) — signed RSASSA-PKCS1-v1_5 SHA-256 with the merchant key.
 //!

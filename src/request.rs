@@ -66,7 +66,7 @@ fn check_authority(uri: &str) -> Result<(), ChainError> {
     }
 }
 
-/// The APIv3-only guard (chain.md §7): `v2/…` is APIv2 (XML, another signature), refused
+/// The APIv3-only guard: `v2/…` is APIv2 (XML, another signature), refused
 /// whichever way it is spelled (`V2`, `%76%32`) or smuggled in (a base path, an absolute URL,
 /// a `{+x}` value). `path` is a request path; `base_len` the length of its base path prefix.
 fn check_apiv3_only(path: &str, base_len: usize) -> Result<()> {
@@ -245,7 +245,8 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue, ChainError> {
 /// a 414 or a reset; 8000 bytes keeps the whole line under 8 KiB.
 pub const MAX_TARGET_LEN: usize = 8000;
 
-/// The chain's path after resolving an absolute URL given through `{+name}` (chain.md §6).
+/// The chain's path after resolving an absolute URL given through `{+name}` (like Guzzle
+/// resolves PHP's `chain('{+download_url}')`: as an absolute reference, host checked).
 struct ResolvedPath {
     /// `scheme://authority` when the chain is absolute.
     origin: Option<String>,

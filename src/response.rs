@@ -10,6 +10,30 @@ use crate::error::{DecodeError, Error, Result};
 
 /// The answer of WeChat Pay. Returned by the verbs only after verification passed (or was
 /// explicitly skipped for that one request).
+//////
+/// ```
+/// # #[cfg(feature = "sandbox")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> wechatpay_chain::Result<()> {
+/// # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+/// # let wxpay = sandbox.client()?;
+/// use wechatpay_chain::{StatusCode, Value};
+///
+/// // PHP: $res = $instance->v3->certificates->get(); $res->getStatusCode(); json_decode((string) $res->getBody(), true)
+/// // JS:  const { status, headers, data } = await wxpay.v3.certificates.get();
+/// let response = wxpay.v3().certificates().get(()).await?;
+/// assert_eq!(response.status(), StatusCode::OK);
+/// assert!(response.request_id().is_some()); // quote it to WeChat Pay support
+/// let listing: Value = response.json()?; // or a serde type of yours
+/// assert!(listing["data"].is_array());
+/// assert!(response.text()?.starts_with('{'));
+/// let (status, headers, body) = response.into_parts();
+/// assert!(headers.contains_key("Wechatpay-Signature") && status.is_success() && !body.is_empty());
+/// # sandbox.shutdown();
+/// # Ok(()) }
+/// # #[cfg(not(feature = "sandbox"))]
+/// # fn main() {}
+/// ```
 #[derive(Clone)]
 pub struct Response {
     status: StatusCode,

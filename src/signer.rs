@@ -5,6 +5,32 @@
 //! inputs only ([`SigningParams`]: merchant id, serial, signer, timestamp, nonce), so the
 //! conformance vectors check them byte for byte. The client feeds it from its [`Clock`] and
 //! [`NonceSource`]; inject fixed ones to reproduce a signature exactly.
+//!//!
+//! ```
+//! use wechatpay_chain::signer::{canonical_request, sign_request, SigningParams};
+//! use wechatpay_chain::PrivateKey;
+//! # fn main() -> wechatpay_chain::Result<()> {
+//! # let merchant_key = PrivateKey::from_pem_file(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apiclient_key.pem"))?;
+//!
+//! // PHP: Rsa::sign(Formatter::request('POST', '/v3/pay/transactions/jsapi', $ts, $nonce, $body), $merchantKey)
+//! // JS:  Rsa.sign(Formatter.request('POST', '/v3/pay/transactions/jsapi', ts, nonce, body), merchantKey)
+//! let body = br#"{"appid":"wxd678efh567hg6787"}"#;
+//! let params = SigningParams::new(
+//!     "1900000109",
+//!     "3775B6A45ACD588826D15E583A95F5DD2A4B1A16",
+//!     &merchant_key, // or any `Sign`: a remote signer, an HSM
+//!     1763780000,
+//!     "G1TbFv8kX0eNqQ2aHzY5rWc3uJm7sLpD",
+//! );
+//! let signed = sign_request("POST", "/v3/pay/transactions/jsapi", body, &params)?;
+//! // Five lines, each ending in `\n`: method, target, timestamp, nonce, body.
+//! assert_eq!(signed.message, canonical_request("POST", "/v3/pay/transactions/jsapi", "1763780000", "G1TbFv8kX0eNqQ2aHzY5rWc3uJm7sLpD", body));
+//! assert!(signed.message.ends_with(b"}\n"));
+//! assert!(signed.authorization.starts_with(
+//!     "WECHATPAY2-SHA256-RSA2048 mchid=\"1900000109\",serial_no=\"3775B6A45ACD588826D15E583A95F5DD2A4B1A16\",timestamp=\"1763780000\","
+//! ));
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,5 +1,42 @@
-//! Response and notification verification (protocol §2) as pure functions over
+//! Response and notification verification as pure functions over
 //! (status, path, headers, body bytes, now, keys). Fails closed: anything unexpected is an error.
+//! The client runs them on every answer; call them yourself to check a saved answer, or in a
+//! service that verifies for others.
+//!//!
+//! ```
+//! use wechatpay_chain::signer::{canonical_response, sign_base64};
+//! use wechatpay_chain::verifier::{is_exempt, verify_response};
+//! use wechatpay_chain::{HeaderMap, HeaderValue, KeyStore, PrivateKey, PublicKey, VerifyError};
+//! # fn main() -> wechatpay_chain::Result<()> {
+//! # let path = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+//! # let platform_private_key = PrivateKey::from_pem_file(path("pub_key_private.pem"))?;
+//! let keys = KeyStore::new();
+//! keys.insert_public_key("PUB_KEY_ID_0119000001092025112200000000000001", PublicKey::from_pem_file(path("pub_key.pem"))?);
+//!
+//! // An answer as WeChat Pay signs it (here with the test key's private half).
+//! let (now, nonce, body) = (1763780000, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", br#"{"data":[]}"#);
+//! let signature = sign_base64(&platform_private_key, &canonical_response(&now.to_string(), nonce, body))?;
+//! let mut headers = HeaderMap::new();
+//! for (name, value) in [
+//!     ("Wechatpay-Timestamp", now.to_string()),
+//!     ("Wechatpay-Nonce", nonce.to_string()),
+//!     ("Wechatpay-Serial", "PUB_KEY_ID_0119000001092025112200000000000001".to_string()),
+//!     ("Wechatpay-Signature", signature),
+//! ] {
+//!     headers.insert(name, HeaderValue::from_str(&value).unwrap());
+//! }
+//!
+//! // PHP/JS: abs(time() - $ts) <= 300 && Rsa::verify(Formatter::response($ts, $nonce, $body), $signature, $certs[$serial])
+//! assert_eq!(verify_response(200, "/v3/certificates", &headers, body, now, &keys), Ok(()));
+//! assert_eq!(verify_response(200, "/v3/certificates", &headers, br#"{"data":[1]}"#, now, &keys), Err(VerifyError::BadSignature));
+//! assert!(matches!(verify_response(200, "/v3/certificates", &headers, body, now + 301, &keys), Err(VerifyError::Clock { .. })));
+//! headers.insert("Wechatpay-Signature", HeaderValue::from_static("WECHATPAY/SIGNTEST/abc"));
+//! assert_eq!(verify_response(200, "/v3/certificates", &headers, body, now, &keys), Err(VerifyError::SignatureProbe));
+//!
+//! // Bill files are not signed (the apply's digest covers them); nothing else is exempt.
+//! assert!(is_exempt("/v3/billdownload/file") && !is_exempt("/v3/bill/tradebill"));
+//! # Ok(()) }
+//! ```
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -77,7 +114,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Ver
     optional_header(headers, name)?.ok_or(VerifyError::MissingHeader(name))
 }
 
-/// Checks the `Wechatpay-*` headers and the signature over `body` (protocol §2 steps 2–8).
+/// Checks the `Wechatpay-*` headers (present, not a `WECHATPAY/SIGNTEST/` probe, signature
+/// type, clock within 300 s, known serial) and the RSA signature over `body`.
 /// Shared by responses and notifications. Each header of [`SIGNED_HEADERS`] may appear at most
 /// once ([`VerifyError::DuplicateHeader`]) and must be visible ASCII
 /// ([`VerifyError::InvalidHeader`]).

@@ -1,4 +1,4 @@
-//! RSAES-OAEP with SHA-1 and MGF1-SHA-1, empty label (protocol §5): the cipher of sensitive
+//! RSAES-OAEP with SHA-1 and MGF1-SHA-1, empty label: the cipher of sensitive
 //! fields (names, phone numbers, ID and bank card numbers). Encrypt with a platform key
 //! ([`PublicKey`]), decrypt with the merchant key ([`PrivateKey`]); ciphertexts are standard
 //! base64 (with padding).
@@ -241,8 +241,12 @@ impl Wechatpay {
     ///
     /// Fails with [`CryptoError::NoPlatformKey`] when no platform key is usable.
     ///
-    /// ```no_run
-    /// # async fn demo(wxpay: wechatpay_chain::Wechatpay) -> wechatpay_chain::Result<()> {
+    /// ```
+    /// # #[cfg(feature = "sandbox")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+    /// # let wxpay = sandbox.client()?;
     /// use wechatpay_chain::json;
     ///
     /// // PHP: $name = Rsa::encrypt('张三', $platformPublicKeyInstance);
@@ -255,8 +259,12 @@ impl Wechatpay {
     ///     "appid": "wx8888888888888888", "type": "MERCHANT_ID", "account": "86693852",
     ///     "relation_type": "STORE", "name": enc.encrypt("张三")?,
     /// });
+    /// // The sandbox decrypts `name` with the key `Wechatpay-Serial` names, as the platform does.
     /// wxpay.chain("v3/profitsharing/receivers/add").post(enc.options().json(body)).await?;
+    /// # sandbox.shutdown();
     /// # Ok(()) }
+    /// # #[cfg(not(feature = "sandbox"))]
+    /// # fn main() {}
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "oaep")))]
     pub fn encryptor(&self) -> Result<Encryptor> {

@@ -1,4 +1,4 @@
-//! The answer a notification listener sends back (surface §4): success is `204 No Content`
+//! The answer a notification listener sends back: success is `204 No Content`
 //! (WeChat Pay accepts 200 or 204 with no body); failure is a 4xx/5xx with
 //! `{"code":"FAIL","message":…}`, after which WeChat Pay delivers the notification again.
 

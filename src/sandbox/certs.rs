@@ -118,7 +118,7 @@ fn is_certificates(path: &str) -> bool {
 }
 
 /// `GET /v3/certificates`: every platform certificate encrypted with the APIv3 key
-/// (protocol §5), or `404 RESOURCE_NOT_EXISTS` for a public-key-only merchant. Counted.
+/// (AES-256-GCM, like a notification resource), or `404 RESOURCE_NOT_EXISTS` for a public-key-only merchant. Counted.
 pub(crate) fn listing(state: &State) -> Reply {
     let certs = &state.certs;
     certs.downloads.fetch_add(1, Ordering::SeqCst);

@@ -257,7 +257,7 @@ impl SandboxKeys {
     /// keys also `fixtures.json`, the platform's private keys and the merchant certificate, so
     /// that `dir` is a keys folder [`SandboxKeys::from_dir`] loads.
     ///
-    /// The TOML names files relative to its folder (surface §5); the JSON, meant for clients
+    /// The TOML names files relative to its folder, as `wxpay --config` reads them; the JSON, meant for clients
     /// in other languages, gives absolute paths. Private keys and the files that hold the
     /// APIv3 key (`fixtures.json`, `wxpay.toml`, `wxpay.json`) are readable by the owner only (Unix).
     pub(crate) fn write_config(&self, dir: &Path, base_uri: &str) -> Result<(PathBuf, PathBuf)> {

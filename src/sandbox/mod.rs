@@ -394,7 +394,7 @@ impl SandboxBuilder {
     ///   does not grow with the number of requests.
     ///
     /// A client that remembers response nonces would see them repeat; this crate's does not.
-    /// `benches/load.rs` runs it in a separate process (`wxpay sandbox --bench` does the same).
+    /// The crate's `benches/load` runs it in a separate process (`wxpay sandbox --bench` does the same).
     pub fn bench_mode(mut self, on: bool) -> Self {
         self.bench = on;
         self
@@ -575,7 +575,8 @@ impl SandboxHandle {
         lock(&self.state.faults).push_back(fault);
     }
 
-    /// Delivers a signed notification (protocol §5 shape; `resource` AES-GCM encrypted with
+    /// Delivers a signed notification (`{id, create_time, event_type, resource_type, summary,
+    /// resource}`; `resource` AES-GCM encrypted with
     /// the APIv3 key; `Wechatpay-*` headers signed with the WeChat Pay public key, or after
     /// [`rotate_platform_certificate`](Self::rotate_platform_certificate) with the newest
     /// platform certificate, as the platform does after a rotation) to a

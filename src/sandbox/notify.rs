@@ -1,4 +1,4 @@
-//! Notifications (callbacks): the protocol §5 body with an AES-GCM encrypted resource, signed
+//! Notifications (callbacks): the platform's JSON body with an AES-GCM encrypted resource, signed
 //! like a response, POSTed to a `notify_url` on loopback only.
 
 use std::time::Duration;
