@@ -245,6 +245,14 @@ async fn send_or_print(
 ) -> Result<(), Fail> {
     let prepared = prepare(client, uri, method, opts.clone())?;
     warn_if_uncatalogued(&prepared);
+    if let Some(path) = args.output.as_deref().filter(|p| p.is_dir()) {
+        // Caught before sending: the body would have nowhere to go (exit 6 after the fact).
+        return Err(Fail::input(format!(
+            "-o {}: a folder; give a file name (e.g. -o {}/body.json)",
+            path.display(),
+            path.display().to_string().trim_end_matches('/')
+        )));
+    }
     if args.dry_run {
         return print_dry_run(global, &prepared, show_signature);
     }
