@@ -90,6 +90,17 @@ fn each_exit_status_of_the_request_command() {
     );
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["status"], 200, "the answer is not lost: {summary}");
+    // A device is written in place, never replaced by a renamed file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        expect(&served, 6, &["v3/certificates", "-o", "/dev/full"]);
+        let kind = std::fs::symlink_metadata("/dev/full").unwrap().file_type();
+        assert!(kind.is_char_device(), "/dev/full is still the device");
+        expect(&served, 0, &["v3/certificates", "-o", "/dev/null"]);
+        let kind = std::fs::symlink_metadata("/dev/null").unwrap().file_type();
+        assert!(kind.is_char_device(), "/dev/null is still the device");
+    }
     // A folder as -o is caught before sending (2).
     let dir = TempDir::new("exit-folder");
     let before = recorded(&served).len();

@@ -3,7 +3,7 @@
 //! body. A response that cannot be written after the request went through is its own failure
 //! (exit 6): the order may already exist.
 //!
-//! For subcommands: [`print`] (one JSON value in the chosen format, coloured on a terminal),
+//! For subcommands: [`print()`] (one JSON value in the chosen format, coloured on a terminal),
 //! [`failed`] (a library error as a `Fail`, an API error's body printed first),
 //! [`streamed`] (a streaming body into a file, with a progress bar on a terminal).
 
@@ -127,11 +127,20 @@ pub(crate) async fn streamed(
         Ok(saved) => print(&saved_summary(&response, saved.bytes, path), format).map_err(|e| {
             not_written_streamed(&response, "stdout (the file was saved)", &e.to_string())
         }),
-        Err(NotSaved { bytes, reason }) => {
+        Err(NotSaved {
+            bytes,
+            reason,
+            in_place,
+        }) => {
             let _ = print(&saved_summary(&response, bytes, path), format);
+            let kept = if in_place {
+                "written in place: what arrived may be partial"
+            } else {
+                "nothing kept"
+            };
             Err(not_written_streamed(
                 &response,
-                &format!("{} (nothing kept)", path.display()),
+                &format!("{} ({kept})", path.display()),
                 &reason,
             ))
         }

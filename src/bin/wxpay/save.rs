@@ -1,9 +1,12 @@
 //! `-o FILE`: the response body streamed into a file, with a progress bar on a terminal.
 //!
-//! The body goes into a temporary file beside `FILE` (same folder, so the rename cannot cross
-//! file systems) that is renamed to `FILE` only once every byte arrived and was flushed: an
-//! interrupted download leaves no file that looks complete, and an existing `FILE` is replaced
-//! only by a whole body.
+//! A regular file (new, or existing — through a symlink, its target) is written under a
+//! temporary name beside it (same folder, so the rename cannot cross file systems) and renamed
+//! into place only once every byte arrived and was flushed: an interrupted download leaves no
+//! file that looks complete, and an existing file is replaced only by a whole body (keeping
+//! its permissions). Anything else that exists (`/dev/stdout`, a pipe, a device) is written
+//! directly: it cannot be replaced, and must not be (a rename over `/dev/full` would swap the
+//! device for a file).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +15,7 @@ use wechatpay_chain::StreamingResponse;
 
 use crate::progress;
 
-/// What was saved: bytes and the final path.
+/// What was saved: the bytes written.
 pub(crate) struct Saved {
     pub(crate) bytes: u64,
 }
@@ -23,6 +26,8 @@ pub(crate) struct NotSaved {
     pub(crate) bytes: u64,
     /// The cause, one line.
     pub(crate) reason: String,
+    /// Whether the output was written in place (a device, a pipe): what was written stays.
+    pub(crate) in_place: bool,
 }
 
 /// `.NAME.wxpay-PID.part` beside `path`.
@@ -44,36 +49,78 @@ fn content_length(response: &StreamingResponse) -> Option<u64> {
         .ok()
 }
 
-/// Streams the rest of `response` into `path` (via a temporary file, renamed at the end).
+/// Where the body goes: a regular file (replaced by a rename, with the old one's permissions)
+/// or something written in place.
+enum Target {
+    Replace {
+        path: PathBuf,
+        permissions: Option<std::fs::Permissions>,
+    },
+    InPlace,
+}
+
+fn target(path: &Path) -> Target {
+    match std::fs::canonicalize(path).and_then(|real| Ok((std::fs::metadata(&real)?, real))) {
+        Ok((meta, real)) if meta.is_file() => Target::Replace {
+            path: real,
+            permissions: Some(meta.permissions()),
+        },
+        Ok(_) => Target::InPlace,
+        // Not there yet (or its folder is missing: creating the temporary file says so).
+        Err(_) => Target::Replace {
+            path: path.to_path_buf(),
+            permissions: None,
+        },
+    }
+}
+
+/// Streams the rest of `response` into `path` (via a temporary file renamed at the end, for
+/// a regular file).
 pub(crate) async fn to_file(
     response: &mut StreamingResponse,
     path: &Path,
 ) -> Result<Saved, NotSaved> {
-    let temp = temp_path(path);
     let bar = progress::bytes(content_length(response));
-    let result = write_all(response, &temp, &bar).await;
+    let result = match target(path) {
+        Target::InPlace => write_all(response, path, &bar).await.map_err(|e| NotSaved {
+            in_place: true,
+            ..e
+        }),
+        Target::Replace { path, permissions } => {
+            let temp = temp_path(&path);
+            let result = write_all(response, &temp, &bar).await.and_then(|bytes| {
+                if let Some(permissions) = permissions {
+                    let _ = std::fs::set_permissions(&temp, permissions);
+                }
+                std::fs::rename(&temp, &path)
+                    .map(|()| bytes)
+                    .map_err(|e| NotSaved {
+                        bytes,
+                        reason: format!("cannot rename the finished download into place: {e}"),
+                        in_place: false,
+                    })
+            });
+            if result.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            result
+        }
+    };
     bar.finish_and_clear();
-    let result = result.and_then(|bytes| {
-        std::fs::rename(&temp, path)
-            .map(|()| Saved { bytes })
-            .map_err(|e| NotSaved {
-                bytes,
-                reason: format!("cannot rename the finished download into place: {e}"),
-            })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    result.map(|bytes| Saved { bytes })
 }
 
 async fn write_all(
     response: &mut StreamingResponse,
-    temp: &Path,
+    to: &Path,
     bar: &indicatif::ProgressBar,
 ) -> Result<u64, NotSaved> {
-    let fail = |bytes: u64, reason: String| NotSaved { bytes, reason };
-    let mut file = tokio::fs::File::create(temp)
+    let fail = |bytes: u64, reason: String| NotSaved {
+        bytes,
+        reason,
+        in_place: false,
+    };
+    let mut file = tokio::fs::File::create(to)
         .await
         .map_err(|e| fail(0, format!("cannot create the file: {e}")))?;
     let mut written = 0u64;
@@ -92,8 +139,11 @@ async fn write_all(
     file.flush()
         .await
         .map_err(|e| fail(written, e.to_string()))?;
-    file.sync_all()
-        .await
-        .map_err(|e| fail(written, e.to_string()))?;
+    // Durable before the rename; a device or a pipe has nothing to sync.
+    if file.metadata().await.is_ok_and(|m| m.is_file()) {
+        file.sync_all()
+            .await
+            .map_err(|e| fail(written, e.to_string()))?;
+    }
     Ok(written)
 }
