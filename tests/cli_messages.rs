@@ -123,3 +123,18 @@ fn an_uncatalogued_endpoint_is_warned_about_then_sent() {
         );
     }
 }
+
+#[test]
+fn a_subcommand_keeps_its_own_usage_line() {
+    let out = run(&["sandbox", "--frobnicate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Usage: wxpay sandbox"), "{stderr}");
+    let out = run(&["sandbox", "--lisen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a similar argument exists: '--listen'"),
+        "{stderr}"
+    );
+}

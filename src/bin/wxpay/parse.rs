@@ -22,9 +22,24 @@ fn close(typed: &str, suggested: &str) -> bool {
     !t.is_empty() && (edit_distance(t, s) <= CLOSE || s.starts_with(t) || t.starts_with(s))
 }
 
+/// The usage of the (sub)command `words` name (after the program name): `wxpay sandbox …`
+/// gets the sandbox's.
+fn usage_for(command: &mut clap::Command, words: &[String]) -> clap::builder::StyledStr {
+    if let Some((i, word)) = words.iter().enumerate().find(|(_, w)| !w.starts_with('-')) {
+        if let Some(sub) = command.find_subcommand_mut(word) {
+            return usage_for(sub, &words[i + 1..]);
+        }
+    }
+    command.render_usage()
+}
+
 /// Drops a far suggestion from an unknown-argument error (and the usage line clap built
 /// around it, replaced by the command's own); other errors pass unchanged.
-fn filter_suggestion(mut error: clap::Error, command: &mut clap::Command) -> clap::Error {
+fn filter_suggestion(
+    mut error: clap::Error,
+    command: &mut clap::Command,
+    words: &[String],
+) -> clap::Error {
     if error.kind() != ErrorKind::UnknownArgument {
         return error;
     }
@@ -40,7 +55,7 @@ fn filter_suggestion(mut error: clap::Error, command: &mut clap::Command) -> cla
         error.remove(ContextKind::SuggestedArg);
         error.insert(
             ContextKind::Usage,
-            ContextValue::StyledStr(command.render_usage()),
+            ContextValue::StyledStr(usage_for(command, words.get(1..).unwrap_or_default())),
         );
     }
     error
@@ -50,6 +65,9 @@ fn filter_suggestion(mut error: clap::Error, command: &mut clap::Command) -> cla
 /// statuses: 2 for a usage error), with far suggestions dropped.
 pub(crate) fn parse<T: Parser>() -> T {
     let mut command = T::command();
+    let words: Vec<String> = std::env::args_os()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
     let result = command
         .try_get_matches_from_mut(std::env::args_os())
         .and_then(|mut matches| T::from_arg_matches_mut(&mut matches));
@@ -57,7 +75,7 @@ pub(crate) fn parse<T: Parser>() -> T {
         Ok(parsed) => parsed,
         Err(error) => {
             let error = error.format(&mut command);
-            filter_suggestion(error, &mut command).exit()
+            filter_suggestion(error, &mut command, &words).exit()
         }
     }
 }
