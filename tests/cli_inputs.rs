@@ -206,11 +206,13 @@ mod cli {
         let served = Served::start("output");
         assert_not_written(&served, "/dev/full");
         assert_not_written(&served, "/nonexistent/dir/f");
-        // A writable -o still works and prints nothing.
+        // A writable -o still works; stdout gets the summary, not the body.
         let path = served.dir.path("certificates.json");
         let out = run(&["-c", &served.toml(), "v3/certificates", "-o", &path]);
         assert!(out.status.success(), "{}", text(&out));
-        assert!(out.stdout.is_empty());
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["path"], path.as_str(), "{summary}");
+        assert!(summary.get("body").is_none(), "{summary}");
         let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert!(saved["data"][0]["serial_no"].is_string(), "{saved}");
     }

@@ -13,7 +13,7 @@ use crate::Fail;
 pub enum Format {
     /// One JSON object (or value) on one line.
     Json,
-    /// Indented JSON.
+    /// Indented JSON, coloured on a terminal (unless NO_COLOR is set).
     Pretty,
 }
 
@@ -37,8 +37,10 @@ pub struct RequestArgs {
     /// The JSON body, sent exactly as given: JSON text, @file, or @- for stdin.
     #[arg(short, long, value_name = "JSON|@FILE|@-")]
     pub data: Option<String>,
-    /// Write the response body to this file instead of stdout.
-    #[arg(short, long)]
+    /// Stream the response body into FILE (written under a temporary name, renamed when
+    /// complete; a progress bar on a terminal); the summary (status, request_id, bytes, path)
+    /// goes to stdout.
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Build and sign, print the request, do not send (the signature is shown redacted unless
     /// it was made with the throw-away test key: a signed request is replayable).
@@ -55,13 +57,17 @@ pub struct GlobalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json", global = true)]
     pub format: Format,
+    /// Show the request's tracing on stderr: -v debug, -vv trace (never a key, a signature or
+    /// a config path).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Who signs and where requests go: the configuration of every command that calls the API.
 #[derive(clap::Args)]
 pub struct ClientArgs {
     /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri.
-    #[arg(short, long, env = "WECHATPAY_CONFIG")]
+    #[arg(short, long, env = "WECHATPAY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Send to an in-process sandbox (no configuration needed).
     #[arg(long)]

@@ -14,7 +14,7 @@ use wechatpay_chain::bill::{BillApply, BillRequest};
 use wechatpay_chain::{ErrorKind, Options};
 
 use crate::session::Session;
-use crate::{output, ClientArgs, Fail, GlobalArgs, EXIT_NOT_WRITTEN};
+use crate::{output, ClientArgs, Fail, Format, GlobalArgs, EXIT_NOT_WRITTEN};
 
 /// Examples for `wxpay bill --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -124,9 +124,9 @@ fn check_output(path: &Path) -> Result<(), Fail> {
 
 /// A failure of the download: a cut or corrupt gzip is a bill that could not be checked
 /// (exit 5, like a digest mismatch), not bad input.
-fn download_fail(e: wechatpay_chain::Error) -> Fail {
+fn download_fail(e: wechatpay_chain::Error, format: Format) -> Fail {
     let bad_bill = matches!(e.kind(), ErrorKind::Decode(_));
-    let fail = Fail::from(e);
+    let fail = output::failed(e, format);
     if bad_bill {
         Fail::new(5, fail.message)
     } else {
@@ -146,13 +146,13 @@ pub(crate) async fn run(args: &BillArgs, global: &GlobalArgs) -> Result<(), Fail
             .chain(args.kind.apply_uri())
             .get(options)
             .await
-            .map_err(Fail::from)?
+            .map_err(|e| output::failed(e, global.format))?
             .json()
             .map_err(|e| Fail::new(5, Fail::from(e).message).prefixed("the bill apply's answer"))?;
         let summary = BillRequest::from_apply(&session.client, apply.clone())
             .download_to_file(&args.output)
             .await
-            .map_err(download_fail)?;
+            .map_err(|e| download_fail(e, global.format))?;
         let value = json!({
             "bill": args.kind.apply_uri(),
             "hash_type": apply.hash_type,

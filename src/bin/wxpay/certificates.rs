@@ -86,7 +86,7 @@ async fn download_and_save(
             ErrorKind::Crypto(_) => Fail::from(e).prefixed(
                 "a certificate did not decrypt: is the APIv3 key the one set on the merchant platform?",
             ),
-            _ => Fail::from(e),
+            _ => crate::output::failed(e, format),
         })?;
 
     let mut listed = Vec::with_capacity(certificates.len());

@@ -181,7 +181,7 @@ fn nearest_key(typed: &str) -> Option<&'static str> {
 }
 
 /// Levenshtein distance, for the typo hint.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -17,18 +17,24 @@
 mod args;
 mod bill;
 mod certificates;
+mod colour;
 mod completions;
 mod config;
 mod crypto;
 mod endpoints;
 mod fail;
+mod help;
 mod input;
 mod keys;
 mod notification;
 mod output;
+mod parse;
+mod progress;
+mod save;
 mod send;
 mod session;
 mod upload;
+mod verbosity;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,26 +44,16 @@ use clap::{Parser, Subcommand};
 pub use crate::args::{ClientArgs, Format, GlobalArgs, RequestArgs};
 pub use crate::fail::{Fail, EXIT_NOT_WRITTEN};
 
-/// The exit statuses, for `--help`.
-const EXIT_STATUS: &str = "\
-Exit status:
-  0  a verified 2xx response (or a dry run)
-  2  bad input or configuration (nothing was sent)
-  3  transport failure (a POST may still have reached the server)
-  4  API error: the server answered with status >= 400
-  5  verification failure: the response's signature did not check out
-  6  the request went through, but its response could not be written (-o or stdout):
-     the order (or other change) may already exist; query it before sending again
-
-Inputs are capped: -d @FILE / @- 32 MiB, the config file 1 MiB, key and certificate files 1 MiB.";
-
-/// Sign, send and verify any WeChat Pay APIv3 request. No `Debug`: it holds the APIv3 key.
+// The whole command line. No `Debug`: it holds the APIv3 key. (A doc comment here would
+// become the help's about line, so the about is given below.)
 #[derive(Parser)]
 #[command(
+    about = "Sign, send and verify any WeChat Pay APIv3 request.",
     name = "wxpay",
     version,
     args_conflicts_with_subcommands = true,
-    after_help = EXIT_STATUS
+    after_help = help::EXIT_STATUS,
+    after_long_help = help::after_long_help()
 )]
 struct Cli {
     #[command(subcommand)]
@@ -169,7 +165,8 @@ fn run(cli: Cli) -> Result<(), Fail> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = parse::parse();
+    verbosity::init(cli.global.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(fail) => {

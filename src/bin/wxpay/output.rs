@@ -1,19 +1,27 @@
-//! What `wxpay` prints: the dry-run description (its signature redacted) and the response,
-//! on stdout or into `-o FILE`. A response that cannot be written after the request went
-//! through is its own failure (exit 6): the order may already exist.
+//! What `wxpay` prints: the dry-run description (its signature redacted), the response (on
+//! stdout, or its body streamed into `-o FILE` and a summary on stdout) and an API error's
+//! body. A response that cannot be written after the request went through is its own failure
+//! (exit 6): the order may already exist.
+//!
+//! For subcommands: [`print()`] (one JSON value in the chosen format, coloured on a terminal),
+//! [`failed`] (a library error as a `Fail`, an API error's body printed first),
+//! [`streamed`] (a streaming body into a file, with a progress bar on a terminal).
 
 use std::io::Write as _;
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
-use wechatpay_chain::{PreparedRequest, Response};
+use wechatpay_chain::{ApiError, Error, ErrorKind, PreparedRequest, Response, StreamingResponse};
 
-use crate::{Fail, Format, EXIT_NOT_WRITTEN};
+use crate::save::{self, NotSaved};
+use crate::{colour, Fail, Format, EXIT_NOT_WRITTEN};
 
-/// Writes `value` as one line (or indented) on stdout; an error instead of println!'s panic.
+/// Writes `value` as one line (or indented, coloured on a terminal) on stdout; an error
+/// instead of println!'s panic.
 pub(crate) fn print(value: &Value, format: Format) -> std::io::Result<()> {
     let text = match format {
         Format::Json => value.to_string(),
+        Format::Pretty if colour::stdout_wants_colour() => colour::render(value),
         Format::Pretty => serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
     };
     let mut stdout = std::io::stdout().lock();
@@ -92,19 +100,80 @@ fn not_written(response: &Response, what: &str, e: &std::io::Error) -> Fail {
     )
 }
 
-/// Writes the response into `output` (the body as received) or on stdout (the summary).
-/// When `output` fails the summary still goes to stdout, so the answer is not lost.
-pub(crate) fn response(
-    response: &Response,
-    output: Option<&Path>,
+/// Prints the response's summary (status, Request-ID, body) on stdout.
+pub(crate) fn response(response: &Response, format: Format) -> Result<(), Fail> {
+    print(&summary(response), format).map_err(|e| not_written(response, "stdout", &e))
+}
+
+/// The summary of a body saved by `-o`: status, Request-ID, bytes and path.
+fn saved_summary(response: &StreamingResponse, bytes: u64, path: &Path) -> Value {
+    json!({
+        "status": response.status().as_u16(),
+        "request_id": response.request_id(),
+        "bytes": bytes,
+        "path": path.display().to_string(),
+    })
+}
+
+/// Streams the body of `response` into `path` (a temporary file renamed at the end; a progress
+/// bar on a terminal's stderr) and prints the summary on stdout. Whatever stops the body
+/// (the file, the disk, a broken download) is exit 6: the request went through.
+pub(crate) async fn streamed(
+    mut response: StreamingResponse,
+    path: &Path,
     format: Format,
 ) -> Result<(), Fail> {
-    if let Some(path) = output {
-        return std::fs::write(path, response.bytes()).map_err(|e| {
-            let fail = not_written(response, &path.display().to_string(), &e);
-            let _ = print(&summary(response), format);
-            fail
-        });
+    match save::to_file(&mut response, path).await {
+        Ok(saved) => print(&saved_summary(&response, saved.bytes, path), format).map_err(|e| {
+            not_written_streamed(&response, "stdout (the file was saved)", &e.to_string())
+        }),
+        Err(NotSaved {
+            bytes,
+            reason,
+            in_place,
+        }) => {
+            let _ = print(&saved_summary(&response, bytes, path), format);
+            let kept = if in_place {
+                "written in place: what arrived may be partial"
+            } else {
+                "nothing kept"
+            };
+            Err(not_written_streamed(
+                &response,
+                &format!("{} ({kept})", path.display()),
+                &reason,
+            ))
+        }
     }
-    print(&summary(response), format).map_err(|e| not_written(response, "stdout", &e))
+}
+
+fn not_written_streamed(response: &StreamingResponse, what: &str, reason: &str) -> Fail {
+    Fail::new(
+        EXIT_NOT_WRITTEN,
+        format!(
+            "the request went through (HTTP {}, Request-ID {}) but its response could not be written to {what}: {reason}; the order (or other change) may already exist: query it before sending again",
+            response.status().as_u16(),
+            response.request_id().unwrap_or("none"),
+        ),
+    )
+}
+
+/// An API error as JSON: status, Request-ID, and the server's code, message and detail.
+fn api_error_json(api: &ApiError) -> Value {
+    json!({
+        "status": api.status.as_u16(),
+        "request_id": api.request_id,
+        "code": api.code,
+        "message": api.message,
+        "detail": api.detail,
+    })
+}
+
+/// A library error as a `Fail`; an API error's body is printed on stdout first (in `format`),
+/// so a script can read its code while stderr carries the one-line message.
+pub(crate) fn failed(e: Error, format: Format) -> Fail {
+    if let ErrorKind::Api(api) = e.kind() {
+        let _ = print(&api_error_json(api), format);
+    }
+    Fail::from(e)
 }

@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use wechatpay_chain::sandbox::Sandbox;
-use wechatpay_chain::{Chain, ChainError, Method, Options, PreparedRequest, PrivateKey, Wechatpay};
+use wechatpay_chain::{
+    catalog, Chain, ChainError, Method, Options, PreparedRequest, PrivateKey, StreamingResponse,
+    Wechatpay,
+};
 
 use crate::config::Config;
 use crate::input::{read_capped, read_file_capped, BODY_CAP};
@@ -120,7 +123,7 @@ fn client(args: &RequestArgs, config: &Config) -> Result<Wechatpay, Fail> {
     builder.build().map_err(|e| config.build_error(e))
 }
 
-/// Prepares the request; an unused `-P` is named as the flag the user typed.
+/// Prepares the request; an unused or missing `-P` is named as the flag the user types.
 fn prepare(
     client: &Wechatpay,
     uri: &str,
@@ -140,9 +143,41 @@ fn prepare(
                 flags.join(", ")
             ))
         }
+        Some(ChainError::MissingVariable(name)) => Fail::input(format!(
+            "missing template variable {name} of {uri}: pass it with -P {name}=…"
+        )),
+        Some(ChainError::EmptyVariable(name)) => Fail::input(format!(
+            "-P {name}= is empty, which would leave an empty path segment in {uri}: give it a value, -P {name}=…"
+        )),
         _ => Fail::from(e),
     })
 }
+
+/// Warns on stderr when the catalog does not know `prepared`'s method and template, naming
+/// the nearest catalog endpoints; the request still goes out (the catalog can lag the
+/// platform). The template holds no values, so nothing secret is shown.
+fn warn_if_uncatalogued(prepared: &PreparedRequest) {
+    let method = prepared.method().as_str();
+    let template = prepared.template();
+    if catalog::lookup(method, template).is_some() {
+        return;
+    }
+    let nearest: Vec<String> = catalog::nearest(method, template, NEAREST)
+        .into_iter()
+        .map(|e| format!("{} {}", e.method, e.template()))
+        .collect();
+    let nearest = if nearest.is_empty() {
+        "none".to_string()
+    } else {
+        nearest.join(", ")
+    };
+    eprintln!(
+        "wxpay: warning: {method} {template} is not in the endpoint catalog (sent anyway: the catalog can lag the platform); nearest catalog endpoints: {nearest}"
+    );
+}
+
+/// How many catalog endpoints the warning names.
+const NEAREST: usize = 3;
 
 /// Runs one request: dry run, sandbox or real.
 pub(crate) async fn request(
@@ -166,12 +201,7 @@ pub(crate) async fn request(
     }
     let throwaway = config.file.private_key.is_none();
     let client = client(args, &config)?;
-    let prepared = prepare(&client, uri, method, opts)?;
-    if args.dry_run {
-        return print_dry_run(global, &prepared, throwaway);
-    }
-    let response = client.execute(prepared).await.map_err(Fail::from)?;
-    output::response(&response, args.output.as_deref(), global.format)
+    send_or_print(args, global, &client, uri, method, opts, throwaway).await
 }
 
 /// Prints the dry-run description; the signature shows only when the throw-away key made it.
@@ -193,29 +223,55 @@ async fn sandbox_request(
 ) -> Result<(), Fail> {
     let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
     eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
-    let client = sandbox.client().map_err(Fail::from)?;
-    let result = match prepare(&client, uri, method, opts) {
-        Ok(prepared) => send_or_print(args, global, &client, prepared).await,
-        Err(fail) => Err(fail),
+    let result = match sandbox.client() {
+        Ok(client) => send_or_print(args, global, &client, uri, method, opts, false).await,
+        Err(e) => Err(Fail::from(e)),
     };
     sandbox.shutdown();
     result
 }
 
+/// Prepares the request, then prints it (dry run) or sends it: the response's summary on
+/// stdout, or with `-o` its body streamed into the file (a `GET` through
+/// [`Chain::download`](wechatpay_chain::Chain::download), so a large body is never held whole).
 async fn send_or_print(
     args: &RequestArgs,
     global: &GlobalArgs,
     client: &Wechatpay,
-    prepared: PreparedRequest,
+    uri: &str,
+    method: Method,
+    opts: Options,
+    show_signature: bool,
 ) -> Result<(), Fail> {
-    if args.dry_run {
-        print_dry_run(global, &prepared, false)
-    } else {
-        match client.execute(prepared).await {
-            Ok(response) => output::response(&response, args.output.as_deref(), global.format),
-            Err(e) => Err(Fail::from(e)),
-        }
+    let prepared = prepare(client, uri, method, opts.clone())?;
+    warn_if_uncatalogued(&prepared);
+    if let Some(path) = args.output.as_deref().filter(|p| p.is_dir()) {
+        // Caught before sending: the body would have nowhere to go (exit 6 after the fact).
+        return Err(Fail::input(format!(
+            "-o {}: a folder; give a file name (e.g. -o {}/body.json)",
+            path.display(),
+            path.display().to_string().trim_end_matches('/')
+        )));
     }
+    if args.dry_run {
+        return print_dry_run(global, &prepared, show_signature);
+    }
+    let format = global.format;
+    let Some(path) = &args.output else {
+        let response = client
+            .execute(prepared)
+            .await
+            .map_err(|e| output::failed(e, format))?;
+        return output::response(&response, format);
+    };
+    let streaming = if *prepared.method() == Method::GET {
+        // Signed again by download(): the same request with a fresh nonce.
+        chain_for(client, uri).download(opts).await
+    } else {
+        client.execute(prepared).await.map(StreamingResponse::from)
+    }
+    .map_err(|e| output::failed(e, format))?;
+    output::streamed(streaming, path, format).await
 }
 
 /// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.

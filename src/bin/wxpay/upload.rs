@@ -170,8 +170,8 @@ pub(crate) async fn run(args: &UploadArgs, global: &GlobalArgs) -> Result<(), Fa
         let response = crate::send::chain_for(&session.client, &args.uri)
             .post(options)
             .await
-            .map_err(Fail::from)?;
-        output::response(&response, None, global.format)
+            .map_err(|e| output::failed(e, global.format))?;
+        output::response(&response, global.format)
     }
     .await;
     result.map_err(|f| f.scrub(&session.secrets))
