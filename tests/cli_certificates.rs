@@ -223,7 +223,13 @@ fn failures_of_the_download_have_their_exit_status_and_write_nothing() {
             last.starts_with("wxpay: ") && last.contains(needle),
             "{queued}: {last}"
         );
-        assert!(out.stdout.is_empty(), "{queued}");
+        if code == 4 {
+            // An API error's JSON body is on stdout, for scripts.
+            let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(body["status"], 500, "{body}");
+        } else {
+            assert!(out.stdout.is_empty(), "{queued}: no answer printed");
+        }
         assert!(!Path::new(&dir).exists(), "{queued}: nothing saved");
     }
     // The sandbox is fine afterwards: the same command saves.

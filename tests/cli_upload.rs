@@ -218,7 +218,13 @@ fn transport_api_and_verification_failures_are_3_4_and_5() {
         inject(&served, fault);
         let out = run(&["upload", UPLOAD, &file, "-c", &toml]);
         assert_eq!(out.status.code(), Some(code), "{fault}: {}", text(&out));
-        assert!(out.stdout.is_empty(), "{fault}: no answer printed");
+        if code == 4 {
+            // An API error's JSON body is on stdout, for scripts.
+            let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(body["status"], 400, "{body}");
+        } else {
+            assert!(out.stdout.is_empty(), "{fault}: no answer printed");
+        }
         // No exit status shows the APIv3 key or the private key.
         let config = served.config();
         let apiv3_key = config["apiv3_key"].as_str().unwrap();
