@@ -149,3 +149,8 @@ pub use serde_json::{json, Value};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+// The Chinese README carries the same code blocks (tests/readme_sync.rs), compiled here too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.zh-CN.md")]
+struct ReadmeZhCnDoctests;
