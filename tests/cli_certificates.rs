@@ -225,7 +225,7 @@ fn failures_of_the_download_have_their_exit_status_and_write_nothing() {
         );
         if code == 4 {
             // An API error's JSON body is on stdout, for scripts.
-            let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
             assert_eq!(body["status"], 500, "{body}");
         } else {
             assert!(out.stdout.is_empty(), "{queued}: no answer printed");

@@ -220,7 +220,7 @@ fn transport_api_and_verification_failures_are_3_4_and_5() {
         assert_eq!(out.status.code(), Some(code), "{fault}: {}", text(&out));
         if code == 4 {
             // An API error's JSON body is on stdout, for scripts.
-            let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
             assert_eq!(body["status"], 400, "{body}");
         } else {
             assert!(out.stdout.is_empty(), "{fault}: no answer printed");
