@@ -379,3 +379,35 @@ impl Capture {
             .expect("the notification arrived")
     }
 }
+
+/// A failed run against `served` (with `-c <served.toml()>`): exit `code`; an API error's JSON
+/// body (`status` = `api_status`) on stdout for exit 4, nothing on stdout otherwise; and no
+/// APIv3 key, private key or config path anywhere in the output.
+pub(crate) fn assert_failed_quietly(
+    out: &Output,
+    served: &Served,
+    code: i32,
+    api_status: u16,
+    label: &str,
+) {
+    assert_eq!(out.status.code(), Some(code), "{label}: {}", text(out));
+    if code == 4 {
+        // An API error's JSON body is on stdout, for scripts.
+        let body: Value = serde_json::from_slice(&out.stdout).expect("an API error's JSON body");
+        assert_eq!(body["status"], api_status, "{label}: {body}");
+    } else {
+        assert!(out.stdout.is_empty(), "{label}: no answer printed");
+    }
+    let all = text(out);
+    let config = served.config();
+    let apiv3_key = config["apiv3_key"].as_str().expect("apiv3_key");
+    assert_no_window(&all, apiv3_key, 8, label);
+    let pem = served.private_key_pem();
+    let key: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert_no_window(&all, &key, 12, label);
+    assert!(
+        !all.contains(served.toml().as_str()),
+        "{label}: the config path"
+    );
+    assert!(last_line(out).starts_with("wxpay: "), "{label}: {all}");
+}
