@@ -27,7 +27,7 @@ const KEYS: &[&str] = &[
     "certificates",
 ];
 
-/// The configuration file (surface.md §5). Relative paths resolve against its folder. No
+/// The configuration file (the format `wxpay --help` shows). Relative paths resolve against its folder. No
 /// `Debug` here or on the types holding it: they hold the APIv3 key.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
