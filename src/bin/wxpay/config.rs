@@ -27,8 +27,8 @@ const KEYS: &[&str] = &[
     "certificates",
 ];
 
-/// The configuration file (the format `wxpay --help` shows). Relative paths resolve against its folder. No
-/// `Debug` here or on the types holding it: they hold the APIv3 key.
+/// The configuration file (the format `wxpay --help` shows). Relative paths resolve against
+/// its folder. No `Debug` here or on the types holding it: they hold the APIv3 key.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
