@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::catalog;
 use crate::chain::redact_userinfo;
 use crate::chain::{Chain, Node};
+use crate::download::StreamingResponse;
 use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKind, VerifyError};
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 use crate::options::Options;
@@ -230,6 +231,41 @@ impl Wechatpay {
         request: PreparedRequest,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
         execute(self.inner.clone(), request)
+    }
+
+    /// Sends a prepared request and returns its answer as a [`StreamingResponse`], released
+    /// by the rules of [`Chain::download`]: an error status is an API error, an unsigned
+    /// download endpoint (a bill's `download_url`) streams, anything else is verified whole
+    /// first. What was prepared (and possibly shown, as by a dry run) is exactly what is sent.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sandbox")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> wechatpay_chain::Result<()> {
+    /// # let sandbox = wechatpay_chain::sandbox::Sandbox::builder().start().await?;
+    /// # let wxpay = sandbox.client()?;
+    /// use wechatpay_chain::{Method, Options};
+    ///
+    /// let apply = wxpay
+    ///     .chain("v3/bill/tradebill")
+    ///     .get(Options::new().query("bill_date", "2026-11-30"))
+    ///     .await?
+    ///     .json::<wechatpay_chain::Value>()?;
+    /// let url = apply["download_url"].as_str().expect("a download_url");
+    /// let prepared = wxpay.chain(url).prepare(Method::GET, ())?;
+    /// let mut download = wxpay.execute_streaming(prepared).await?;
+    /// let mut bill = Vec::new();
+    /// download.write_to(&mut bill).await?;
+    /// assert!(!bill.is_empty());
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "sandbox"))]
+    /// # fn main() {}
+    /// ```
+    pub fn execute_streaming(
+        &self,
+        request: PreparedRequest,
+    ) -> impl Future<Output = Result<StreamingResponse>> + Send + 'static {
+        crate::download::execute(self.inner.clone(), request)
     }
 }
 

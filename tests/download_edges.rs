@@ -397,3 +397,40 @@ async fn an_upload_with_its_own_meta_is_signed_and_sent_as_given() {
     );
     sandbox.shutdown();
 }
+
+#[tokio::test]
+async fn a_prepared_download_is_sent_as_prepared() {
+    let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
+    let wxpay = sandbox.client().unwrap();
+    let apply: serde_json::Value = bounded(
+        wxpay
+            .chain("v3/bill/tradebill")
+            .get(Options::new().query("bill_date", "2026-11-30")),
+    )
+    .await
+    .unwrap()
+    .json()
+    .unwrap();
+    let url = apply["download_url"].as_str().expect("a download_url");
+    let prepared = wxpay.chain(url).prepare(http::Method::GET, ()).unwrap();
+    let authorization = prepared.headers()[http::header::AUTHORIZATION].clone();
+    let before = sandbox.requests().len();
+
+    let mut download = bounded(wxpay.execute_streaming(prepared)).await.unwrap();
+    let mut streamed = Vec::new();
+    bounded(download.write_to(&mut streamed)).await.unwrap();
+    let whole = bounded(wxpay.chain(url).get(())).await.unwrap();
+    assert_eq!(streamed, whole.bytes().as_ref(), "the same bill");
+
+    // Exactly the prepared request went out: its signature, not a fresh one.
+    let recorded = &sandbox.requests()[before..];
+    assert_eq!(recorded.len(), 2, "the prepared download and the whole one");
+    let sent = |i: usize| {
+        recorded[i]
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .cloned()
+    };
+    assert_eq!(sent(0), Some(authorization.clone()), "sent as prepared");
+    assert_ne!(sent(1), Some(authorization), "a new request is signed anew");
+}

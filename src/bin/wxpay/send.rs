@@ -233,7 +233,7 @@ async fn sandbox_request(
 
 /// Prepares the request, then prints it (dry run) or sends it: the response's summary on
 /// stdout, or with `-o` its body streamed into the file (a `GET` through
-/// [`Chain::download`](wechatpay_chain::Chain::download), so a large body is never held whole).
+/// [`Wechatpay::execute_streaming`], so a large body is never held whole).
 async fn send_or_print(
     args: &RequestArgs,
     global: &GlobalArgs,
@@ -265,8 +265,7 @@ async fn send_or_print(
         return output::response(&response, format);
     };
     let streaming = if *prepared.method() == Method::GET {
-        // Signed again by download(): the same request with a fresh nonce.
-        chain_for(client, uri).download(opts).await
+        client.execute_streaming(prepared).await
     } else {
         client.execute(prepared).await.map(StreamingResponse::from)
     }
