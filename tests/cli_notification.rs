@@ -66,6 +66,18 @@ fn assert_opened(out: &std::process::Output) {
     assert!(opened["summary"].as_str().is_some(), "{opened}");
 }
 
+/// The JS reference's vectors (`tests/data/vectors.json`).
+fn vectors() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The fixture keys' facts (`tests/fixtures/fixtures.json`).
+fn fixtures() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/fixtures.json")).unwrap())
+        .unwrap()
+}
+
 #[test]
 fn a_captured_notification_opens_from_stdin_and_from_files() {
     let served = Served::start("notify-open");
@@ -135,10 +147,7 @@ fn a_tampered_notification_is_exit_5_and_shows_no_plaintext() {
 
 /// The fixture platform keys (and APIv3 key) as flags: the keys the vectors were made with.
 fn fixture_flags(apiv3_key: Option<&str>) -> Vec<String> {
-    let fixtures: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/fixtures.json")).unwrap(),
-    )
-    .unwrap();
+    let fixtures: Value = fixtures();
     let s = |k: &str| fixtures[k].as_str().unwrap().to_string();
     // No merchant id, serial or private key: opening a notification needs none.
     let mut flags = vec![
@@ -170,19 +179,9 @@ fn vector_files(dir: &TempDir, name: &str, case: &Value) -> (String, String) {
 
 #[test]
 fn the_vectors_open_at_their_time_and_fail_closed() {
-    let vectors: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/vectors.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let vectors: Value = vectors();
     let dir = TempDir::new("notify-vectors");
-    let fixtures: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/fixtures.json")).unwrap(),
-    )
-    .unwrap();
+    let fixtures: Value = fixtures();
     let flags = fixture_flags(fixtures["apiv3_key"].as_str());
     let cases = vectors["notifications"].as_array().unwrap();
     assert!(cases.len() >= 3);
@@ -230,22 +229,12 @@ fn the_vectors_open_at_their_time_and_fail_closed() {
 
 #[test]
 fn bad_input_and_configuration_are_exit_2() {
-    let vectors: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/vectors.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let vectors: Value = vectors();
     let case = &vectors["notifications"][0];
     let dir = TempDir::new("notify-bad");
     let (headers, body) = vector_files(&dir, "ok", case);
     let at = case["now"].as_i64().unwrap().to_string();
-    let fixtures: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/fixtures.json")).unwrap(),
-    )
-    .unwrap();
+    let fixtures: Value = fixtures();
     let apiv3 = fixtures["apiv3_key"].as_str().unwrap().to_string();
 
     let check = |args: Vec<String>, stdin: Option<&[u8]>, needle: &str| {
@@ -322,22 +311,12 @@ fn bad_input_and_configuration_are_exit_2() {
 
 #[test]
 fn an_unwritable_stdout_is_exit_6() {
-    let vectors: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/vectors.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let vectors: Value = vectors();
     let case = &vectors["notifications"][0];
     let dir = TempDir::new("notify-full");
     let (headers, body) = vector_files(&dir, "ok", case);
     let at = case["now"].as_i64().unwrap().to_string();
-    let fixtures: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/fixtures.json")).unwrap(),
-    )
-    .unwrap();
+    let fixtures: Value = fixtures();
     let mut args: Vec<String> = [
         "notification",
         "--headers",
