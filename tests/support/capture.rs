@@ -40,6 +40,9 @@ pub(crate) fn install() {
             .with_max_level(tracing::Level::TRACE)
             .with_span_events(FmtSpan::FULL)
             .with_target(true)
+            // Plain text: with the `cli` feature tracing-subscriber's `ansi` is on, and
+            // colour codes would split the fields the tests look for.
+            .with_ansi(false)
             .with_writer(move || writer.clone())
             .init();
         buffer
