@@ -3,13 +3,10 @@
 //! merchant key (fields encrypted to the merchant), AES-256-GCM with the APIv3 key, and
 //! RSA-SHA256 signatures with the merchant key or checked against a platform key.
 
-use std::path::Path;
-
 use base64::Engine as _;
 use serde_json::{json, Value};
 use wechatpay_chain::{CryptoError, Encryptor, ErrorKind, KeyStore, PublicKey};
 
-use crate::input::{read_capped, read_file_capped};
 use crate::keys::{now, KeyArgs, Keys};
 use crate::output::print;
 use crate::{Fail, Format, EXIT_NOT_WRITTEN};
@@ -282,13 +279,5 @@ fn ciphertext_arg(arg: &str) -> Result<String, Fail> {
 
 /// TEXT as is, `@FILE` or `@-` (stdin), read up to [`INPUT_CAP`].
 fn read_arg(arg: &str, name: &str) -> Result<Vec<u8>, Fail> {
-    match arg.strip_prefix('@') {
-        Some("-") => read_capped(
-            std::io::stdin().lock(),
-            INPUT_CAP,
-            &format!("{name} (stdin)"),
-        ),
-        Some(path) => read_file_capped(Path::new(path), INPUT_CAP, &format!("{name} (@{path})")),
-        None => Ok(arg.as_bytes().to_vec()),
-    }
+    crate::input::read_arg(arg, INPUT_CAP, name, "")
 }

@@ -39,6 +39,25 @@ pub(crate) fn read_file_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<
     read_capped(file, cap, what)
 }
 
+/// An argument that is its own text, or `@FILE`, or `@-` (stdin), read up to `cap`. Errors
+/// name it as `{name} ({flag}@-, stdin)` or `{name} file ({flag}@FILE)`; `flag` is the
+/// option it came with (`"-d "`), or empty for a positional argument.
+pub(crate) fn read_arg(arg: &str, cap: u64, name: &str, flag: &str) -> Result<Vec<u8>, Fail> {
+    match arg.strip_prefix('@') {
+        Some("-") => read_capped(
+            std::io::stdin().lock(),
+            cap,
+            &format!("{name} ({flag}@-, stdin)"),
+        ),
+        Some(path) => read_file_capped(
+            Path::new(path),
+            cap,
+            &format!("{name} file ({flag}@{path})"),
+        ),
+        None => Ok(arg.as_bytes().to_vec()),
+    }
+}
+
 /// `32 MiB`, `1 MiB`, or bytes.
 pub(crate) fn size(bytes: u64) -> String {
     if bytes.is_multiple_of(MIB) {

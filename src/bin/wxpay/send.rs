@@ -1,7 +1,7 @@
 //! Building the request from the arguments, then printing it (dry run) or sending it.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use wechatpay_chain::sandbox::Sandbox;
 use wechatpay_chain::{
@@ -10,7 +10,7 @@ use wechatpay_chain::{
 };
 
 use crate::config::Config;
-use crate::input::{read_capped, read_file_capped, BODY_CAP};
+use crate::input::{read_arg, BODY_CAP};
 use crate::output::{self, describe};
 use crate::{Fail, GlobalArgs, RequestArgs};
 
@@ -40,15 +40,7 @@ pub(crate) fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
 
 /// The body of `-d`: inline, `@FILE` or `@-`, read up to [`BODY_CAP`].
 fn read_data(data: &str) -> Result<Vec<u8>, Fail> {
-    let bytes = match data.strip_prefix('@') {
-        Some("-") => read_capped(std::io::stdin().lock(), BODY_CAP, "the body (-d @-, stdin)")?,
-        Some(path) => read_file_capped(
-            Path::new(path),
-            BODY_CAP,
-            &format!("the body file (-d @{path})"),
-        )?,
-        None => data.as_bytes().to_vec(),
-    };
+    let bytes = read_arg(data, BODY_CAP, "the body", "-d ")?;
     // Sent exactly as given (no re-serialization that could change numbers), but it must be JSON.
     serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
         .map_err(|e| Fail::input(format!("-d is not valid JSON: {e}")))?;
