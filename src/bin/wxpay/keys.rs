@@ -39,7 +39,8 @@ pub(crate) struct KeyArgs {
 /// runs (its key files exist) until this is dropped.
 pub(crate) struct Keys {
     config: Config,
-    sandbox: Option<SandboxHandle>,
+    /// Keeps the in-process sandbox serving; the last handle dropped shuts it down.
+    _sandbox: Option<SandboxHandle>,
 }
 
 impl KeyArgs {
@@ -60,7 +61,7 @@ impl KeyArgs {
         if !self.sandbox {
             return Ok(Keys {
                 config: args.config()?,
-                sandbox: None,
+                _sandbox: None,
             });
         }
         let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
@@ -81,16 +82,8 @@ impl KeyArgs {
         let config = args.config()?;
         Ok(Keys {
             config,
-            sandbox: Some(sandbox),
+            _sandbox: Some(sandbox),
         })
-    }
-}
-
-impl Drop for Keys {
-    fn drop(&mut self) {
-        if let Some(sandbox) = self.sandbox.take() {
-            sandbox.shutdown();
-        }
     }
 }
 

@@ -12,7 +12,8 @@ pub(crate) struct Session {
     pub(crate) client: Wechatpay,
     /// Values no message may show (the APIv3 key, paths from the config): see [`Fail::scrub`].
     pub(crate) secrets: Vec<String>,
-    sandbox: Option<SandboxHandle>,
+    /// Keeps the in-process sandbox serving; the last handle dropped shuts it down.
+    _sandbox: Option<SandboxHandle>,
 }
 
 impl Session {
@@ -26,7 +27,7 @@ impl Session {
             return Ok(Self {
                 client,
                 secrets: Vec::new(),
-                sandbox: Some(sandbox),
+                _sandbox: Some(sandbox),
             });
         }
         let config = args.config()?;
@@ -44,15 +45,7 @@ impl Session {
         Ok(Self {
             client,
             secrets,
-            sandbox: None,
+            _sandbox: None,
         })
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(sandbox) = self.sandbox.take() {
-            sandbox.shutdown();
-        }
     }
 }
