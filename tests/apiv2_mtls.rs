@@ -57,7 +57,10 @@ async fn calls_that_need_the_api_certificate_present_it() {
         assert_eq!(request.client_certificate, mutual, "{chain} ({i})");
         assert!(!request.headers.contains_key("authorization"), "{chain}");
         assert_eq!(
-            request.headers.get("content-type").map(|v| v.as_bytes()),
+            request
+                .headers
+                .get("content-type")
+                .map(wechatpay_chain::HeaderValue::as_bytes),
             Some(&b"text/xml; charset=utf-8"[..]),
             "{chain}"
         );
