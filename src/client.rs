@@ -528,7 +528,13 @@ fn retry_delay(
     retried: u32,
 ) -> Option<Duration> {
     let retryable = matches!(response.status().as_u16(), 429 | 500 | 502 | 503);
-    if request.method != Method::GET || !retryable || retried >= client.get_retries {
+    // An APIv2 request's nonce and sign are inside the signed data, fixed when it was
+    // prepared: a resend would replay the nonce, which the platform refuses.
+    if request.method != Method::GET
+        || request.is_apiv2()
+        || !retryable
+        || retried >= client.get_retries
+    {
         return None;
     }
     let backoff = Duration::from_millis(200u64 << retried.min(5));
@@ -902,7 +908,8 @@ impl Builder {
     /// each time, after `Retry-After` or an exponential backoff from 200 ms. Attempts and waits
     /// all fit inside the request's total [`timeout`](Self::timeout): a wait that would not
     /// leave time for another attempt is not made, and the last answer is returned (an API
-    /// error) at once. Other methods are never retried: they may not be idempotent.
+    /// error) at once. Other methods are never retried: they may not be idempotent. Nor is an
+    /// APIv2 `GET`: its nonce is part of the signed data, and a resend would replay it.
     pub fn get_retries(mut self, retries: u32) -> Self {
         self.get_retries = retries;
         self
