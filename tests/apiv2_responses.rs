@@ -201,6 +201,32 @@ async fn an_error_status_stays_an_api_error() {
     assert_eq!(e.api().map(|a| a.status.as_u16()), Some(503), "{e:?}");
 }
 
+/// A v2 GET carries its nonce inside the signed query: a retry would replay it, so even a
+/// client that retries GETs sends an APIv2 GET once.
+#[tokio::test]
+async fn an_apiv2_get_is_never_retried() {
+    let (addr, seen) = serve(503, b"busy".to_vec()).await;
+    let wxpay = Wechatpay::builder()
+        .mchid(MCHID)
+        .apiv2_key(KEY)
+        .base_uri(format!("http://{addr}/"))
+        .get_retries(3)
+        .build()
+        .unwrap();
+    let e = wxpay
+        .chain("v2/papay/entrustweb")
+        .get(json!({"query": {"mch_id": MCHID, "appid": "wx1"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.api().map(|a| a.status.as_u16()), Some(503), "{e:?}");
+    let lines = seen.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("GET /papay/entrustweb?mch_id=1900000109&appid=wx1&nonce_str="),
+        "{lines:?}"
+    );
+}
+
 const BILL: &[u8] =
     "交易时间,公众账号ID,商户号\r\n`2026-11-30 10:00:00,`wx1,`1900000109\r\n".as_bytes();
 
