@@ -4,6 +4,15 @@
 
 use std::io::Read as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use serde_json::{Map, Value};
 use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
@@ -401,4 +410,138 @@ async fn the_v2_bill_lists_the_days_orders_plain_and_gzip() {
     )
     .await;
     assert_refused(&bad_date, "bill_date");
+}
+
+/// POSTs an XML body over HTTPS to a TLS-mode sandbox with a raw rustls client trusting its
+/// CA, presenting the sandbox's merchant API certificate when `identity`; returns the parsed
+/// answer. (A raw client: this crate's refuses a mutual-TLS call without a certificate
+/// before sending, and the point here is what the sandbox does.)
+async fn tls_call(
+    sandbox: &SandboxHandle,
+    identity: bool,
+    path: &str,
+    data: &Map<String, Value>,
+) -> Map<String, Value> {
+    let ca = sandbox.ca_certificate_pem().expect("TLS mode");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = if identity {
+        let cert = sandbox.merchant_certificate_pem().unwrap();
+        let key = sandbox.merchant_certificate_key_pem().unwrap();
+        builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(cert.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap(),
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
+            .unwrap()
+    } else {
+        builder.with_no_client_auth()
+    };
+    let tcp = TcpStream::connect(sandbox.addr()).await.unwrap();
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(path)
+        .header(http::header::HOST, "127.0.0.1")
+        .header(http::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+        .body(Full::new(Bytes::from(to_xml(data))))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    from_xml(&body).unwrap()
+}
+
+fn refund(out_trade_no: &str, out_refund_no: &str, total: &str, fee: &str) -> Map<String, Value> {
+    signed(
+        fields(&[
+            ("appid", APPID),
+            ("mch_id", MCHID),
+            ("out_trade_no", out_trade_no),
+            ("out_refund_no", out_refund_no),
+            ("total_fee", total),
+            ("refund_fee", fee),
+        ]),
+        SignType::HmacSha256,
+    )
+}
+
+#[tokio::test]
+async fn refund_over_mutual_tls_is_made_and_refused_without_the_certificate() {
+    let sandbox = Sandbox::builder().tls(true).start().await.unwrap();
+    let paid = tls_call(
+        &sandbox,
+        false,
+        "/pay/micropay",
+        &signed(micropay("V2TLS001", "100"), SignType::Md5),
+    )
+    .await;
+    assert_eq!(text(&paid, "result_code"), "SUCCESS", "{paid:?}");
+
+    let refused = tls_call(
+        &sandbox,
+        false,
+        "/secapi/pay/refund",
+        &refund("V2TLS001", "V2TLSR1", "100", "30"),
+    )
+    .await;
+    assert_refused(&refused, "merchant API certificate");
+    let last = sandbox.requests().pop().unwrap();
+    assert!(!last.client_certificate && !last.authenticated);
+
+    let made = tls_call(
+        &sandbox,
+        true,
+        "/secapi/pay/refund",
+        &refund("V2TLS001", "V2TLSR1", "100", "30"),
+    )
+    .await;
+    assert_eq!(text(&made, "result_code"), "SUCCESS", "{made:?}");
+    assert_eq!(text(&made, "refund_fee"), "30");
+    assert_eq!(text(&made, "out_refund_no"), "V2TLSR1");
+    assert_eq!(text(&made, "transaction_id"), text(&paid, "transaction_id"));
+    assert!(!text(&made, "refund_id").is_empty());
+    assert_eq!(text(&made, "sign").len(), 64);
+    verify(&made, &key(), Some(SignType::HmacSha256)).unwrap();
+    let last = sandbox.requests().pop().unwrap();
+    assert!(last.client_certificate && last.authenticated);
+
+    let too_much = tls_call(
+        &sandbox,
+        true,
+        "/secapi/pay/refund",
+        &refund("V2TLS001", "V2TLSR2", "100", "71"),
+    )
+    .await;
+    assert_eq!(
+        text(&too_much, "err_code"),
+        "INVALID_REQUEST",
+        "{too_much:?}"
+    );
+    let query = signed(
+        fields(&[
+            ("appid", APPID),
+            ("mch_id", MCHID),
+            ("out_trade_no", "V2TLS001"),
+        ]),
+        SignType::Md5,
+    );
+    let state = tls_call(&sandbox, false, "/pay/orderquery", &query).await;
+    assert_eq!(text(&state, "trade_state"), "REFUND");
+    sandbox.shutdown();
 }
