@@ -11,11 +11,13 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
 use serde_json::{Map, Value};
 use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
+use wechatpay_chain::v2::notification;
 use wechatpay_chain::v2::sign::{sign, verify, ApiV2Key, SignType};
 use wechatpay_chain::v2::xml::{from_xml, to_xml};
 
@@ -543,5 +545,95 @@ async fn refund_over_mutual_tls_is_made_and_refused_without_the_certificate() {
     );
     let state = tls_call(&sandbox, false, "/pay/orderquery", &query).await;
     assert_eq!(text(&state, "trade_state"), "REFUND");
+    sandbox.shutdown();
+}
+
+/// A loopback listener for v2 notifications: opens each with `v2::notification::open` and the
+/// APIv2 key, answers the ack (or the fail XML), and reports the opened fields (or the error).
+async fn v2_listener() -> (
+    String,
+    mpsc::UnboundedReceiver<Result<Map<String, Value>, String>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v2notify", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            let service =
+                hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let tx = tx.clone();
+                    async move {
+                        let body = request.into_body().collect().await?.to_bytes();
+                        let answer = match notification::open(&body, &key()) {
+                            Ok(n) if n.is_refund() => {
+                                let _ = tx.send(Ok(n.fields().clone()));
+                                notification::ack().to_string()
+                            }
+                            Ok(_) => {
+                                let _ = tx.send(Err("not a refund notification".to_string()));
+                                notification::fail("not a refund notification")
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(e.to_string()));
+                                notification::fail("cannot open")
+                            }
+                        };
+                        Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::from(answer))))
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn a_v2_refund_notification_carries_the_refund_encrypted_in_req_info() {
+    let sandbox = Sandbox::builder().tls(true).start().await.unwrap();
+    let (url, mut opened) = v2_listener().await;
+    let paid = tls_call(
+        &sandbox,
+        false,
+        "/pay/micropay",
+        &signed(micropay("V2N001", "500"), SignType::Md5),
+    )
+    .await;
+    // The refund names the listener: the sandbox notifies it once, after answering.
+    let mut request = refund("V2N001", "V2NR1", "500", "120");
+    request.remove("sign");
+    request.insert("notify_url".into(), url.clone().into());
+    let request = signed(request, SignType::HmacSha256);
+    let made = tls_call(&sandbox, true, "/secapi/pay/refund", &request).await;
+    assert_eq!(text(&made, "result_code"), "SUCCESS", "{made:?}");
+    let automatic = opened.recv().await.unwrap().unwrap();
+
+    // And again on demand.
+    let status = sandbox
+        .deliver_v2_refund_notification(&url, "V2NR1")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let info = opened.recv().await.unwrap().unwrap();
+    for info in [&automatic, &info] {
+        assert_eq!(text(info, "out_refund_no"), "V2NR1");
+        assert_eq!(text(info, "refund_id"), text(&made, "refund_id"));
+        assert_eq!(text(info, "transaction_id"), text(&paid, "transaction_id"));
+        assert_eq!(text(info, "out_trade_no"), "V2N001");
+        assert_eq!(text(info, "refund_fee"), "120");
+        assert_eq!(text(info, "total_fee"), "500");
+        assert_eq!(text(info, "refund_status"), "SUCCESS");
+        assert_eq!(text(info, "success_time").len(), 19);
+    }
+
+    let unknown = sandbox.deliver_v2_refund_notification(&url, "V2NOPE").await;
+    assert!(unknown.unwrap_err().to_string().contains("V2NOPE"));
+    let remote = sandbox
+        .deliver_v2_refund_notification("http://example.com/notify", "V2NR1")
+        .await;
+    assert!(remote.is_err());
     sandbox.shutdown();
 }
