@@ -321,7 +321,7 @@ async fn refund_over_plain_http_is_refused_for_want_of_the_client_certificate() 
     assert_refused(&answer, "merchant API certificate");
 }
 
-/// `pay/downloadbill` for today (China Standard Time).
+/// A signed `pay/downloadbill` request for `date` (yyyyMMdd), `ALL`, plain or `tar_type`.
 fn bill_request(date: &str, tar_type: Option<&str>) -> Map<String, Value> {
     let mut data = fields(&[
         ("appid", APPID),
@@ -335,46 +335,32 @@ fn bill_request(date: &str, tar_type: Option<&str>) -> Map<String, Value> {
     signed(data, SignType::Md5)
 }
 
-/// Today as `yyyyMMdd` in China Standard Time.
-fn today_cst() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let days = i64::try_from((now + 8 * 3600) / 86_400).unwrap();
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}")
-}
-
 #[tokio::test]
 async fn the_v2_bill_lists_the_days_orders_plain_and_gzip() {
     let sandbox = sandbox().await;
     let none = call(
         &sandbox,
         "/pay/downloadbill",
-        &bill_request(&today_cst(), None),
+        &bill_request("20000101", None),
     )
     .await;
     assert_refused(&none, "No Bill Exist");
+    let mut days = Vec::new();
     for (no, fee) in [("V2B001", "123"), ("V2B002", "4567")] {
-        call(
+        let paid = call(
             &sandbox,
             "/pay/micropay",
             &signed(micropay(no, fee), SignType::Md5),
         )
         .await;
+        // `time_end` is yyyyMMddHHmmss in China Standard Time: the bill's day.
+        days.push(text(&paid, "time_end")[..8].to_string());
     }
-    // The day may have turned between the payments and now: ask for the day they were paid.
-    let date = today_cst();
+    assert_eq!(
+        days[0], days[1],
+        "the day turned between two payments: run again"
+    );
+    let date = days[0].clone();
     let (status, plain) = post(
         sandbox.addr(),
         "/pay/downloadbill",
