@@ -571,7 +571,7 @@ impl SandboxHandle {
     }
 
     /// A client builder preconfigured for this sandbox: mchid, merchant serial and private
-    /// key, the platform certificate and the WeChat Pay public key, the APIv3 key, the base
+    /// key, the platform certificate and the WeChat Pay public key, the APIv3 key, the APIv2 key ([`SandboxHandle::apiv2_key`]), the base
     /// URI and no backup host; in TLS mode ([`SandboxBuilder::tls`]) also the test CA
     /// ([`Builder::tls_test_root_ca`](crate::Builder::tls_test_root_ca)) and the merchant API
     /// certificate ([`Builder::merchant_api_certificate`](crate::Builder::merchant_api_certificate)).
@@ -591,6 +591,7 @@ impl SandboxHandle {
             .certificate(keys.platform_cert.clone())
             .public_key(keys.public_key_id.clone(), keys.public_key.clone())
             .apiv3_key(keys.apiv3_key)
+            .apiv2_key(keys.apiv2_key.as_bytes())
             .base_uri(self.base_uri())
             .no_backup()
     }
