@@ -23,16 +23,16 @@ use wechatpay_chain::v2::xml::{from_xml, to_xml};
 mod v2s;
 use v2s::*;
 
-/// POSTs an XML body over HTTPS to a TLS-mode sandbox with a raw rustls client trusting its
-/// CA, presenting the sandbox's merchant API certificate when `identity`; returns the parsed
-/// answer. (A raw client: this crate's refuses a mutual-TLS call without a certificate
-/// before sending, and the point here is what the sandbox does.)
-async fn tls_call(
+/// POSTs `body` over HTTPS to a TLS-mode sandbox with a raw rustls client trusting its CA,
+/// presenting the sandbox's merchant API certificate when `identity`; the status and body.
+/// (A raw client: this crate's refuses a mutual-TLS call without a certificate before
+/// sending, and the point here is what the sandbox does.)
+async fn tls_post(
     sandbox: &SandboxHandle,
     identity: bool,
     path: &str,
-    data: &Map<String, Value>,
-) -> Map<String, Value> {
+    (content_type, body): (&'static str, Bytes),
+) -> (u16, Bytes) {
     let ca = sandbox.ca_certificate_pem().expect("TLS mode");
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -69,12 +69,27 @@ async fn tls_call(
     tokio::spawn(connection);
     let request = http::Request::post(path)
         .header(http::header::HOST, "127.0.0.1")
-        .header(http::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-        .body(Full::new(Bytes::from(to_xml(data))))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(Full::new(body))
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    )
+}
+
+/// POSTs `data` as XML ([`tls_post`]); the parsed answer (always HTTP 200, like the platform).
+async fn tls_call(
+    sandbox: &SandboxHandle,
+    identity: bool,
+    path: &str,
+    data: &Map<String, Value>,
+) -> Map<String, Value> {
+    let xml = ("text/xml; charset=utf-8", Bytes::from(to_xml(data)));
+    let (status, body) = tls_post(sandbox, identity, path, xml).await;
+    assert_eq!(status, 200);
     from_xml(&body).unwrap()
 }
 
@@ -213,7 +228,19 @@ async fn a_v2_refund_notification_carries_the_refund_encrypted_in_req_info() {
         .unwrap();
     assert_eq!(status, 200);
     let info = opened.recv().await.unwrap().unwrap();
-    for info in [&automatic, &info] {
+    // And through the control endpoint, for clients in other languages.
+    let control = serde_json::json!({"notify_url": url, "out_refund_no": "V2NR1"});
+    let control = ("application/json", Bytes::from(control.to_string()));
+    let (status, answer) = tls_post(
+        &sandbox,
+        false,
+        "/_sandbox/v2/refund-notifications",
+        control,
+    )
+    .await;
+    assert_eq!((status, &answer[..]), (200, &br#"{"status":200}"#[..]));
+    let controlled = opened.recv().await.unwrap().unwrap();
+    for info in [&automatic, &info, &controlled] {
         assert_eq!(text(info, "out_refund_no"), "V2NR1");
         assert_eq!(text(info, "refund_id"), text(&made, "refund_id"));
         assert_eq!(text(info, "transaction_id"), text(&paid, "transaction_id"));
