@@ -332,7 +332,8 @@ async fn sign_off_reactor(
     now: i64,
 ) -> Result<PreparedRequest> {
     let runtime = match tokio::runtime::Handle::try_current() {
-        Ok(runtime) if client.signer.may_block() => runtime,
+        // An APIv2 request was signed (with the APIv2 key) when it was prepared.
+        Ok(runtime) if client.signer.may_block() && !request.is_apiv2() => runtime,
         _ => {
             request.sign(client, now)?;
             return Ok(request);

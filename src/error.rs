@@ -778,13 +778,13 @@ impl fmt::Display for ChainError {
             Self::UnusedOptions { keys, body_hint } => {
                 write!(
                     f,
-                    "unused option key(s) {}: neither a reserved key (json, query, params, headers, body, base_uri, timeout) nor a variable of the chain's template",
+                    "unused option key(s) {}: neither a reserved key (json, query, params, headers, body, base_uri, timeout; APIv2: xml, nonceless, security) nor a variable of the chain's template",
                     keys.join(", ")
                 )?;
                 if *body_hint {
                     write!(
                         f,
-                        "; to send them as the request body, put them under `json`: {{\"json\": {{…}}}}"
+                        "; to send them as the request body, put them under `json`: {{\"json\": {{…}}}} (APIv2 chains, v2/…: under `xml`)"
                     )?;
                 }
                 Ok(())

@@ -61,7 +61,9 @@ impl PartialEq for Body {
 /// or with the builder methods; both are accepted by every verb.
 ///
 /// Reserved keys of the map: `json`, `body`, `query` (or `params`, the axios spelling; not
-/// both), `headers`, `base_uri`, `timeout` (seconds > 0, fractions allowed). Any other key is a
+/// both), `headers`, `base_uri`, `timeout` (seconds > 0, fractions allowed), and for APIv2
+/// chains (`v2/…`) `xml` (an object: the data to sign and send), `nonceless` and `security`
+/// (booleans; see [`Options::xml`]). Any other key is a
 /// template variable, and must be one of the chain's: an unused key is refused before signing
 /// ([`ChainError::UnusedOptions`]), so `post(json!({"appid": …}))` without `json` cannot send
 /// an empty body.
