@@ -6,10 +6,10 @@
 use std::io::Read as _;
 
 use serde_json::{json, Map, Value};
-use wechatpay_chain::sandbox::{Sandbox, SandboxHandle};
+use wechatpay_chain::sandbox::{Fault, Sandbox, SandboxHandle};
 use wechatpay_chain::v2::sign::{verify, SignType};
 use wechatpay_chain::v2::xml::from_xml;
-use wechatpay_chain::{ApiV2Error, ErrorKind, Wechatpay};
+use wechatpay_chain::{ApiV2Error, ErrorKind, VerifyError, Wechatpay};
 
 #[path = "support/apiv2.rs"]
 mod v2s;
@@ -188,5 +188,30 @@ async fn the_v2_bill_streams_through_chain_download_plain_and_gzip() {
         matches!(e.api_v2(), Some(ApiV2Error::Return { return_msg: Some(m), .. }) if m == "No Bill Exist"),
         "{e:?}"
     );
+    sandbox.shutdown();
+}
+
+#[tokio::test]
+async fn a_spoiled_sign_in_the_answer_fails_closed_in_the_client() {
+    let (sandbox, wxpay) = started(false).await;
+    pay(&wxpay, "C2W1", 7, "MD5").await;
+    sandbox.inject(Fault::WrongSignature);
+    let e = wxpay
+        .chain("v2/pay/orderquery")
+        .post(json!({"xml": {"appid": APPID, "mch_id": MCHID, "out_trade_no": "C2W1"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Verify(VerifyError::BadSignature),
+        "{e:?}"
+    );
+    // The next answer is signed properly again.
+    let found = wxpay
+        .chain("v2/pay/orderquery")
+        .post(json!({"xml": {"appid": APPID, "mch_id": MCHID, "out_trade_no": "C2W1"}}))
+        .await
+        .unwrap();
+    assert_eq!(text(&found.xml_map().unwrap(), "trade_state"), "SUCCESS");
     sandbox.shutdown();
 }

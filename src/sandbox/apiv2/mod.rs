@@ -10,6 +10,8 @@
 //! - A refund with a loopback `notify_url` gets its refund notification ([`notify`]).
 //! - Refusals answer HTTP 200 with `<xml><return_code>FAIL</return_code><return_msg>…`
 //!   (unsigned, like the platform's).
+//! - Each request takes the next queued fault: `Drop`, `Delay` and `Status` act as for APIv3,
+//!   `WrongSignature` spoils the sign of a signed answer; the others have no effect here.
 
 mod bill;
 mod notify;
@@ -180,10 +182,11 @@ pub(crate) async fn serve(
         authenticated,
         client_certificate: client_certificate.is_some(),
     });
-    match state.next_fault() {
+    let fault = state.next_fault();
+    match &fault {
         Some(Fault::Drop) => return None,
-        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-        Some(Fault::Status(status)) => return Some(unsigned(Reply::for_status(status))),
+        Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
+        Some(Fault::Status(status)) => return Some(unsigned(Reply::for_status(*status))),
         _ => {}
     }
     let checked = match checked {
@@ -205,10 +208,24 @@ pub(crate) async fn serve(
             response
         }
         outcome => match signed(state, &checked, outcome) {
-            Ok(fields) => xml(&fields),
+            Ok(mut fields) => {
+                if fault == Some(Fault::WrongSignature) {
+                    tamper(&mut fields);
+                }
+                xml(&fields)
+            }
             Err(e) => xml(&fail(&format!("sandbox: cannot sign the answer: {e}"))),
         },
     })
+}
+
+/// [`Fault::WrongSignature`] on an APIv2 answer: the sign's first hex digit changed, so it no
+/// longer matches the fields.
+fn tamper(fields: &mut Fields) {
+    if let Some(Value::String(sign)) = fields.get_mut("sign") {
+        let first = if sign.starts_with('0') { "1" } else { "0" };
+        sign.replace_range(..1, first);
+    }
 }
 
 /// The flow for `path` (the sandbox prefixes stripped).
