@@ -23,9 +23,9 @@ const DAY: i64 = 86_400;
 /// Every test is bounded; RSA key generation takes about a second per sandbox, more on a
 /// loaded machine, so the bound is generous but finite.
 async fn bounded<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(120), f)
+    tokio::time::timeout(Duration::from_secs(300), f)
         .await
-        .expect("the test took longer than 120 s")
+        .expect("the test took longer than 300 s")
 }
 
 async fn generated() -> SandboxHandle {
