@@ -64,9 +64,9 @@ pub struct GlobalArgs {
 }
 
 /// Who signs and where requests go: the configuration of every command that calls the API.
-#[derive(clap::Args)]
+#[derive(Default, clap::Args)]
 pub struct ClientArgs {
-    /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri.
+    /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri, apiv2_key, merchant_cert, merchant_key, tls_test_root_ca.
     #[arg(short, long, env = "WECHATPAY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Send to an in-process sandbox (no configuration needed).
@@ -93,6 +93,20 @@ pub struct ClientArgs {
     /// Base URI (default: the api.mch.weixin.qq.com host over https).
     #[arg(long, env = "WECHATPAY_BASE_URI")]
     pub base_uri: Option<String>,
+    /// APIv2 key, for v2/… URIs (prefer the environment variable to keep it out of shell history).
+    #[arg(long, env = "WECHATPAY_APIV2_KEY", hide_env_values = true)]
+    pub apiv2_key: Option<String>,
+    /// Merchant API certificate file (PEM), presented for mutual TLS on the v2 endpoints that
+    /// need it (secapi/…, transfers, red packets) or with --security; needs --merchant-key.
+    #[arg(long, env = "WECHATPAY_MERCHANT_CERT", value_name = "FILE")]
+    pub merchant_cert: Option<PathBuf>,
+    /// The private key (PEM) of --merchant-cert.
+    #[arg(long, env = "WECHATPAY_MERCHANT_KEY", value_name = "FILE")]
+    pub merchant_key: Option<PathBuf>,
+    /// TESTS ONLY: also trust this CA (PEM) for HTTPS, e.g. a `wxpay sandbox --tls` CA. Never
+    /// point it at a CA you do not control.
+    #[arg(long, value_name = "FILE")]
+    pub tls_test_root_ca: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RequestArgs {
@@ -131,6 +145,10 @@ impl ClientArgs {
             private_key: self.private_key.clone(),
             apiv3_key: self.apiv3_key.clone(),
             base_uri: self.base_uri.clone(),
+            apiv2_key: self.apiv2_key.clone(),
+            merchant_cert: self.merchant_cert.clone(),
+            merchant_key: self.merchant_key.clone(),
+            tls_test_root_ca: self.tls_test_root_ca.clone(),
             public_keys,
             certificates: self.certificates.clone(),
         })
