@@ -99,6 +99,7 @@ struct Row {
     php_chain: Option<Vec<String>>,
     content_type: Option<String>,
     response_kind: String,
+    api_cert_required: bool,
 }
 
 fn dash(v: &str) -> Option<String> {
@@ -110,7 +111,7 @@ fn read_rows(text: &str) -> Vec<Row> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            assert_eq!(f.len(), 7, "catalog line with {} fields: {line}", f.len());
+            assert_eq!(f.len(), 8, "catalog line with {} fields: {line}", f.len());
             Row {
                 method: f[0].into(),
                 path: f[1].into(),
@@ -119,6 +120,11 @@ fn read_rows(text: &str) -> Vec<Row> {
                 php_chain: dash(f[4]).map(|c| c.split('.').map(String::from).collect()),
                 content_type: dash(f[5]),
                 response_kind: f[6].into(),
+                api_cert_required: match f[7] {
+                    "yes" => true,
+                    "no" => false,
+                    other => panic!("api_cert_required must be yes or no, got {other:?}: {line}"),
+                },
             }
         })
         .collect()
@@ -441,8 +447,8 @@ fn catalog_source(rows: &[Row]) -> String {
         };
         writeln!(
             cat,
-            "    Endpoint {{ method: {:?}, path: {:?}, base_uri: {:?}, segments: {}, php_chain: {chain}, content_type: {}, response_kind: {:?} }},",
-            r.method, r.path, r.base_uri, opt(&r.segments), opt(&r.content_type), r.response_kind
+            "    Endpoint {{ method: {:?}, path: {:?}, base_uri: {:?}, segments: {}, php_chain: {chain}, content_type: {}, response_kind: {:?}, api_cert_required: {} }},",
+            r.method, r.path, r.base_uri, opt(&r.segments), opt(&r.content_type), r.response_kind, r.api_cert_required
         )
         .unwrap();
     }

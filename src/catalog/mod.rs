@@ -27,6 +27,10 @@ pub struct Endpoint {
     pub content_type: Option<&'static str>,
     /// What the response carries: `json`, `empty`, `file`, `xml`, `redirect`.
     pub response_kind: &'static str,
+    /// True if the call needs the merchant API certificate (APIv2 mutual TLS: `secapi/*`,
+    /// transfers, red packets, …); such a chain is sent with the certificate configured by
+    /// `Builder::merchant_api_certificate`.
+    pub api_cert_required: bool,
 }
 
 impl Endpoint {
