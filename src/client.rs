@@ -21,6 +21,7 @@ use crate::signer::{
     Clock, NonceSource, RandomNonce, SharedClock, SharedNonceSource, Sign, SigningParams,
     SystemClock,
 };
+use crate::transport::tls::{self, MerchantIdentity};
 use crate::transport::{redact_proxy, HyperTransport, Route, Transport, TransportConfig};
 use crate::verifier::verify_response;
 
@@ -85,6 +86,9 @@ pub(crate) struct ClientInner {
     pub(crate) background: std::sync::OnceLock<crate::certificates::BackgroundRefresh>,
     /// Signatures made on the blocking pool at once: one per CPU (see [`sign_off_reactor`]).
     pub(crate) signing_slots: Arc<tokio::sync::Semaphore>,
+    /// A merchant API certificate is configured ([`Builder::merchant_api_certificate`]):
+    /// requests may go over mutual TLS ([`Route::mutual_tls`]).
+    pub(crate) mutual_tls: bool,
 }
 
 impl ClientInner {
@@ -97,16 +101,28 @@ impl ClientInner {
         SigningParams::new(&self.mchid, &self.serial, &*self.signer, timestamp, nonce)
     }
 
-    /// Where `request` goes and how long it may take.
-    pub(crate) fn route(&self, request: &PreparedRequest) -> Route {
-        let route = Route::new(
+    /// Where `request` goes and how long it may take. A request that needs mutual TLS while
+    /// no merchant API certificate is configured is refused here, before it is sent.
+    pub(crate) fn route(&self, request: &PreparedRequest) -> Result<Route> {
+        let mut route = Route::new(
             request.origin.clone(),
             request.timeout.unwrap_or(self.timeout),
         );
-        match &request.backup_origin {
-            Some(backup) => route.with_backup(backup.clone()),
-            None => route,
+        if let Some(backup) = &request.backup_origin {
+            route = route.with_backup(backup.clone());
         }
+        if request.mutual_tls {
+            if !self.mutual_tls {
+                return Err(ConfigError::MissingMerchantCertificate(format!(
+                    "{} {}",
+                    request.method,
+                    request.path()
+                ))
+                .into());
+            }
+            route = route.with_mutual_tls();
+        }
+        Ok(route)
     }
 }
 
@@ -383,7 +399,7 @@ async fn exchange_and_verify(
 ) -> Result<Response> {
     let total = request.timeout.unwrap_or(client.timeout);
     let deadline = tokio::time::Instant::now() + total;
-    let mut route = client.route(&request);
+    let mut route = client.route(&request)?;
     // Parsed once: a retry re-signs the same target, only the headers change.
     let uri = request.uri()?;
     let mut retried = 0;
@@ -597,6 +613,10 @@ pub struct Builder {
     apiv3_key: Option<Vec<u8>>,
     transport: TransportConfig,
     custom_transport: Option<Arc<dyn Transport>>,
+    /// The merchant API certificate and key PEM, parsed by `build()`.
+    merchant_certificate: Option<(Vec<u8>, Vec<u8>)>,
+    /// Test-only extra root CAs (PEM), parsed by `build()`.
+    tls_test_roots: Vec<Vec<u8>>,
     get_retries: u32,
     certificate_refresh: Option<Duration>,
     refresh_on_unknown_serial: bool,
@@ -653,6 +673,8 @@ impl Default for Builder {
             apiv3_key: None,
             transport: TransportConfig::default(),
             custom_transport: None,
+            merchant_certificate: None,
+            tls_test_roots: Vec::new(),
             get_retries: 0,
             certificate_refresh: None,
             refresh_on_unknown_serial: true,
@@ -668,6 +690,11 @@ impl fmt::Debug for Builder {
             .field("base_uri", &redact_userinfo(&self.base_uri))
             .field("backup", &self.backup)
             .field("proxy", &self.transport.proxy.as_deref().map(redact_proxy))
+            .field(
+                "merchant_api_certificate",
+                &self.merchant_certificate.is_some(),
+            )
+            .field("tls_test_root_ca", &self.tls_test_roots.len())
             .field(
                 "platform_keys",
                 &self
@@ -845,6 +872,40 @@ impl Builder {
         self
     }
 
+    /// The merchant API certificate (`apiclient_cert.pem`, optionally followed by its chain)
+    /// and its private key (`apiclient_key.pem`; PKCS#8, PKCS#1 or SEC1 PEM), presented as the
+    /// client certificate of mutual TLS on the requests that need it (APIv2 `secapi/…`
+    /// endpoints such as refunds, red packets, transfers; see [`Route::mutual_tls`]). Other
+    /// requests never present it: they use separate connections.
+    ///
+    /// Parsed by [`build`](Self::build), which fails with a [`KeyError::Pem`](crate::KeyError::Pem)
+    /// naming the certificate or the key when a PEM holds none, or with
+    /// [`ConfigError::MerchantCertificateMismatch`] when the key is not the certificate's.
+    /// Without it, a request that needs mutual TLS fails with
+    /// [`ConfigError::MissingMerchantCertificate`] before anything is sent. With a custom
+    /// [`transport`](Self::transport) the certificate is checked the same way, and presenting
+    /// it is the transport's job. Neither the builder's nor the client's `Debug` shows it.
+    pub fn merchant_api_certificate(
+        mut self,
+        cert_pem: impl AsRef<[u8]>,
+        key_pem: impl AsRef<[u8]>,
+    ) -> Self {
+        self.merchant_certificate = Some((cert_pem.as_ref().to_vec(), key_pem.as_ref().to_vec()));
+        self
+    }
+
+    /// **Test only**: also trusts this root CA certificate (PEM) for the server's TLS
+    /// certificate, besides the embedded webpki roots (with the `native-roots` feature the
+    /// operating system's roots are then not consulted). Meant for the sandbox's generated CA
+    /// ([`SandboxBuilder::tls`](crate::sandbox::SandboxBuilder::tls), whose
+    /// `client_builder()` calls it); never needed against WeChat Pay, whose certificates
+    /// chain to the usual roots. Off unless called; each call adds a CA. Parsed by
+    /// [`build`](Self::build) (a PEM without a certificate is a [`KeyError::Pem`](crate::KeyError::Pem)).
+    pub fn tls_test_root_ca(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.tls_test_roots.push(pem.as_ref().to_vec());
+        self
+    }
+
     /// Ignores proxy settings of the environment.
     pub fn no_proxy(mut self) -> Self {
         self.transport.use_env_proxy = false;
@@ -893,9 +954,18 @@ impl Builder {
             Backup::None => None,
             Backup::Uri(uri) => Some(BaseUri::parse(&uri, self.allow_insecure_http)?),
         };
+        let identity = self
+            .merchant_certificate
+            .as_ref()
+            .map(|(cert, key)| MerchantIdentity::from_pem(cert, key))
+            .transpose()?;
+        let mut transport_config = self.transport.clone();
+        for pem in &self.tls_test_roots {
+            transport_config.test_roots.extend(tls::test_roots(pem)?);
+        }
         let transport: Arc<dyn Transport> = match self.custom_transport {
             Some(custom) => custom,
-            None => Arc::new(HyperTransport::new(&self.transport)?),
+            None => Arc::new(HyperTransport::new(&transport_config, identity.as_ref())?),
         };
         let background = match self.certificate_refresh {
             Some(every) => {
@@ -939,6 +1009,7 @@ impl Builder {
             signing_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
+            mutual_tls: identity.is_some(),
         });
         if let Some((runtime, every)) = background {
             let task =

@@ -252,7 +252,7 @@ pub(crate) async fn execute(
     async move {
         let total = request.timeout.unwrap_or(client.timeout);
         let deadline = tokio::time::Instant::now() + total;
-        let route = client.route(&request);
+        let route = client.route(&request)?;
         let http_request = request.to_http(request.uri()?);
         let response = tokio::time::timeout_at(
             deadline,

@@ -220,6 +220,13 @@ pub enum ConfigError {
     NoPlatformCertificates,
     /// The named option starts a background task and needs a tokio runtime at `build()`.
     NoRuntime(&'static str),
+    /// The request (named) goes over mutual TLS (`Route::mutual_tls`: APIv2 `secapi/…`, red
+    /// packets, transfers) but no merchant API certificate was configured
+    /// (`Builder::merchant_api_certificate`). Nothing was sent.
+    MissingMerchantCertificate(String),
+    /// The merchant API certificate given to `Builder::merchant_api_certificate` is not the
+    /// certificate of the private key given with it.
+    MerchantCertificateMismatch,
     /// The sandbox could not set itself up (its keys folder, files or key generation).
     #[cfg(feature = "sandbox")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
@@ -779,6 +786,14 @@ impl fmt::Display for ConfigError {
             Self::NoRuntime(what) => write!(
                 f,
                 "{what} starts a background task: build the client inside a tokio runtime"
+            ),
+            Self::MissingMerchantCertificate(what) => write!(
+                f,
+                "{what} needs the merchant API certificate for mutual TLS; set it with Builder::merchant_api_certificate(cert_pem, key_pem) (apiclient_cert.pem and apiclient_key.pem; merchant platform: API安全 → API证书)"
+            ),
+            Self::MerchantCertificateMismatch => write!(
+                f,
+                "the merchant API certificate is not the certificate of the private key given with it (Builder::merchant_api_certificate); give apiclient_cert.pem with its own apiclient_key.pem"
             ),
             #[cfg(feature = "sandbox")]
             Self::Sandbox(m) => write!(f, "sandbox: {m}"),

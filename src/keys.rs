@@ -80,6 +80,15 @@ const KNOWN_LABELS: &[&str] = &[
     "OPENSSH PRIVATE KEY",
 ];
 
+/// The label of the first PEM block of `pem` when it is a known kind (never text from the
+/// file otherwise): for errors that say what was given instead.
+pub(crate) fn pem_label(pem: &[u8]) -> Option<String> {
+    let block = Pem::iter_from_buffer(pem).next()?.ok()?;
+    KNOWN_LABELS
+        .contains(&block.label.as_str())
+        .then(|| block.label.clone())
+}
+
 /// A PEM block whose label is not one `material` accepts; an unknown label is not repeated.
 fn wrong_label(material: KeyMaterial, label: &str) -> Error {
     let shown = if KNOWN_LABELS.contains(&label) {

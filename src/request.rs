@@ -157,6 +157,11 @@ pub struct PreparedRequest {
     pub(crate) template: String,
     pub(crate) timeout: Option<Duration>,
     pub(crate) skip_verification: bool,
+    /// Sent over mutual TLS, presenting the merchant API certificate ([`Route::mutual_tls`]);
+    /// set for the APIv2 endpoints that need it.
+    ///
+    /// [`Route::mutual_tls`]: crate::transport::Route::mutual_tls
+    pub(crate) mutual_tls: bool,
 }
 
 impl PreparedRequest {
@@ -573,6 +578,7 @@ pub(crate) fn prepare_unsigned(
         template,
         timeout: options.timeout,
         skip_verification: options.skip_verification,
+        mutual_tls: false,
     };
     Ok((request, now))
 }

@@ -19,6 +19,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::tls::{self, MerchantIdentity};
 use super::{BoxFuture, Route, Transport};
 use crate::crypto::backend::{Active, Backend as _};
 use crate::download::StreamingResponse;
@@ -36,6 +37,8 @@ pub(crate) struct TransportConfig {
     pub(crate) body_limit: usize,
     pub(crate) proxy: Option<String>,
     pub(crate) use_env_proxy: bool,
+    /// Extra trusted roots: test-only ([`crate::Builder::tls_test_root_ca`]).
+    pub(crate) test_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for TransportConfig {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for TransportConfig {
             .field("body_limit", &self.body_limit)
             .field("proxy", &self.proxy.as_deref().map(redact_proxy))
             .field("use_env_proxy", &self.use_env_proxy)
+            .field("test_roots", &self.test_roots.len())
             .finish()
     }
 }
@@ -62,6 +66,7 @@ impl Default for TransportConfig {
             body_limit: 16 * 1024 * 1024,
             proxy: None,
             use_env_proxy: true,
+            test_roots: Vec::new(),
         }
     }
 }
@@ -107,10 +112,30 @@ type Pool = Client<HttpsConnector<ProxyConnector>, Full<Bytes>>;
 /// blocks its caller's thread; if that thread runs a current-thread runtime, a connection
 /// opened there by an earlier async call stalls, so blocking calls must never check it out.
 #[derive(Clone)]
-pub(crate) struct HyperTransport {
+struct Pools {
     caller: Pool,
     #[cfg(feature = "blocking")]
     background: Pool,
+}
+
+impl Pools {
+    /// The pool whose connections are driven by the runtime polling this call.
+    fn pick(&self) -> &Pool {
+        #[cfg(feature = "blocking")]
+        if crate::blocking::on_background_runtime() {
+            return &self.background;
+        }
+        &self.caller
+    }
+}
+
+/// The pools for ordinary requests and, when a merchant API certificate is configured,
+/// separate pools whose connections present it ([`Route::mutual_tls`]): a connection's TLS
+/// identity is fixed at its handshake, so the two kinds never share connections.
+#[derive(Clone)]
+pub(crate) struct HyperTransport {
+    plain: Pools,
+    mutual_tls: Option<Pools>,
     body_limit: usize,
 }
 
@@ -118,12 +143,17 @@ impl std::fmt::Debug for HyperTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HyperTransport")
             .field("body_limit", &self.body_limit)
+            .field("mutual_tls", &self.mutual_tls.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl HyperTransport {
-    pub(crate) fn new(config: &TransportConfig) -> Result<Self> {
+    /// The transport; `identity` is the merchant API certificate for mutual-TLS routes.
+    pub(crate) fn new(
+        config: &TransportConfig,
+        identity: Option<&MerchantIdentity>,
+    ) -> Result<Self> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
@@ -141,59 +171,65 @@ impl HyperTransport {
             matcher: matcher.map(Arc::new),
         };
         let provider = Arc::new(Active::rustls_provider());
-        let builder = HttpsConnectorBuilder::new();
-        #[cfg(feature = "native-roots")]
-        let builder = builder.with_provider_and_native_roots(provider);
-        #[cfg(not(feature = "native-roots"))]
-        let builder = builder.with_provider_and_webpki_roots(provider);
-        let https = builder
-            .map_err(|e| Error::from(ConfigError::Tls).with_source(e))?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector);
-        // The pools share the connector (and its TLS configuration), not connections.
-        let pool = || {
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .timer(TokioTimer::new())
-                .pool_idle_timeout(config.pool_idle_timeout)
-                .build(https.clone())
+        let pools = |identity: Option<&MerchantIdentity>| -> Result<Pools> {
+            let tls = tls::client_config(provider.clone(), &config.test_roots, identity)?;
+            let https = HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(connector.clone());
+            // The pools share the connector (and its TLS configuration), not connections.
+            let pool = || {
+                Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new())
+                    .pool_idle_timeout(config.pool_idle_timeout)
+                    .build(https.clone())
+            };
+            Ok(Pools {
+                caller: pool(),
+                #[cfg(feature = "blocking")]
+                background: pool(),
+            })
         };
         Ok(Self {
-            caller: pool(),
-            #[cfg(feature = "blocking")]
-            background: pool(),
+            plain: pools(None)?,
+            mutual_tls: identity.map(|id| pools(Some(id))).transpose()?,
             body_limit: config.body_limit,
         })
     }
 
-    /// The pool whose connections are driven by the runtime polling this call.
-    fn pool(&self) -> &Pool {
-        #[cfg(feature = "blocking")]
-        if crate::blocking::on_background_runtime() {
-            return &self.background;
+    /// The pool for `route` on the runtime polling this call; a mutual-TLS route without a
+    /// merchant certificate is refused here, before anything is sent.
+    fn pool(&self, route: &Route) -> Result<&Pool> {
+        if !route.mutual_tls {
+            return Ok(self.plain.pick());
         }
-        &self.caller
+        match &self.mutual_tls {
+            Some(pools) => Ok(pools.pick()),
+            None => Err(ConfigError::MissingMerchantCertificate(format!(
+                "a mutual-TLS request to {}",
+                route.origin
+            ))
+            .into()),
+        }
     }
 
     /// One request to one origin, up to the response headers.
     async fn open(
-        &self,
+        pool: &Pool,
         request: http::Request<Bytes>,
         origin: &str,
     ) -> Result<http::Response<hyper::body::Incoming>> {
-        self.pool()
-            .request(request.map(Full::new))
-            .await
-            .map_err(|e| {
-                let (kind, what) = if e.is_connect() {
-                    (TransportKind::Connect, "cannot connect to")
-                } else {
-                    (TransportKind::Io, "the exchange failed with")
-                };
-                Error::transport_with_source(kind, format!("{what} {origin}"), e)
-            })
+        pool.request(request.map(Full::new)).await.map_err(|e| {
+            let (kind, what) = if e.is_connect() {
+                (TransportKind::Connect, "cannot connect to")
+            } else {
+                (TransportKind::Io, "the exchange failed with")
+            };
+            Error::transport_with_source(kind, format!("{what} {origin}"), e)
+        })
     }
 
     /// [`open`](Self::open) on the route's origin; on a connect failure (the request never
@@ -203,9 +239,10 @@ impl HyperTransport {
         request: http::Request<Bytes>,
         route: &'a Route,
     ) -> Result<(http::Response<hyper::body::Incoming>, &'a str)> {
+        let pool = self.pool(route)?;
         // Only cheap clones (shared body bytes); kept only when there is a backup.
         let spare = route.backup_origin.as_ref().map(|_| copy_of(&request));
-        let e = match self.open(request, &route.origin).await {
+        let e = match Self::open(pool, request, &route.origin).await {
             Ok(response) => return Ok((response, &route.origin)),
             Err(e) if e.is_connect() => e,
             Err(e) => return Err(e),
@@ -218,7 +255,7 @@ impl HyperTransport {
         };
         *spare.uri_mut() = uri;
         tracing::warn!(error = %e, backup = %backup, "primary host unreachable; retrying once on the backup host");
-        Ok((self.open(spare, backup).await?, backup))
+        Ok((Self::open(pool, spare, backup).await?, backup))
     }
 
     /// The body read to the end within the limit.

@@ -14,6 +14,7 @@
 //! [`Chain::prepare`]: crate::Chain::prepare
 
 mod hyper_client;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::future::Future;
@@ -45,6 +46,13 @@ pub struct Route {
     pub backup_origin: Option<String>,
     /// The total time allowed for the exchange, failover and body included.
     pub timeout: Duration,
+    /// The request must go over mutual TLS: the connection presents the merchant API
+    /// certificate (APIv2 `secapi/…`, red packets, transfers). The client sets it only when
+    /// such a certificate is configured ([`Builder::merchant_api_certificate`]); without one
+    /// it refuses the request before any transport sees it.
+    ///
+    /// [`Builder::merchant_api_certificate`]: crate::Builder::merchant_api_certificate
+    pub mutual_tls: bool,
 }
 
 impl Route {
@@ -54,12 +62,19 @@ impl Route {
             origin: origin.into(),
             backup_origin: None,
             timeout,
+            mutual_tls: false,
         }
     }
 
     /// The same route with a backup origin for connect failures.
     pub fn with_backup(mut self, backup_origin: impl Into<String>) -> Self {
         self.backup_origin = Some(backup_origin.into());
+        self
+    }
+
+    /// The same route over mutual TLS ([`Route::mutual_tls`]).
+    pub fn with_mutual_tls(mut self) -> Self {
+        self.mutual_tls = true;
         self
     }
 }
@@ -77,7 +92,10 @@ impl Route {
 ///   [`Response::new`], for any status (error statuses are not transport errors);
 /// - report failures with [`Error::transport_with_source`], using
 ///   [`TransportKind::Connect`] only when the request certainly never left;
-/// - the client verifies the response and enforces [`Route::timeout`] itself.
+/// - the client verifies the response and enforces [`Route::timeout`] itself;
+/// - when [`Route::mutual_tls`] is set, present the merchant API certificate (the one given
+///   to [`Builder::merchant_api_certificate`], or your own copy of it) in the TLS handshake,
+///   or refuse the request with an error: the platform refuses such requests without it.
 ///
 /// Blocking calls ([`crate::blocking`], feature `blocking`) poll the transport on a shared
 /// background runtime while the caller's thread waits; a transport whose connections are
@@ -113,6 +131,7 @@ impl Route {
 /// ```
 ///
 /// [`Builder::transport`]: crate::Builder::transport
+/// [`Builder::merchant_api_certificate`]: crate::Builder::merchant_api_certificate
 /// [`Error::transport_with_source`]: crate::Error::transport_with_source
 /// [`TransportKind::Connect`]: crate::TransportKind::Connect
 pub trait Transport: Send + Sync + fmt::Debug {
