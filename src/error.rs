@@ -182,6 +182,9 @@ pub enum ChainError {
     /// A file to upload ([`Media`](crate::Media)) that cannot be sent: unreadable, empty, too
     /// large, or a filename that would break the multipart framing.
     InvalidMedia(String),
+    /// An APIv2 `sign_type` other than `MD5` or `HMAC-SHA256` (case-sensitive); the value
+    /// given. Nothing is signed or sent.
+    UnknownSignType(String),
 }
 
 /// Why the client configuration was refused by [`Builder::build`](crate::Builder::build) (or a
@@ -231,6 +234,10 @@ pub enum ConfigError {
     #[cfg(feature = "sandbox")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
     Sandbox(String),
+    /// The APIv2 key is not 32 bytes; the length given.
+    ApiV2KeyLength(usize),
+    /// The APIv2 key is needed for this operation (named) but was not configured.
+    MissingApiV2Key(&'static str),
 }
 
 /// Which kind of key material a [`KeyError`] is about.
@@ -342,6 +349,10 @@ pub enum DecodeError {
     /// A field of a JSON document (a notification's, say `resource.ciphertext`) is missing or
     /// has the wrong type; its name.
     Field(&'static str),
+    /// An APIv2 XML document that is not well-formed, or that this crate refuses to read (a
+    /// DTD, an entity other than the five predefined ones, nesting deeper than
+    /// [`v2::xml::MAX_DEPTH`](crate::v2::xml::MAX_DEPTH)); what was wrong.
+    Xml(&'static str),
 }
 
 /// Why a request could not be carried.
@@ -449,6 +460,8 @@ pub enum VerifyError {
     },
     /// The signature does not verify (or is not base64).
     BadSignature,
+    /// An APIv2 answer or notification carries no `sign`: unsigned data is not trusted.
+    MissingSign,
     /// `Wechatpay-Statement-Sha1` does not match the body.
     StatementDigest,
     /// A platform certificate download is not what it claims (a certificate's serial is not its
@@ -739,6 +752,10 @@ impl fmt::Display for ChainError {
                 "invalid port in {u}: give a number from 1 to 65535, or none"
             ),
             Self::InvalidMedia(m) => write!(f, "the media to upload cannot be sent: {m}"),
+            Self::UnknownSignType(t) => write!(
+                f,
+                "unknown APIv2 sign_type {t:?}; use \"MD5\" or \"HMAC-SHA256\" (case-sensitive)"
+            ),
         }
     }
 }
@@ -797,6 +814,14 @@ impl fmt::Display for ConfigError {
             ),
             #[cfg(feature = "sandbox")]
             Self::Sandbox(m) => write!(f, "sandbox: {m}"),
+            Self::ApiV2KeyLength(n) => write!(
+                f,
+                "the APIv2 key must be 32 bytes, got {n}; copy it from the merchant platform (API安全 → API密钥)"
+            ),
+            Self::MissingApiV2Key(what) => write!(
+                f,
+                "the APIv2 key (apiv2_key) is needed to {what}; set it with Builder::apiv2_key (merchant platform: API安全 → API密钥)"
+            ),
         }
     }
 }
@@ -941,6 +966,10 @@ impl fmt::Display for DecodeError {
                 f,
                 "`{name}` is missing or is not the expected JSON; the document is not what WeChat Pay sends"
             ),
+            Self::Xml(why) => write!(
+                f,
+                "the APIv2 XML cannot be read: {why}; the document is not what WeChat Pay sends"
+            ),
         }
     }
 }
@@ -1031,6 +1060,10 @@ impl fmt::Display for VerifyError {
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             ),
             Self::BadSignature => write!(f, "bad signature"),
+            Self::MissingSign => write!(
+                f,
+                "the APIv2 document has no `sign`; unsigned data is not from WeChat Pay"
+            ),
             Self::StatementDigest => write!(
                 f,
                 "Wechatpay-Statement-Sha1 does not match the SHA-1 of the body"

@@ -118,6 +118,7 @@ pub mod sandbox;
 pub mod signer;
 pub mod template;
 pub mod transport;
+pub mod v2;
 pub mod verifier;
 
 pub use chain::{normalize_segment, Chain};

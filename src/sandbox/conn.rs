@@ -156,8 +156,9 @@ impl Drop for Entry {
 }
 
 impl Entry {
-    /// Wraps the stream so that reads are seen (first byte of a request, HTTP/2 preface).
-    pub(crate) fn track(&self, stream: TcpStream) -> Tracked {
+    /// Wraps the stream so that reads are seen (first byte of a request, HTTP/2 preface). In
+    /// TLS mode the stream is the decrypted one: the bookkeeping sees HTTP, not TLS records.
+    pub(crate) fn track<S>(&self, stream: S) -> Tracked<S> {
         Tracked {
             inner: stream,
             conn: self.conn.clone(),
@@ -258,13 +259,13 @@ impl Drop for Busy {
 
 /// A stream whose reads are seen by the connection's bookkeeping.
 #[derive(Debug)]
-pub(crate) struct Tracked {
-    inner: TcpStream,
+pub(crate) struct Tracked<S = TcpStream> {
+    inner: S,
     conn: Arc<Conn>,
     registry: Arc<Registry>,
 }
 
-impl Tracked {
+impl<S> Tracked<S> {
     fn saw(&self, bytes: &[u8]) {
         let conn = &self.conn;
         if bytes.is_empty() {
@@ -293,7 +294,7 @@ impl Tracked {
     }
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -308,7 +309,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

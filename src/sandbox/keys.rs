@@ -40,6 +40,13 @@ const PUBLIC_KEY_FILE: &str = "pub_key.pem";
 const PUBLIC_KEY_PRIVATE_FILE: &str = "pub_key_private.pem";
 const MERCHANT_CERT_FILE: &str = "apiclient_cert.pem";
 const MANIFEST_FILE: &str = "fixtures.json";
+/// TLS mode: the sandbox's test CA.
+const TLS_CA_FILE: &str = "sandbox_ca.pem";
+/// TLS mode: the merchant API certificate signed by the test CA (not `apiclient_cert.pem`,
+/// the self-signed one of a generated keys folder).
+const TLS_CERT_FILE: &str = "apiclient_tls_cert.pem";
+/// TLS mode: the key of [`TLS_CERT_FILE`] when it is not the merchant key.
+const TLS_KEY_FILE: &str = "apiclient_tls_key.pem";
 
 /// `fixtures.json`.
 #[derive(Deserialize, Serialize)]
@@ -244,6 +251,11 @@ impl SandboxKeys {
         })
     }
 
+    /// The merchant API private key as loaded (PEM).
+    pub(crate) fn merchant_key_pem(&self) -> &str {
+        &self.merchant_key_pem
+    }
+
     /// The platform certificate serial.
     pub(crate) fn platform_serial(&self) -> &str {
         self.platform_cert.serial()
@@ -260,8 +272,17 @@ impl SandboxKeys {
     /// The TOML names files relative to its folder, as `wxpay --config` reads them; the JSON, meant for clients
     /// in other languages, gives absolute paths. Private keys and the files that hold the
     /// APIv3 key (`fixtures.json`, `wxpay.toml`, `wxpay.json`) are readable by the owner only (Unix).
-    pub(crate) fn write_config(&self, dir: &Path, base_uri: &str) -> Result<(PathBuf, PathBuf)> {
+    /// In TLS mode (`tls`) also the test CA, the merchant's CA-signed API certificate (and
+    /// its key when it is not the merchant key), named by `tls_test_root_ca`, `merchant_cert`
+    /// and `merchant_key`.
+    pub(crate) fn write_config(
+        &self,
+        dir: &Path,
+        base_uri: &str,
+        tls: Option<&super::tls::SandboxTls>,
+    ) -> Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        let tls_files = tls.map(|tls| self.write_tls_files(dir, tls)).transpose()?;
         let cert_file = self.certificate_file();
         write_file(&dir.join(MERCHANT_KEY_FILE), &self.merchant_key_pem, true)?;
         write_file(&dir.join(PUBLIC_KEY_FILE), &self.public_key_pem, false)?;
@@ -273,9 +294,18 @@ impl SandboxKeys {
         // JSON string literals are valid TOML basic strings (same escapes).
         let q = |s: &str| serde_json::Value::from(s).to_string();
         let apiv3_key = String::from_utf8_lossy(&self.apiv3_key);
+        // Top-level keys: before the first table.
+        let tls_toml = tls_files.map_or_else(String::new, |[ca, cert, key]| {
+            format!(
+                "tls_test_root_ca = {}\nmerchant_cert = {}\nmerchant_key = {}\n",
+                q(ca),
+                q(cert),
+                q(key)
+            )
+        });
         let toml = format!(
             "# Written by the wechatpay-chain sandbox: TEST-ONLY keys, never valid against WeChat Pay.\n\
-             mchid = {}\nserial = {}\nprivate_key = {}\napiv3_key = {}\nbase_uri = {}\n\n\
+             mchid = {}\nserial = {}\nprivate_key = {}\napiv3_key = {}\nbase_uri = {}\n{tls_toml}\n\
              [public_keys]\n{} = {}\n\n[certificates]\n{} = {}\n",
             q(&self.mchid),
             q(&self.merchant_serial),
@@ -295,7 +325,7 @@ impl SandboxKeys {
         public_keys.insert(self.public_key_id.clone(), abs(PUBLIC_KEY_FILE).into());
         let mut certificates = serde_json::Map::new();
         certificates.insert(self.platform_serial().to_string(), abs(&cert_file).into());
-        let config = json!({
+        let mut config = json!({
             "mchid": self.mchid,
             "serial": self.merchant_serial,
             "private_key": abs(MERCHANT_KEY_FILE),
@@ -304,11 +334,34 @@ impl SandboxKeys {
             "public_keys": public_keys,
             "certificates": certificates,
         });
+        if let (Some([ca, cert, key]), Some(object)) = (tls_files, config.as_object_mut()) {
+            object.insert("tls_test_root_ca".into(), abs(ca).into());
+            object.insert("merchant_cert".into(), abs(cert).into());
+            object.insert("merchant_key".into(), abs(key).into());
+        }
         let json_path = dir.join("wxpay.json");
         let text = serde_json::to_string_pretty(&config)
             .map_err(|e| Error::sandbox("cannot serialize wxpay.json").with_source(e))?;
         write_file(&json_path, &(text + "\n"), true)?;
         Ok((toml_path, json_path))
+    }
+
+    /// TLS mode's files: the test CA, the merchant's CA-signed certificate and, when it is
+    /// not the merchant key, its key; returns their names (CA, certificate, key).
+    fn write_tls_files(
+        &self,
+        dir: &Path,
+        tls: &super::tls::SandboxTls,
+    ) -> Result<[&'static str; 3]> {
+        write_file(&dir.join(TLS_CA_FILE), &tls.ca_pem, false)?;
+        write_file(&dir.join(TLS_CERT_FILE), &tls.merchant_cert_pem, false)?;
+        let key = if tls.own_key {
+            write_file(&dir.join(TLS_KEY_FILE), &tls.merchant_key_pem, true)?;
+            TLS_KEY_FILE
+        } else {
+            MERCHANT_KEY_FILE
+        };
+        Ok([TLS_CA_FILE, TLS_CERT_FILE, key])
     }
 
     /// The rest of a keys folder: `fixtures.json`, the platform's private keys, the merchant

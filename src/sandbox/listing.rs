@@ -166,7 +166,7 @@ impl Cursor {
 }
 
 /// A record's fields besides the body: method, target, version, headers (strings, arrays
-/// when repeated), `authenticated`, `body_kept`, `body_len`.
+/// when repeated), `authenticated`, `client_certificate`, `body_kept`, `body_len`.
 fn metadata(request: &RecordedRequest) -> Value {
     let mut headers = Map::new();
     for name in request.headers.keys() {
@@ -188,6 +188,7 @@ fn metadata(request: &RecordedRequest) -> Value {
         "version": format!("{:?}", request.version),
         "headers": headers,
         "authenticated": request.authenticated,
+        "client_certificate": request.client_certificate,
         "body_kept": request.body_kept,
         "body_len": request.body_len,
     })
@@ -213,6 +214,7 @@ mod tests {
             body_kept: kept,
             body_len: body.len(),
             authenticated: kept,
+            client_certificate: false,
         }
     }
 

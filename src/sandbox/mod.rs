@@ -65,7 +65,7 @@
 //! |---|---|
 //! | `POST /_sandbox/faults` `{"fault":"delay","ms":1500,"count":1}` | queue `count` (1–100) faults; body format: [`Fault::from_json`] |
 //! | `GET /_sandbox/faults`, `DELETE /_sandbox/faults` | list / clear the queued faults |
-//! | `GET /_sandbox/requests[?offset=N&limit=N]`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `authenticated`, `body_kept`, `body_len`, `body`: the text, or `null` with `body_base64` when it is not UTF-8, or `null` when not kept) / clear the recorded requests |
+//! | `GET /_sandbox/requests[?offset=N&limit=N]`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `authenticated`, `client_certificate`, `body_kept`, `body_len`, `body`: the text, or `null` with `body_base64` when it is not UTF-8, or `null` when not kept) / clear the recorded requests |
 //! | `GET /_sandbox/config` | `base_uri`, the config file paths and the `wxpay.json` content |
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
@@ -88,6 +88,7 @@ mod record;
 mod reply;
 mod sensitive;
 mod server;
+mod tls;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -172,6 +173,8 @@ pub(crate) struct State {
     pub(crate) body_budget: Arc<Semaphore>,
     /// Bench mode's signature cache ([`SandboxBuilder::bench_mode`]).
     pub(crate) bench: Option<bench::Cache>,
+    /// TLS mode's server configuration and certificates ([`SandboxBuilder::tls`]).
+    pub(crate) tls: Option<tls::SandboxTls>,
     ids: AtomicU64,
     notifier: notify::Notifier,
     shutdown: watch::Sender<bool>,
@@ -250,6 +253,7 @@ pub struct SandboxBuilder {
     limits: Limits,
     public_key_only: bool,
     bench: bool,
+    tls: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -261,6 +265,7 @@ impl Default for SandboxBuilder {
             limits: Limits::default(),
             public_key_only: false,
             bench: false,
+            tls: false,
         }
     }
 }
@@ -400,6 +405,35 @@ impl SandboxBuilder {
         self
     }
 
+    /// Serves HTTPS instead of plain HTTP (default off), like the platform, with certificates
+    /// generated at [`start`](Self::start) for this run only (**test only**):
+    ///
+    /// - a test CA (ECDSA P-256, CN `wechatpay-chain sandbox test CA`), which clients must
+    ///   trust explicitly: [`Builder::tls_test_root_ca`] with
+    ///   [`SandboxHandle::ca_certificate_pem`];
+    /// - a server certificate for `127.0.0.1`, `localhost` and `::1` signed by it; ALPN offers
+    ///   `h2` and `http/1.1`;
+    /// - a merchant API certificate signed by it (CN = the mchid, serial = the merchant serial
+    ///   when it is a valid X.509 serial) for the merchant's own API key when that is a PKCS#8
+    ///   RSA key (the embedded and generated keys are), else for a fresh ECDSA P-256 key:
+    ///   [`SandboxHandle::merchant_certificate_pem`] and
+    ///   [`SandboxHandle::merchant_certificate_key_pem`].
+    ///
+    /// Client certificates are optional at the handshake (one that does not chain to the CA
+    /// fails it); whether a request came with one is in [`RecordedRequest::client_certificate`],
+    /// and endpoints that need mutual TLS refuse requests without. [`SandboxHandle::base_uri`]
+    /// is then `https://…`, [`SandboxHandle::client_builder`] trusts the CA and presents the
+    /// merchant certificate on mutual-TLS requests, and the config folder also holds
+    /// `sandbox_ca.pem` and `apiclient_tls_cert.pem` (plus `apiclient_tls_key.pem` for a
+    /// fresh key), named in `wxpay.toml`/`wxpay.json` by `tls_test_root_ca`, `merchant_cert`
+    /// and `merchant_key`. The header-read timeout also bounds the TLS handshake.
+    ///
+    /// [`Builder::tls_test_root_ca`]: crate::Builder::tls_test_root_ca
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
     /// Loads the keys, binds, writes the client configuration and serves in the background
     /// on the current tokio runtime until [`SandboxHandle::shutdown`] (or the runtime ends).
     pub async fn start(self) -> Result<SandboxHandle> {
@@ -432,7 +466,13 @@ impl SandboxBuilder {
         } else {
             host
         };
-        let base_uri = format!("http://{host}:{}/", addr.port());
+        let tls = if self.tls {
+            Some(tls::SandboxTls::generate(&keys)?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_uri = format!("{scheme}://{host}:{}/", addr.port());
 
         let (dir, owned) = match self.config_dir {
             Some(dir) => (dir, false),
@@ -446,7 +486,7 @@ impl SandboxBuilder {
                 (std::env::temp_dir().join(name), true)
             }
         };
-        let (toml, json) = keys.write_config(&dir, &base_uri)?;
+        let (toml, json) = keys.write_config(&dir, &base_uri, tls.as_ref())?;
         let (shutdown, signal) = watch::channel(false);
         let state = Arc::new(State {
             certs: certs::PlatformCerts::new(&keys, self.public_key_only),
@@ -470,6 +510,7 @@ impl SandboxBuilder {
             )),
             body_budget: Arc::new(Semaphore::new(self.limits.body_bytes_in_flight)),
             bench: self.bench.then(bench::Cache::default),
+            tls,
             ids: AtomicU64::new(1),
             notifier: notify::notifier(),
             shutdown,
@@ -514,7 +555,8 @@ impl fmt::Debug for SandboxHandle {
 }
 
 impl SandboxHandle {
-    /// The base URI clients use: `http://127.0.0.1:PORT/`.
+    /// The base URI clients use: `http://127.0.0.1:PORT/`, or `https://…` in TLS mode
+    /// ([`SandboxBuilder::tls`]).
     pub fn base_uri(&self) -> String {
         self.state.base_uri.clone()
     }
@@ -526,10 +568,19 @@ impl SandboxHandle {
 
     /// A client builder preconfigured for this sandbox: mchid, merchant serial and private
     /// key, the platform certificate and the WeChat Pay public key, the APIv3 key, the base
-    /// URI and no backup host. Adjust it (timeouts, body limit, …) and `build()`.
+    /// URI and no backup host; in TLS mode ([`SandboxBuilder::tls`]) also the test CA
+    /// ([`Builder::tls_test_root_ca`](crate::Builder::tls_test_root_ca)) and the merchant API
+    /// certificate ([`Builder::merchant_api_certificate`](crate::Builder::merchant_api_certificate)).
+    /// Adjust it (timeouts, body limit, …) and `build()`.
     pub fn client_builder(&self) -> Builder {
         let keys = &self.state.keys;
-        Wechatpay::builder()
+        let builder = match &self.state.tls {
+            Some(tls) => Wechatpay::builder()
+                .tls_test_root_ca(&tls.ca_pem)
+                .merchant_api_certificate(&tls.merchant_cert_pem, &tls.merchant_key_pem),
+            None => Wechatpay::builder(),
+        };
+        builder
             .mchid(keys.mchid.clone())
             .serial(keys.merchant_serial.clone())
             .private_key(keys.merchant_key.clone())
@@ -538,6 +589,32 @@ impl SandboxHandle {
             .apiv3_key(keys.apiv3_key)
             .base_uri(self.base_uri())
             .no_backup()
+    }
+
+    /// TLS mode ([`SandboxBuilder::tls`]): the test CA certificate (PEM) that clients must
+    /// trust; `None` in plain HTTP mode.
+    pub fn ca_certificate_pem(&self) -> Option<String> {
+        self.state.tls.as_ref().map(|tls| tls.ca_pem.clone())
+    }
+
+    /// TLS mode ([`SandboxBuilder::tls`]): the merchant API certificate (PEM) signed by the
+    /// test CA, for mutual TLS; `None` in plain HTTP mode.
+    pub fn merchant_certificate_pem(&self) -> Option<String> {
+        self.state
+            .tls
+            .as_ref()
+            .map(|tls| tls.merchant_cert_pem.clone())
+    }
+
+    /// TLS mode ([`SandboxBuilder::tls`]): the private key (PEM) of
+    /// [`merchant_certificate_pem`](Self::merchant_certificate_pem): the merchant API key
+    /// itself, or a fresh test-only key when that one is not a PKCS#8 RSA key; `None` in plain
+    /// HTTP mode.
+    pub fn merchant_certificate_key_pem(&self) -> Option<String> {
+        self.state
+            .tls
+            .as_ref()
+            .map(|tls| tls.merchant_key_pem.clone())
     }
 
     /// A client for this sandbox ([`SandboxHandle::client_builder`] as is).

@@ -42,6 +42,12 @@ pub struct RecordedRequest {
     pub body_len: usize,
     /// Whether the request's `Authorization` verified (as for [`RecordedRequest::body_kept`]).
     pub authenticated: bool,
+    /// Whether the request came over a TLS connection that presented a client certificate
+    /// signed by the sandbox's test CA (mutual TLS; [`SandboxBuilder::tls`]). Always `false`
+    /// in plain HTTP mode.
+    ///
+    /// [`SandboxBuilder::tls`]: super::SandboxBuilder::tls
+    pub client_certificate: bool,
 }
 
 impl RecordedRequest {
@@ -146,6 +152,7 @@ mod tests {
             body_kept: true,
             body_len: body,
             authenticated: true,
+            client_certificate: false,
         }
     }
 

@@ -14,15 +14,17 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::auth::{authenticate, check_headers, check_replay, Signed};
-use super::conn::{Busy, Entry};
+use super::conn::{Busy, Entry, Tracked};
 use super::faults::Fault;
 use super::flows::{self, Call};
 use super::media;
 use super::reply::{finish, unsigned, Reply, ReplyBody};
+use super::tls::ClientCertificate;
 use super::{control, lock, RecordedRequest, State};
 use crate::catalog;
 
@@ -80,8 +82,8 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// Serves one connection (HTTP/1.1 or HTTP/2, detected from the preface) until it ends,
-/// times out or is evicted ([`super::conn`]).
+/// Serves one connection (in TLS mode after the handshake, which the header-read timeout
+/// bounds) until it ends, times out or is evicted ([`super::conn`]).
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -90,10 +92,39 @@ async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let Some(tls) = &state.tls else {
+        let stream = entry.track(stream);
+        return serve_http(stream, (peer, None), entry, state, shutdown).await;
+    };
+    let accepted = tokio::select! {
+        accepted = tls.accept(stream) => accepted.ok(),
+        () = entry.expired() => None,
+        () = stopped(&mut shutdown) => None,
+    };
+    // A failed handshake (no common protocol, a client certificate the CA did not sign):
+    // rustls has sent its alert; nothing to serve.
+    let Some((stream, client)) = accepted else {
+        return;
+    };
+    let stream = entry.track(stream);
+    serve_http(stream, (peer, client), entry, state, shutdown).await;
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (detected from the preface) on `stream` until it ends, times
+/// out or is evicted. `client` is the certificate the TLS client presented.
+async fn serve_http<S>(
+    stream: Tracked<S>,
+    (peer, client): (SocketAddr, Option<Arc<ClientCertificate>>),
+    entry: Entry,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let marker = entry.marker();
     let service = service_fn(move |request| {
         let busy = marker.busy();
-        handle(request, peer, state.clone(), busy)
+        handle(request, (peer, client.clone()), state.clone(), busy)
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // The header-read timeout is ours (`conn`): hyper's would also cut keep-alive waits.
@@ -102,7 +133,7 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
-    let connection = builder.serve_connection(TokioIo::new(entry.track(stream)), service);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let mut deadline = None;
     loop {
@@ -190,7 +221,7 @@ async fn read_body(
 /// Serves one request; the connection stays busy until its answer is written.
 async fn handle(
     request: Request<Incoming>,
-    peer: SocketAddr,
+    peer: (SocketAddr, Option<Arc<ClientCertificate>>),
     state: Arc<State>,
     busy: Busy,
 ) -> Result<Response<ReplyBody>, Dropped> {
@@ -202,7 +233,7 @@ async fn handle(
 /// The request pipeline: read the body (bounded), authenticate, record, fault, answer, sign.
 async fn pipeline(
     request: Request<Incoming>,
-    peer: SocketAddr,
+    (peer, client): (SocketAddr, Option<Arc<ClientCertificate>>),
     state: Arc<State>,
 ) -> Result<Response<ReplyBody>, Dropped> {
     let (parts, body) = request.into_parts();
@@ -284,6 +315,7 @@ async fn pipeline(
         body_kept: authenticated,
         body_len: body.len(),
         authenticated,
+        client_certificate: client.is_some(),
     });
     let fault = state.next_fault();
     match &fault {
@@ -305,7 +337,7 @@ async fn pipeline(
             &body,
             upload.as_ref(),
             signed,
-            now,
+            (now, client.as_deref()),
         ),
     };
     drop(permit);
@@ -416,7 +448,7 @@ fn answer(
     body: &Bytes,
     upload: Option<&media::Parsed>,
     signed: Result<Signed, Reply>,
-    now: i64,
+    (now, client_certificate): (i64, Option<&ClientCertificate>),
 ) -> Reply {
     let endpoint = match route(parts, path) {
         Ok(endpoint) => endpoint,
@@ -444,6 +476,7 @@ fn answer(
         now,
         upload,
         headers: &parts.headers,
+        client_certificate,
     };
     flows::handle(state, endpoint, &call)
 }
