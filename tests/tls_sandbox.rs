@@ -51,10 +51,10 @@ fn bare_builder(sandbox: &SandboxHandle) -> wechatpay_chain::Builder {
     Wechatpay::builder()
         .mchid("1900000109")
         .serial("3775B6A45ACD588826D15E583A95F5DD2A4B1A16")
-        .private_key(PrivateKey::from_pem(&fixture("apiclient_key.pem")).unwrap())
+        .private_key(PrivateKey::from_pem(fixture("apiclient_key.pem")).unwrap())
         .public_key(
             "PUB_KEY_ID_0119000001092025112200000000000001",
-            PublicKey::from_pem(&fixture("pub_key.pem")).unwrap(),
+            PublicKey::from_pem(fixture("pub_key.pem")).unwrap(),
         )
         .base_uri(sandbox.base_uri())
         .no_backup()

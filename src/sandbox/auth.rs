@@ -28,7 +28,7 @@ pub(crate) struct NonceCache {
 
 impl NonceCache {
     /// Remembers `nonce`; false if it was used within the window (a replay).
-    fn insert(&mut self, nonce: &str, timestamp: i64, now: i64) -> bool {
+    pub(crate) fn insert(&mut self, nonce: &str, timestamp: i64, now: i64) -> bool {
         if self.seen.len() >= 4096 {
             self.seen.retain(|_, ts| now - *ts <= NONCE_MEMORY);
         }

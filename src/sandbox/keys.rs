@@ -7,7 +7,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `fixtures.json` | `mchid`, `merchant_serial`, `platform_serial`, `platform_certificate_file`, `public_key_id`, `apiv3_key` |
+//! | `fixtures.json` | `mchid`, `merchant_serial`, `platform_serial`, `platform_certificate_file`, `public_key_id`, `apiv3_key`, `apiv2_key` (optional: [`TEST_APIV2_KEY`] when absent) |
 //! | `apiclient_key.pem` | the merchant API private key (clients sign with it; the sandbox checks with its public half) |
 //! | `platform_key.pem` + the platform certificate file | the platform certificate and its private half (certificate mode) |
 //! | `pub_key.pem` + `pub_key_private.pem` | the WeChat Pay public key and its private half (public-key mode) |
@@ -48,6 +48,10 @@ const TLS_CERT_FILE: &str = "apiclient_tls_cert.pem";
 /// TLS mode: the key of [`TLS_CERT_FILE`] when it is not the merchant key.
 const TLS_KEY_FILE: &str = "apiclient_tls_key.pem";
 
+/// The APIv2 key of a keys folder whose `fixtures.json` names none (folders written before
+/// the sandbox spoke APIv2): the embedded fixtures' **test-only** key.
+pub(crate) const TEST_APIV2_KEY: &str = "TestOnlyApiV2Key0123456789abcdef";
+
 /// `fixtures.json`.
 #[derive(Deserialize, Serialize)]
 struct Manifest {
@@ -57,6 +61,8 @@ struct Manifest {
     platform_certificate_file: String,
     public_key_id: String,
     apiv3_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    apiv2_key: Option<String>,
 }
 
 /// Everything the simulator needs to act as WeChat Pay towards one merchant.
@@ -74,6 +80,10 @@ pub(crate) struct SandboxKeys {
     public_key_pem: String,
     pub(crate) public_key_private: PrivateKey,
     pub(crate) apiv3_key: [u8; 32],
+    /// The APIv2 key (32 ASCII characters): signs and checks APIv2 XML, encrypts `req_info`.
+    pub(crate) apiv2_key: crate::v2::sign::ApiV2Key,
+    /// Its text, for the config files.
+    apiv2_key_text: String,
     /// Generated keys only: what else the config folder needs to be a keys folder.
     generated: Option<GeneratedFiles>,
 }
@@ -138,6 +148,7 @@ impl SandboxKeys {
             platform_serial: g.platform_serial,
             public_key_id: g.public_key_id,
             apiv3_key: g.apiv3_key,
+            apiv2_key: Some(crate::signer::nonce()?),
         };
         let mut keys = Self::from_parts(
             manifest,
@@ -203,6 +214,13 @@ impl SandboxKeys {
                 m.apiv3_key.len()
             ))
         })?;
+        let apiv2_key_text = m.apiv2_key.unwrap_or_else(|| TEST_APIV2_KEY.to_string());
+        let apiv2_key = crate::v2::sign::ApiV2Key::new(&apiv2_key_text).map_err(|_| {
+            Error::sandbox(format!(
+                "keys folder: apiv2_key must be 32 bytes, got {}",
+                apiv2_key_text.len()
+            ))
+        })?;
         if m.mchid.is_empty() || !m.mchid.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::sandbox("keys folder: mchid must be digits"));
         }
@@ -247,6 +265,8 @@ impl SandboxKeys {
             public_key_pem,
             public_key_private,
             apiv3_key,
+            apiv2_key,
+            apiv2_key_text,
             generated: None,
         })
     }
@@ -254,6 +274,13 @@ impl SandboxKeys {
     /// The merchant API private key as loaded (PEM).
     pub(crate) fn merchant_key_pem(&self) -> &str {
         &self.merchant_key_pem
+    }
+
+    /// The APIv2 key as text (test-only; see [`SandboxHandle::apiv2_key`]).
+    ///
+    /// [`SandboxHandle::apiv2_key`]: super::SandboxHandle::apiv2_key
+    pub(crate) fn apiv2_key_text(&self) -> &str {
+        &self.apiv2_key_text
     }
 
     /// The platform certificate serial.
@@ -330,6 +357,7 @@ impl SandboxKeys {
             "serial": self.merchant_serial,
             "private_key": abs(MERCHANT_KEY_FILE),
             "apiv3_key": apiv3_key,
+            "apiv2_key": self.apiv2_key_text,
             "base_uri": base_uri,
             "public_keys": public_keys,
             "certificates": certificates,
@@ -374,6 +402,7 @@ impl SandboxKeys {
             platform_certificate_file: cert_file.to_string(),
             public_key_id: self.public_key_id.clone(),
             apiv3_key: String::from_utf8_lossy(&self.apiv3_key).into_owned(),
+            apiv2_key: Some(self.apiv2_key_text.clone()),
         };
         let text = serde_json::to_string_pretty(&manifest)
             .map_err(|e| Error::sandbox("cannot serialize fixtures.json").with_source(e))?;
@@ -424,6 +453,9 @@ mod tests {
         assert_eq!(embedded.platform_serial(), folder.platform_serial());
         assert_eq!(embedded.public_key, folder.public_key);
         assert!(!format!("{embedded:?}").contains("TestOnlyApiV3Key"));
+        assert_eq!(embedded.apiv2_key_text(), TEST_APIV2_KEY);
+        assert_eq!(folder.apiv2_key_text(), TEST_APIV2_KEY);
+        assert!(!format!("{embedded:?}").contains("TestOnlyApiV2Key"));
     }
 
     #[test]

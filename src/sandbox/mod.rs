@@ -69,6 +69,7 @@
 //! | `GET /_sandbox/config` | `base_uri`, the config file paths and the `wxpay.json` content |
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
 
+mod apiv2;
 mod auth;
 mod bench;
 mod bills;
@@ -164,6 +165,8 @@ pub(crate) struct State {
     pub(crate) requests: Mutex<Recorder>,
     pub(crate) nonces: Mutex<auth::NonceCache>,
     pub(crate) orders: Mutex<flows::Orders>,
+    /// APIv2 micropay orders and refunds.
+    pub(crate) v2: Mutex<apiv2::Store>,
     /// Platform certificates: listing, rotation, download count.
     pub(crate) certs: certs::PlatformCerts,
     pub(crate) limits: Limits,
@@ -502,6 +505,7 @@ impl SandboxBuilder {
             requests: Mutex::new(Recorder::new(self.limits.recorded_bytes)),
             nonces: Mutex::default(),
             orders: Mutex::default(),
+            v2: Mutex::default(),
             limits: self.limits,
             conns: Arc::new(Registry::new(
                 self.limits.max_connections,
@@ -615,6 +619,32 @@ impl SandboxHandle {
             .tls
             .as_ref()
             .map(|tls| tls.merchant_key_pem.clone())
+    }
+
+    /// The sandbox merchant's APIv2 key (32 ASCII characters; **test-only**: the fixtures'
+    /// `TestOnlyApiV2Key0123456789abcdef`, or a random one with
+    /// [`SandboxBuilder::generate_keys`]). APIv2 requests are signed with it.
+    pub fn apiv2_key(&self) -> String {
+        self.state.keys.apiv2_key_text().to_string()
+    }
+
+    /// Delivers the APIv2 refund notification of the refund `out_refund_no` (made earlier with
+    /// `secapi/pay/refund`) to a `notify_url` on a loopback host over plain `http://`: XML
+    /// with `return_code`, `appid`, `mch_id`, `nonce_str` and `req_info`, the refund's XML
+    /// (`out_refund_no`, `refund_id`, `transaction_id`, `out_trade_no`, `total_fee`,
+    /// `refund_fee`, `refund_status` `SUCCESS`, `success_time`, …) encrypted with
+    /// AES-256-ECB under the lower-case hex MD5 of the APIv2 key. Returns the listener's
+    /// status. A refund whose request named a loopback `notify_url` is also notified there
+    /// once, right after it is answered.
+    ///
+    /// Other hosts are refused ([`ChainError::HostNotAllowed`](crate::ChainError::HostNotAllowed));
+    /// an unknown `out_refund_no` is a sandbox error.
+    pub async fn deliver_v2_refund_notification(
+        &self,
+        notify_url: &str,
+        out_refund_no: &str,
+    ) -> Result<u16> {
+        apiv2::deliver(&self.state, notify_url, out_refund_no).await
     }
 
     /// A client for this sandbox ([`SandboxHandle::client_builder`] as is).

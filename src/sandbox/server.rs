@@ -25,7 +25,7 @@ use super::flows::{self, Call};
 use super::media;
 use super::reply::{finish, unsigned, Reply, ReplyBody};
 use super::tls::ClientCertificate;
-use super::{control, lock, RecordedRequest, State};
+use super::{apiv2, control, lock, RecordedRequest, State};
 use crate::catalog;
 
 /// The largest request body accepted.
@@ -286,6 +286,19 @@ async fn pipeline(
 
     if control {
         return Ok(control::handle(&state, peer, &parts.method, path, query, &body).await);
+    }
+    if let Some(endpoint) = apiv2::endpoint(&parts.method, path) {
+        let request = apiv2::Request {
+            parts: &parts,
+            target: &target,
+            path,
+            query,
+            body: &body,
+            client_certificate: client.as_deref(),
+        };
+        let response = apiv2::serve(&state, endpoint, request).await.ok_or(Dropped);
+        drop(permit);
+        return response;
     }
 
     // A media upload is signed over its `meta` part, not the whole multipart.

@@ -75,7 +75,7 @@ fn name(common_name: &str) -> DistinguishedName {
 
 /// The merchant serial as X.509 serial bytes, when it is one (hex, positive, ≤ 20 bytes).
 fn serial_bytes(hex: &str) -> Option<Vec<u8>> {
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 40 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 40 {
         return None;
     }
     let bytes = (0..hex.len())
