@@ -333,6 +333,10 @@ pub enum CryptoError {
     /// message is line-based, so the front end's check would fail or mean something else),
     /// or a timestamp that is not Unix seconds (negative, or milliseconds); the field's name.
     PaySignField(&'static str),
+    /// An APIv2 AES-256-ECB ciphertext (a refund notification's `req_info`) cannot be
+    /// decrypted: not base64, not whole 16-byte blocks, or a wrong PKCS#7 padding (wrong
+    /// APIv2 key, or the ciphertext was altered); what was wrong.
+    AesEcb(&'static str),
 }
 
 /// Why a body could not be decoded.
@@ -462,6 +466,14 @@ pub enum VerifyError {
     BadSignature,
     /// An APIv2 answer or notification carries no `sign`: unsigned data is not trusted.
     MissingSign,
+    /// An APIv2 notification whose `return_code` is not `SUCCESS`: it reports a failure and
+    /// carries no signed data.
+    ReturnCode {
+        /// The `return_code` given (empty when missing).
+        return_code: String,
+        /// The `return_msg`, if any.
+        return_msg: Option<String>,
+    },
     /// `Wechatpay-Statement-Sha1` does not match the body.
     StatementDigest,
     /// A platform certificate download is not what it claims (a certificate's serial is not its
@@ -917,6 +929,10 @@ impl fmt::Display for CryptoError {
                 "AES-GCM authentication failed: wrong APIv3 key, nonce or associated data, or the ciphertext was altered"
             ),
             Self::Cipher => write!(f, "the AES-256-GCM cipher refused the key or failed to encrypt"),
+            Self::AesEcb(why) => write!(
+                f,
+                "AES-256-ECB decryption failed: {why}; check the APIv2 key (req_info is encrypted under the MD5 of it)"
+            ),
             Self::RequestNonce(n) => write!(
                 f,
                 "the nonce source gave {n} characters that are not all [0-9A-Za-z]; a request nonce is 1 to 32 of them"
@@ -1064,6 +1080,16 @@ impl fmt::Display for VerifyError {
                 f,
                 "the APIv2 document has no `sign`; unsigned data is not from WeChat Pay"
             ),
+            Self::ReturnCode {
+                return_code,
+                return_msg,
+            } => {
+                write!(f, "APIv2 return_code is {return_code:?}, not \"SUCCESS\"")?;
+                if let Some(msg) = return_msg {
+                    write!(f, " (return_msg {msg:?})")?;
+                }
+                write!(f, ": it carries no signed data")
+            }
             Self::StatementDigest => write!(
                 f,
                 "Wechatpay-Statement-Sha1 does not match the SHA-1 of the body"

@@ -69,6 +69,11 @@ fn keys_inputs() {
     run("keys");
 }
 
+#[test]
+fn v2_xml_inputs() {
+    run("v2_xml");
+}
+
 /// `keys` found a PKCS#8 key with a corrupted CRT exponent that loaded, then failed every
 /// request with a signing error; it is now refused when loaded, with a typed error.
 #[test]

@@ -204,25 +204,30 @@ async fn client_certificates_are_verified_against_the_test_ca() {
         )
         .await
         .unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        let request = http::Request::get("/v3/certificates")
-            .header(http::header::HOST, "127.0.0.1")
-            .header(http::header::ACCEPT, "application/json")
-            .header(http::header::USER_AGENT, "test")
-            .body(Empty::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        assert_eq!(response.status(), 401, "unsigned, but over mutual TLS");
+        let status = unsigned_get(stream).await;
+        assert_eq!(status, 401, "unsigned, but over mutual TLS");
         let recorded = sandbox.requests();
         assert_eq!(recorded.len(), 1);
         assert!(recorded[0].client_certificate);
         sandbox.shutdown();
     })
     .await;
+}
+
+/// An unsigned `GET /v3/certificates` over HTTP/1.1 on `stream`: its status.
+async fn unsigned_get(stream: TlsStream<TcpStream>) -> http::StatusCode {
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get("/v3/certificates")
+        .header(http::header::HOST, "127.0.0.1")
+        .header(http::header::ACCEPT, "application/json")
+        .header(http::header::USER_AGENT, "test")
+        .body(Empty::new())
+        .unwrap();
+    sender.send_request(request).await.unwrap().status()
 }
 
 /// Whether the server closes `stream` within `limit` (reads until EOF or an error).
@@ -402,4 +407,58 @@ fn the_builder_checks_the_merchant_certificate_and_never_shows_it() {
         ),
         "{e:?}"
     );
+}
+
+#[tokio::test]
+async fn a_merchant_key_rcgen_cannot_take_gets_a_fresh_certificate_key() {
+    bounded(async {
+        // A keys folder whose merchant key is PKCS#1 (`BEGIN RSA PRIVATE KEY`).
+        let dir = std::env::temp_dir().join(format!("wechatpay-tls-pkcs1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in [
+            "fixtures.json",
+            "platform_key.pem",
+            "pub_key.pem",
+            "pub_key_private.pem",
+            "wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem",
+        ] {
+            std::fs::write(dir.join(name), fixture(name)).unwrap();
+        }
+        let pkcs1 = fixture("apiclient_key.pkcs1.pem");
+        std::fs::write(dir.join("apiclient_key.pem"), &pkcs1).unwrap();
+        let sandbox = Sandbox::builder()
+            .keys_dir(&dir)
+            .tls(true)
+            .start()
+            .await
+            .unwrap();
+        let key = sandbox.merchant_certificate_key_pem().unwrap();
+        assert_ne!(key.as_bytes(), pkcs1.as_slice(), "a key of its own");
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(sandbox.config_json_path()).unwrap()).unwrap();
+        let key_file = json["merchant_key"].as_str().unwrap();
+        assert!(key_file.ends_with("apiclient_tls_key.pem"), "{key_file}");
+        assert_eq!(std::fs::read(key_file).unwrap(), key.as_bytes());
+
+        // The client builder takes the pair, and the pair passes the sandbox's verifier.
+        let wxpay = sandbox.client().unwrap();
+        assert_eq!(
+            wxpay.v3().certificates().get(()).await.unwrap().status(),
+            200
+        );
+        let cert = sandbox.merchant_certificate_pem().unwrap();
+        let stream = raw_tls(
+            &sandbox,
+            &[b"http/1.1"],
+            Some((cert.as_bytes(), key.as_bytes())),
+        )
+        .await
+        .unwrap();
+        assert_eq!(unsigned_get(stream).await, 401);
+        let recorded = sandbox.requests();
+        assert!(recorded.last().unwrap().client_certificate);
+        sandbox.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
 }

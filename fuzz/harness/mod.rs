@@ -17,12 +17,14 @@ mod input;
 mod keys;
 mod notification;
 mod template;
+mod v2_xml;
 mod verifier;
 
 pub(crate) use chain::chain_target;
 pub(crate) use keys::keys_target;
 pub(crate) use notification::notification_target;
 pub(crate) use template::template_target;
+pub(crate) use v2_xml::v2_xml_target;
 pub(crate) use verifier::verifier_target;
 
 /// A target's body: any bytes in, a panic only on a bug.
@@ -35,4 +37,5 @@ pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("verifier", verifier_target),
     ("notification", notification_target),
     ("keys", keys_target),
+    ("v2_xml", v2_xml_target),
 ];

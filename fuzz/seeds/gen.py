@@ -20,7 +20,7 @@ def text(s):
 def u16(n):
     return bytes([n >> 8, n & 0xFF])
 
-seeds = {t: [] for t in ["chain", "template", "verifier", "notification", "keys"]}
+seeds = {t: [] for t in ["chain", "template", "verifier", "notification", "keys", "v2_xml"]}
 
 # chain: [op text]* then a method byte. op%4: 0 seg, 1 chain, 2 raw, 3 index.
 for c in chains["chains"]:
@@ -127,6 +127,19 @@ K.append(bytes([4 + 8 * 1]) + der(fixture("apiclient_key.pkcs1.pem")))
 K.append(bytes([5 + 8 * 2]) + der(fixture("pub_key.pem")))
 K.append(bytes([5 + 8 * 3]) + der(fixture("pub_key.pkcs1.pem")))
 K.append(bytes([7 + 8 * 4]) + der(fixture("apiclient_cert.pem")))
+
+# v2_xml: raw XML documents, from the APIv2 vectors (valid, refused and written ones).
+apiv2 = json.load(open(os.path.join(ROOT, "tests/data/apiv2-vectors.json")))
+X = seeds["v2_xml"]
+X.extend(c["input"].encode() for c in apiv2["from_xml"])
+X.extend(c["expected"].encode() for c in apiv2["to_xml"])
+X.extend(c["xml"].encode() for c in apiv2["requests"] if "xml" in c)
+X.append(apiv2["ack"]["expected"].encode())
+flat_xml = lambda m: ("<xml>" + "".join(f"<{k}>{v}</{k}>" for k, v in m.items()) + "</xml>").encode()
+N2 = apiv2["notifications"]
+for name in ["payment_md5", "payment_hmac"]:
+    X.append(flat_xml({**N2[name]["fields"], "sign": N2[name]["sign"]}))
+X.append(flat_xml({"return_code": "SUCCESS", "mch_id": "10000100", "req_info": N2["refund"]["req_info"]}))
 
 for target, items in seeds.items():
     folder = os.path.join(HERE, target)

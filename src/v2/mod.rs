@@ -13,9 +13,16 @@
 //! the pure parts, usable without a client:
 //!
 //! - [`xml`]: the XML writer and the safe reader (no DTD, no external entities);
-//! - [`sign`]: [`SignType`], [`ApiV2Key`], the string to sign, sign and verify.
+//! - [`sign`]: [`SignType`], [`ApiV2Key`], the string to sign, sign and verify;
+//! - [`ecb`]: AES-256-ECB for refund notifications' `req_info`;
+//! - [`notification`]: verify (and decrypt) a v2 notification, and the reply;
+//! - [`pay_sign`]: APIv2-key signs for front ends (v2 JSAPI, busifavor, payscore).
 
+pub mod ecb;
+pub mod notification;
+pub mod pay_sign;
 pub mod sign;
 pub mod xml;
 
+pub use notification::V2Notification;
 pub use sign::{ApiV2Key, SignType};

@@ -206,6 +206,11 @@ pub fn hmac_sha256_hex(thing: &str, key: &str) -> String {
     hex(&hmac_bytes(thing, key.as_bytes()), false)
 }
 
+/// Lower-case hex MD5 of raw bytes (the `req_info` key is derived from the key bytes).
+pub(crate) fn md5_hex_of_bytes(bytes: &[u8]) -> String {
+    hex(&Md5::digest(bytes), false)
+}
+
 fn md5_bytes(thing: &str, glue: &[u8], key: &[u8]) -> Vec<u8> {
     let mut md5 = Md5::new();
     md5.update(thing.as_bytes());

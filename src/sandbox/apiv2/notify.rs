@@ -37,7 +37,7 @@ pub(crate) fn body(state: &State, refund: &Refund) -> Result<String> {
     ] {
         inner.insert(key.into(), value.into());
     }
-    let req_info = encrypt_req_info(render(&inner).as_bytes(), &state.keys.apiv2_key)?;
+    let req_info = encrypt_req_info(render(&inner).as_bytes(), &state.keys.apiv2_key);
     let mut outer = Fields::new();
     for (key, value) in [
         ("return_code", "SUCCESS".to_string()),

@@ -32,10 +32,6 @@ pub(crate) fn sign(fields: &mut Fields, key: &ApiV2Key, sign_type: SignType) -> 
 
 /// `req_info` of a refund notification: AES-256-ECB (PKCS#7) of `plain` under the lower-case
 /// hex MD5 of the APIv2 key, base64.
-pub(crate) fn encrypt_req_info(plain: &[u8], key: &ApiV2Key) -> Result<String> {
-    // Until `v2::ecb` is merged: refuse rather than send something else.
-    let _ = (plain, key);
-    Err(crate::error::Error::sandbox(
-        "the v2 refund notification needs v2::ecb (AES-256-ECB), not built in yet",
-    ))
+pub(crate) fn encrypt_req_info(plain: &[u8], key: &ApiV2Key) -> String {
+    crate::v2::ecb::encrypt(plain, &crate::v2::ecb::req_info_key(key))
 }

@@ -1,0 +1,429 @@
+//! Signs made with the APIv2 key for front ends: the v2 JSAPI `paySign`, the busifavor
+//! (商家券) coupon-sending signs, and the WeChat Pay Score (支付分) invocation parameters.
+//!
+//! All are APIv2 signs ([`sign`]) of a flat map; timestamps and nonces are parameters
+//! (pass [`Wechatpay::now`](crate::Wechatpay::now) and a fresh 32-character nonce), so results
+//! are deterministic. Every field is checked like the v3 pay signs
+//! ([`CryptoError::PaySignField`] naming it): 1 to 32 printable ASCII characters without
+//! spaces (128 for a `package`), and no `&`, which would change the set of signed fields.
+//!
+//! **Pay Score** (`wx.openBusinessView` in a mini-program, `openBusinessView` in a web page,
+//! `WXOpenBusinessView` in an APP): `wxpayScoreUse` confirms a service order just created
+//! (its `package` comes from the create-order answer), `wxpayScoreDetail` opens an order's
+//! detail page. Only `HMAC-SHA256` is accepted. The mini-program takes the fields as
+//! `extraData` ([`ScoreUse::to_map`] or `Serialize`); web pages and APPs take them as a
+//! URL-encoded `queryString`/`query` ([`ScoreUse::query_string`]).
+//!
+//! Partner (服务商) mode: WeChat Pay's partner pages for these invocations (e.g.
+//! pay.weixin.qq.com/doc/v3/partner/4012155285, "JSAPI调起支付分-订单详情") list the same fields
+//! with `mch_id` being the **service provider's** merchant id, and show no sub-merchant field.
+//! [`ScoreUse::partner`] and [`ScoreDetail::partner`] therefore put the service provider's id
+//! in `mch_id` and add `sub_mch_id` (signed) only when one is given: pass `None` unless your
+//! integration was told to send it (an assumption, not confirmed by the public pages).
+//!
+//! ```
+//! use wechatpay_chain::v2::pay_sign::{ScoreDetail, V2JsapiPaySign};
+//! use wechatpay_chain::v2::{ApiV2Key, SignType};
+//!
+//! let key = ApiV2Key::new("TestOnlyApiV2Key0123456789abcdef")?;
+//! let detail = ScoreDetail::new("1230000109", "88888888000011", "1234323JKHDFE1243252",
+//!                               1530097563, "zyx53Nkey8o4bHpxTQvd8m7e92nG5mG2", &key)?;
+//! assert_eq!(detail.business_type(), "wxpayScoreDetail");
+//! assert!(detail.query_string().ends_with(&format!("&sign_type=HMAC-SHA256&sign={}", detail.sign())));
+//!
+//! let jsapi = V2JsapiPaySign::new("wxd930ea5d5a258f4f", "prepay_id=wx2017033010242291fcfe0db70013231072",
+//!                                 SignType::HmacSha256, 1490840662, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", &key)?;
+//! assert_eq!(serde_json::to_value(&jsapi).unwrap()["timeStamp"], "1490840662");
+//! # Ok::<(), wechatpay_chain::Error>(())
+//! ```
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::sign::{sign, ApiV2Key, SignType};
+use crate::error::{ChainError, CryptoError, Result};
+
+/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A field the front end passes on: 1 to `max` printable ASCII characters, no space, no `&`.
+fn field(name: &'static str, value: &str, max: usize) -> Result<String> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value.bytes().all(|b| b.is_ascii_graphic() && b != b'&');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(CryptoError::PaySignField(name).into())
+    }
+}
+
+/// Unix seconds as the decimal string the front ends take (milliseconds are refused).
+fn seconds(name: &'static str, timestamp: i64) -> Result<String> {
+    if (0..10_000_000_000).contains(&timestamp) {
+        Ok(timestamp.to_string())
+    } else {
+        Err(CryptoError::PaySignField(name).into())
+    }
+}
+
+fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        // Only structs of strings are passed here: they always serialize to an object.
+        _ => Map::new(),
+    }
+}
+
+fn query_string(map: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    for (k, v) in map {
+        if let Some(v) = v.as_str() {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.extend(utf8_percent_encode(v, QUERY_VALUE));
+        }
+    }
+    out
+}
+
+/// The v2 JSAPI / mini-program pay parameters (`wx.requestPayment`, `WeixinJSBridge`) for an
+/// order placed with APIv2 `pay/unifiedorder`, signed with the APIv2 key over `appId`,
+/// `timeStamp`, `nonceStr`, `package` and `signType`. Serializes with exactly those names
+/// plus `paySign`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct V2JsapiPaySign {
+    app_id: String,
+    time_stamp: String,
+    nonce_str: String,
+    package: String,
+    sign_type: &'static str,
+    pay_sign: String,
+}
+
+impl V2JsapiPaySign {
+    /// Signs the parameters; `package` is `prepay_id=…` (a bare prepay id gets the prefix).
+    pub fn new(
+        app_id: &str,
+        package: &str,
+        sign_type: SignType,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        let package = if package.starts_with("prepay_id=") {
+            package.to_owned()
+        } else {
+            format!("prepay_id={package}")
+        };
+        let mut out = Self {
+            app_id: field("appId", app_id, 32)?,
+            time_stamp: seconds("timeStamp", timestamp)?,
+            nonce_str: field("nonceStr", nonce, 32)?,
+            package: field("package", &package, 128)?,
+            sign_type: sign_type.as_str(),
+            pay_sign: String::new(),
+        };
+        out.pay_sign = sign(sign_type, &to_map(&out), key)?;
+        Ok(out)
+    }
+
+    /// `paySign`.
+    pub fn pay_sign(&self) -> &str {
+        &self.pay_sign
+    }
+
+    /// The fields as a JSON map, in the order the front end documents.
+    pub fn to_map(&self) -> Map<String, Value> {
+        to_map(self)
+    }
+}
+
+/// The v2 JSAPI pay parameters: [`V2JsapiPaySign::new`] as a map (`appId`, `timeStamp`,
+/// `nonceStr`, `package`, `signType`, `paySign`).
+pub fn jsapi_pay_sign(
+    app_id: &str,
+    package: &str,
+    sign_type: SignType,
+    key: &ApiV2Key,
+    timestamp: i64,
+    nonce: &str,
+) -> Result<Map<String, Value>> {
+    Ok(V2JsapiPaySign::new(app_id, package, sign_type, timestamp, nonce, key)?.to_map())
+}
+
+/// The busifavor mini-program coupon-sending sign (`sign` of the `send-coupon` plugin):
+/// `data` holds `send_coupon_merchant` and `send_coupon_params`, an array of objects
+/// (`out_request_no`, `stock_id`, …); entry `i`'s field `k` is signed as `{k}{i}` beside the
+/// other top-level fields, with HMAC-SHA256.
+pub fn busifavor_miniprogram_sign(data: &Map<String, Value>, key: &ApiV2Key) -> Result<String> {
+    let mut flat = Map::new();
+    for (k, v) in data {
+        if k != "send_coupon_params" {
+            flat.insert(k.clone(), v.clone());
+            continue;
+        }
+        let Value::Array(entries) = v else {
+            return Err(not_a_list());
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let Value::Object(entry) = entry else {
+                return Err(not_a_list());
+            };
+            for (field, value) in entry {
+                flat.insert(format!("{field}{i}"), value.clone());
+            }
+        }
+    }
+    sign(SignType::HmacSha256, &flat, key)
+}
+
+fn not_a_list() -> crate::Error {
+    ChainError::InvalidOptions(
+        "`send_coupon_params` must be an array of objects (one per coupon to send)".into(),
+    )
+    .into()
+}
+
+/// The busifavor H5 coupon-sending sign: HMAC-SHA256 over the page's parameters
+/// (`stock_id`, `out_request_no`, `send_coupon_merchant`, `open_id`, …).
+pub fn busifavor_h5_sign(params: &Map<String, Value>, key: &ApiV2Key) -> Result<String> {
+    sign(SignType::HmacSha256, params, key)
+}
+
+/// `wxpayScoreUse`: the parameters that open the Pay Score confirmation of a service order
+/// just created (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScoreUse {
+    mch_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_mch_id: Option<String>,
+    package: String,
+    timestamp: String,
+    nonce_str: String,
+    sign_type: &'static str,
+    sign: String,
+}
+
+impl ScoreUse {
+    /// Merchant mode: `mch_id`, the create-order answer's `package`, Unix seconds and a nonce.
+    pub fn new(
+        mch_id: &str,
+        package: &str,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        Self::build(mch_id, None, package, timestamp, nonce, key)
+    }
+
+    /// Partner mode: the service provider's `mch_id`, and `sub_mch_id` when given (see the
+    /// [module docs](self) on what is and is not documented).
+    pub fn partner(
+        sp_mch_id: &str,
+        sub_mch_id: Option<&str>,
+        package: &str,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        Self::build(sp_mch_id, sub_mch_id, package, timestamp, nonce, key)
+    }
+
+    fn build(
+        mch_id: &str,
+        sub_mch_id: Option<&str>,
+        package: &str,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        let mut out = Self {
+            mch_id: field("mch_id", mch_id, 32)?,
+            sub_mch_id: sub_mch_id.map(|s| field("sub_mch_id", s, 32)).transpose()?,
+            package: field("package", package, 128)?,
+            timestamp: seconds("timestamp", timestamp)?,
+            nonce_str: field("nonce_str", nonce, 32)?,
+            sign_type: SignType::HmacSha256.as_str(),
+            sign: String::new(),
+        };
+        out.sign = sign(SignType::HmacSha256, &to_map(&out), key)?;
+        Ok(out)
+    }
+
+    /// `businessType`: `wxpayScoreUse`.
+    pub fn business_type(&self) -> &'static str {
+        "wxpayScoreUse"
+    }
+
+    /// The `sign`.
+    pub fn sign(&self) -> &str {
+        &self.sign
+    }
+
+    /// The mini-program's `extraData`.
+    pub fn to_map(&self) -> Map<String, Value> {
+        to_map(self)
+    }
+
+    /// The web page's `queryString` / the APP's `query`: the fields URL-encoded, `sign` last.
+    pub fn query_string(&self) -> String {
+        query_string(&self.to_map())
+    }
+}
+
+/// `wxpayScoreDetail`: the parameters that open a Pay Score service order's detail page (see
+/// the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScoreDetail {
+    mch_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_mch_id: Option<String>,
+    service_id: String,
+    out_order_no: String,
+    timestamp: String,
+    nonce_str: String,
+    sign_type: &'static str,
+    sign: String,
+}
+
+impl ScoreDetail {
+    /// Merchant mode: `mch_id`, the `service_id`, the merchant's `out_order_no`, Unix seconds
+    /// and a nonce.
+    pub fn new(
+        mch_id: &str,
+        service_id: &str,
+        out_order_no: &str,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        Self::build(
+            mch_id,
+            None,
+            service_id,
+            out_order_no,
+            timestamp,
+            nonce,
+            key,
+        )
+    }
+
+    /// Partner mode: the service provider's `mch_id`, and `sub_mch_id` when given (see the
+    /// [module docs](self)).
+    pub fn partner(
+        sp_mch_id: &str,
+        sub_mch_id: Option<&str>,
+        service_id: &str,
+        out_order_no: &str,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        Self::build(
+            sp_mch_id,
+            sub_mch_id,
+            service_id,
+            out_order_no,
+            timestamp,
+            nonce,
+            key,
+        )
+    }
+
+    fn build(
+        mch_id: &str,
+        sub_mch_id: Option<&str>,
+        service_id: &str,
+        out_order_no: &str,
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        let mut out = Self {
+            mch_id: field("mch_id", mch_id, 32)?,
+            sub_mch_id: sub_mch_id.map(|s| field("sub_mch_id", s, 32)).transpose()?,
+            service_id: field("service_id", service_id, 32)?,
+            out_order_no: field("out_order_no", out_order_no, 32)?,
+            timestamp: seconds("timestamp", timestamp)?,
+            nonce_str: field("nonce_str", nonce, 32)?,
+            sign_type: SignType::HmacSha256.as_str(),
+            sign: String::new(),
+        };
+        out.sign = sign(SignType::HmacSha256, &to_map(&out), key)?;
+        Ok(out)
+    }
+
+    /// `businessType`: `wxpayScoreDetail`.
+    pub fn business_type(&self) -> &'static str {
+        "wxpayScoreDetail"
+    }
+
+    /// The `sign`.
+    pub fn sign(&self) -> &str {
+        &self.sign
+    }
+
+    /// The mini-program's `extraData`.
+    pub fn to_map(&self) -> Map<String, Value> {
+        to_map(self)
+    }
+
+    /// The web page's `queryString` / the APP's `query`: the fields URL-encoded, `sign` last.
+    pub fn query_string(&self) -> String {
+        query_string(&self.to_map())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_checked_by_name() {
+        let key = ApiV2Key::new("TestOnlyApiV2Key0123456789abcdef").unwrap();
+        let cases = [
+            (ScoreUse::new("", "p", 1, "n", &key).unwrap_err(), "mch_id"),
+            (
+                ScoreUse::new("1", "a&b", 1, "n", &key).unwrap_err(),
+                "package",
+            ),
+            (
+                ScoreUse::new("1", "p", 1_700_000_000_000, "n", &key).unwrap_err(),
+                "timestamp",
+            ),
+            (
+                ScoreUse::new("1", "p", 1, "has space", &key).unwrap_err(),
+                "nonce_str",
+            ),
+        ];
+        for (e, name) in cases {
+            assert_eq!(
+                e.kind(),
+                &crate::ErrorKind::Crypto(CryptoError::PaySignField(name))
+            );
+        }
+    }
+
+    #[test]
+    fn sign_is_not_part_of_its_own_message() {
+        // The empty `sign` placeholder is skipped by string_to_sign, so re-signing the
+        // finished map (sign included) gives the same sign: what the platform recomputes.
+        let key = ApiV2Key::new("TestOnlyApiV2Key0123456789abcdef").unwrap();
+        let s = ScoreUse::partner("1230000109", Some("1900000109"), "pkg=", 1, "n", &key).unwrap();
+        let again = sign(SignType::HmacSha256, &s.to_map(), &key).unwrap();
+        assert_eq!(s.sign(), again);
+        assert!(s
+            .query_string()
+            .starts_with("mch_id=1230000109&sub_mch_id=1900000109&package=pkg%3D&"));
+    }
+}
