@@ -10,8 +10,9 @@
 //! (`_out_order_no_()` appends `{out_order_no}`); a name that is also a verb gets a trailing `_`
 //! (`delete_()`); `_empty_()` appends the empty trailing segment of a path ending in `/`.
 //!
-//! Browse the tree from the roots, [`V3`] (APIv3) and [`V2`] (APIv2, catalogued but refused
-//! when sent): each node's page gives its template, the endpoints the catalog lists at exactly
+//! Browse the tree from the roots, [`V3`] (APIv3) and [`V2`] (APIv2: XML signed with the APIv2
+//! key, the `v2` segment stripped when sent; see [`Options::xml`](crate::Options::xml)): each
+//! node's page gives its template, the endpoints the catalog lists at exactly
 //! that path (method, body type, base URI when it is not the default host) and its children.
 //!
 //! Every node dereferences to a [`Chain`], so it *is* a chain for everything else: the verbs

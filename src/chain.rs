@@ -479,6 +479,11 @@ impl Chain {
     /// ([`get_retries`](crate::Builder::get_retries) does not apply). For bills,
     /// [`crate::bill`] also checks the digest.
     ///
+    /// An APIv2 chain (`v2/pay/downloadbill`, `v2/pay/downloadfundflow`) is `POST`ed, as
+    /// APIv2 bills are: its `xml` data is the body. The bill (CSV or gzip, unsigned) streams;
+    /// an answer starting like XML is its failure (`<xml><return_code>FAIL…`), read whole and
+    /// returned as an [`ApiV2Error`](crate::ApiV2Error).
+    ///
     /// ```no_run
     /// # async fn demo(wxpay: wechatpay_chain::Wechatpay, url: &str) -> wechatpay_chain::Result<()> {
     /// let mut file = tokio::fs::File::create("bill.csv").await.expect("create");
@@ -490,7 +495,12 @@ impl Chain {
         &self,
         options: impl Into<Options>,
     ) -> impl Future<Output = Result<StreamingResponse>> + Send + 'static {
-        let prepared = self.prepare(Method::GET, options);
+        let options = options.into();
+        let prepared = match self.prepare(Method::GET, options.clone()) {
+            // Known only once the chain is expanded (`{+u}` may hold `v2/…`).
+            Ok(get) if get.is_apiv2() => self.prepare(Method::POST, options),
+            other => other,
+        };
         let client = self.client.clone();
         async move { crate::download::execute(client, prepared?).await }
     }
@@ -533,8 +543,8 @@ impl Chain {
     ///
     /// Every chain, template, option, query, header and target problem is reported here, before
     /// signing: the steps are [`Chain::template`], the `{+url}` resolution, the base URI and
-    /// host allow-list, the unused-option check, template expansion, the APIv3-only guard, the
-    /// query, the body, the headers and the target check (at most
+    /// host allow-list, the unused-option check, template expansion, the APIv2 routing (a
+    /// leading `v2` segment: see [`Options::xml`](crate::Options::xml)), the query, the body, the headers and the target check (at most
     /// [`MAX_TARGET_LEN`](crate::MAX_TARGET_LEN) bytes, a valid request-line target).
     pub fn prepare(&self, method: Method, options: impl Into<Options>) -> Result<PreparedRequest> {
         crate::request::prepare(self, method, options.into())

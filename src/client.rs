@@ -16,6 +16,7 @@ use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKin
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 use crate::options::Options;
 use crate::request::{BaseUri, PreparedRequest, DEFAULT_BASE_URI};
+use crate::request_v2::Protocol;
 use crate::response::Response;
 use crate::signer::{
     Clock, NonceSource, RandomNonce, SharedClock, SharedNonceSource, Sign, SigningParams,
@@ -23,6 +24,7 @@ use crate::signer::{
 };
 use crate::transport::tls::{self, MerchantIdentity};
 use crate::transport::{redact_proxy, HyperTransport, Route, Transport, TransportConfig};
+use crate::v2::sign::ApiV2Key;
 use crate::verifier::verify_response;
 
 /// The 32-byte APIv3 key (notifications, certificate download). Never printed.
@@ -74,6 +76,11 @@ pub(crate) struct ClientInner {
     pub(crate) backup: Option<BaseUri>,
     pub(crate) allow_insecure_http: bool,
     pub(crate) apiv3_key: Option<ApiV3Key>,
+    /// The APIv2 key: signs `v2/…` chains and checks their answers.
+    pub(crate) apiv2_key: Option<ApiV2Key>,
+    /// False for an APIv2-only client (no serial, no private key): APIv3 calls are refused
+    /// before signing with [`ConfigError::MissingV3Credentials`].
+    pub(crate) v3_credentials: bool,
     pub(crate) transport: Arc<dyn Transport>,
     /// The total time per request unless the request sets its own.
     pub(crate) timeout: Duration,
@@ -211,6 +218,11 @@ impl Wechatpay {
         self.inner.apiv3_key.as_ref()
     }
 
+    /// The APIv2 key, if configured (it signs `v2/…` chains).
+    pub fn apiv2_key(&self) -> Option<&ApiV2Key> {
+        self.inner.apiv2_key.as_ref()
+    }
+
     /// The client's clock (Unix seconds).
     pub fn now(&self) -> i64 {
         self.inner.clock.now()
@@ -320,7 +332,8 @@ async fn sign_off_reactor(
     now: i64,
 ) -> Result<PreparedRequest> {
     let runtime = match tokio::runtime::Handle::try_current() {
-        Ok(runtime) if client.signer.may_block() => runtime,
+        // An APIv2 request was signed (with the APIv2 key) when it was prepared.
+        Ok(runtime) if client.signer.may_block() && !request.is_apiv2() => runtime,
         _ => {
             request.sign(client, now)?;
             return Ok(request);
@@ -427,6 +440,22 @@ async fn exchange_and_verify(
     let status = response.status().as_u16();
     if status >= 400 {
         return Err(api_error(&request, response));
+    }
+    if let Protocol::V2 {
+        sign_type,
+        unsigned_response,
+    } = request.protocol
+    {
+        let expect = crate::response_v2::Expect {
+            sign_type,
+            unsigned: unsigned_response,
+            skip_sign: request.skip_verification,
+        };
+        return crate::response_v2::check(response, client.apiv2_key.as_ref(), expect)
+            .map_err(|e| {
+                tracing::warn!(template = %request.template, status, error = %e, "APIv2 answer refused");
+                e
+            });
     }
     if !request.skip_verification {
         let verified = match verify_response(
@@ -564,6 +593,7 @@ impl fmt::Debug for Wechatpay {
             )
             .field("platform_keys", &self.inner.keys.ids())
             .field("apiv3_key", &self.inner.apiv3_key.as_ref().map(|_| ".."))
+            .field("apiv2_key", &self.inner.apiv2_key.as_ref().map(|_| ".."))
             .finish_non_exhaustive()
     }
 }
@@ -611,6 +641,7 @@ pub struct Builder {
     backup: Backup,
     allow_insecure_http: bool,
     apiv3_key: Option<Vec<u8>>,
+    apiv2_key: Option<Vec<u8>>,
     transport: TransportConfig,
     custom_transport: Option<Arc<dyn Transport>>,
     /// The merchant API certificate and key PEM, parsed by `build()`.
@@ -671,6 +702,7 @@ impl Default for Builder {
             backup: Backup::Default,
             allow_insecure_http: false,
             apiv3_key: None,
+            apiv2_key: None,
             transport: TransportConfig::default(),
             custom_transport: None,
             merchant_certificate: None,
@@ -760,6 +792,33 @@ impl Builder {
     /// The 32-byte APIv3 key (for notifications and certificate download).
     pub fn apiv3_key(mut self, key: impl AsRef<[u8]>) -> Self {
         self.apiv3_key = Some(key.as_ref().to_vec());
+        self
+    }
+
+    /// The 32-byte APIv2 key (merchant platform: API安全 → API密钥): it signs `v2/…` chains and
+    /// checks their answers. Never printed. With [`mchid`](Self::mchid) alone it makes an
+    /// APIv2-only client (no [`serial`](Self::serial) or [`private_key`](Self::private_key)
+    /// needed), which refuses APIv3 calls with
+    /// [`ConfigError::MissingV3Credentials`].
+    ///
+    /// ```
+    /// use wechatpay_chain::{ConfigError, ErrorKind, Method, Wechatpay};
+    /// # fn main() -> wechatpay_chain::Result<()> {
+    /// let wxpay = Wechatpay::builder()
+    ///     .mchid("1900000109")
+    ///     .apiv2_key("exposed_your_key_here_have_risks")
+    ///     .build()?;
+    /// let micropay = wxpay.chain("v2/pay/micropay").prepare(
+    ///     Method::POST,
+    ///     wechatpay_chain::json!({"xml": {"mch_id": "1900000109", "body": "test"}}),
+    /// )?;
+    /// assert_eq!(micropay.url(), "https://api.mch.weixin.qq.com/pay/micropay");
+    /// let v3 = wxpay.chain("v3/certificates").prepare(Method::GET, ()).unwrap_err();
+    /// assert!(matches!(v3.kind(), ErrorKind::Config(ConfigError::MissingV3Credentials(_))));
+    /// # Ok(()) }
+    /// ```
+    pub fn apiv2_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.apiv2_key = Some(key.as_ref().to_vec());
         self
     }
 
@@ -927,23 +986,33 @@ impl Builder {
         if !mchid.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::InvalidMchid(mchid).into());
         }
+        let apiv2_key = self.apiv2_key.map(ApiV2Key::new).transpose()?;
         let serial = self
             .serial
             .map(|s| s.trim().trim_start_matches("serial=").to_ascii_uppercase())
-            .filter(|s| !s.is_empty())
-            .ok_or(ConfigError::MissingSerial)?;
-        if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ConfigError::InvalidSerial(serial).into());
-        }
-        let signer = self.signer.ok_or(ConfigError::MissingPrivateKey)?;
-        let own_serial_pending = self
-            .pending_keys
-            .iter()
-            .any(|k| k.id().eq_ignore_ascii_case(&serial));
-        let own_serial_shared = self
-            .key_store
-            .as_ref()
-            .is_some_and(|store| store.contains_ignore_case(&serial));
+            .filter(|s| !s.is_empty());
+        // An APIv2-only merchant configures neither half of the APIv3 credentials (no dummy
+        // values): its APIv3 calls fail before signing, naming what is missing.
+        let v3_credentials = !(apiv2_key.is_some() && serial.is_none() && self.signer.is_none());
+        let (serial, signer): (String, Arc<dyn Sign>) = if v3_credentials {
+            let serial = serial.ok_or(ConfigError::MissingSerial)?;
+            if !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::InvalidSerial(serial).into());
+            }
+            (serial, self.signer.ok_or(ConfigError::MissingPrivateKey)?)
+        } else {
+            (String::new(), Arc::new(NoV3Credentials))
+        };
+        let own_serial_pending = v3_credentials
+            && self
+                .pending_keys
+                .iter()
+                .any(|k| k.id().eq_ignore_ascii_case(&serial));
+        let own_serial_shared = v3_credentials
+            && self
+                .key_store
+                .as_ref()
+                .is_some_and(|store| store.contains_ignore_case(&serial));
         if own_serial_pending || own_serial_shared {
             return Err(ConfigError::OwnSerialInKeyStore(serial).into());
         }
@@ -1000,6 +1069,8 @@ impl Builder {
             backup,
             allow_insecure_http: self.allow_insecure_http,
             apiv3_key,
+            apiv2_key,
+            v3_credentials,
             transport,
             timeout: self.transport.timeout,
             get_retries: self.get_retries,
@@ -1021,6 +1092,21 @@ impl Builder {
             inner,
             root: Node::root(),
         })
+    }
+}
+
+/// The signer of an APIv2-only client: any APIv3 signature (a pay sign, say) fails, naming
+/// what to configure. `prepare` refuses APIv3 chains before reaching it.
+#[derive(Debug)]
+struct NoV3Credentials;
+
+impl Sign for NoV3Credentials {
+    fn sign(&self, _message: &[u8]) -> Result<Vec<u8>> {
+        Err(ConfigError::MissingV3Credentials("an APIv3 signature (serial and private_key)").into())
+    }
+
+    fn may_block(&self) -> bool {
+        false
     }
 }
 

@@ -55,6 +55,7 @@ use tracing::Instrument;
 use crate::client::{api_error, ClientInner};
 use crate::error::{BoxError, Error, Result, TransportKind};
 use crate::request::PreparedRequest;
+use crate::request_v2::Protocol;
 use crate::response::Response;
 use crate::verifier::{is_exempt, verify_response};
 
@@ -77,6 +78,8 @@ pub struct StreamingResponse {
     body: UnsyncBoxBody<Bytes, BoxError>,
     idle_timeout: Option<Duration>,
     received: u64,
+    /// A chunk read ahead (to look at the start of an APIv2 bill) and given back first.
+    peeked: Option<Bytes>,
 }
 
 impl StreamingResponse {
@@ -93,6 +96,7 @@ impl StreamingResponse {
             body: body.map_err(Into::into).boxed_unsync(),
             idle_timeout: None,
             received: 0,
+            peeked: None,
         }
     }
 
@@ -120,6 +124,9 @@ impl StreamingResponse {
     /// idle timeout is [`TransportKind::Timeout`]; a broken connection is
     /// [`TransportKind::Io`] (the body is then incomplete: discard what was read).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        if let Some(peeked) = self.peeked.take() {
+            return Ok(Some(peeked));
+        }
         loop {
             let frame = match self.idle_timeout {
                 Some(idle) => tokio::time::timeout(idle, self.body.frame())
@@ -284,6 +291,18 @@ pub(crate) async fn execute(
                 .map_err(whole_in_time("error answer"))??;
             return Err(api_error(&request, head));
         }
+        if let Protocol::V2 {
+            sign_type,
+            unsigned_response,
+        } = request.protocol
+        {
+            let expect = crate::response_v2::Expect {
+                sign_type,
+                unsigned: unsigned_response,
+                skip_sign: request.skip_verification,
+            };
+            return v2_release(&client, response, expect, deadline, total).await;
+        }
         if request.skip_verification || is_exempt(request.path()) {
             return Ok(response);
         }
@@ -323,4 +342,44 @@ pub(crate) async fn execute(
     }
     .instrument(span)
     .await
+}
+
+/// Releases an APIv2 answer: an unsigned endpoint's (a bill: CSV or gzip) streams, unless it
+/// starts like XML, which is its failure answer: that one is read whole and checked. Any other
+/// APIv2 answer is read whole and checked (codes and sign) before release.
+async fn v2_release(
+    client: &ClientInner,
+    mut response: StreamingResponse,
+    expect: crate::response_v2::Expect,
+    deadline: tokio::time::Instant,
+    total: Duration,
+) -> Result<StreamingResponse> {
+    if expect.unsigned {
+        let first = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .map_err(|_| {
+                Error::transport(
+                    TransportKind::Timeout,
+                    format!("no bytes of the download within {total:?}"),
+                )
+            })??;
+        let Some(first) = first else {
+            return Ok(response);
+        };
+        let xml = crate::response_v2::looks_like_xml(&first);
+        response.peeked = Some(first);
+        if !xml {
+            return Ok(response);
+        }
+    }
+    let whole = tokio::time::timeout_at(deadline, response.into_response(client.body_limit))
+        .await
+        .map_err(|_| {
+            Error::transport(
+                TransportKind::Timeout,
+                format!("the APIv2 answer was not read whole within {total:?}"),
+            )
+        })??;
+    let checked = crate::response_v2::check(whole, client.apiv2_key.as_ref(), expect)?;
+    Ok(StreamingResponse::from(checked).with_idle_timeout(total))
 }

@@ -94,13 +94,15 @@ pub enum ErrorKind {
     Transport(TransportError),
     /// WeChat Pay answered with an error status (≥ 400).
     Api(ApiError),
+    /// An APIv2 answer said the call failed (`return_code` or `result_code` not `SUCCESS`).
+    ApiV2(ApiV2Error),
     /// A response (or notification) failed verification; it must not be trusted.
     Verify(VerifyError),
     /// A body could not be decoded into the requested type.
     Decode(DecodeError),
     /// A cryptographic operation (signing, decryption, encryption, randomness) failed.
     Crypto(CryptoError),
-    /// The operation is not supported (for example APIv2 chains).
+    /// The operation is not supported.
     Unsupported(String),
 }
 
@@ -230,6 +232,9 @@ pub enum ConfigError {
     /// The merchant API certificate given to `Builder::merchant_api_certificate` is not the
     /// certificate of the private key given with it.
     MerchantCertificateMismatch,
+    /// The client was built for APIv2 only (merchant id and APIv2 key): the call (named) needs
+    /// the APIv3 credentials, the merchant `serial` and `private_key`.
+    MissingV3Credentials(&'static str),
     /// The sandbox could not set itself up (its keys folder, files or key generation).
     #[cfg(feature = "sandbox")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
@@ -421,6 +426,43 @@ pub struct ApiError {
     pub nearest: Vec<String>,
 }
 
+/// An APIv2 answer that reports a failure. It keeps the parsed XML fields; the
+/// [`Error::response`] keeps the bytes.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiV2Error {
+    /// `return_code` is not `SUCCESS` (or is missing): the call itself failed (a bad sign, a
+    /// wrong parameter, no bill for the day, …).
+    Return {
+        /// `return_code` as answered (`FAIL`; empty when missing).
+        return_code: String,
+        /// `return_msg`, if present.
+        return_msg: Option<String>,
+        /// Every field of the answer.
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+    /// `return_code` is `SUCCESS` but `result_code` is not: the business operation failed.
+    Business {
+        /// `result_code` as answered (`FAIL`).
+        result_code: String,
+        /// `err_code`, e.g. `ORDERNOTEXIST`, if present.
+        err_code: Option<String>,
+        /// `err_code_des`, if present.
+        err_code_des: Option<String>,
+        /// Every field of the answer.
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+impl ApiV2Error {
+    /// Every field of the parsed answer.
+    pub fn fields(&self) -> &serde_json::Map<String, serde_json::Value> {
+        match self {
+            Self::Return { fields, .. } | Self::Business { fields, .. } => fields,
+        }
+    }
+}
+
 impl ApiError {
     /// The server's `detail.sign_information.truncated_sign_message`, if any.
     pub fn server_sign_message(&self) -> Option<&str> {
@@ -574,6 +616,14 @@ impl Error {
         }
     }
 
+    /// The APIv2 failure, if an APIv2 answer said the call failed.
+    pub fn api_v2(&self) -> Option<&ApiV2Error> {
+        match &self.inner.kind {
+            ErrorKind::ApiV2(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The verification failure, if the response was rejected.
     pub fn verify(&self) -> Option<&VerifyError> {
         match &self.inner.kind {
@@ -658,6 +708,7 @@ impl fmt::Display for Error {
             ErrorKind::Key(e) => write!(f, "key error: {e}"),
             ErrorKind::Transport(t) => write!(f, "{t}"),
             ErrorKind::Api(a) => write!(f, "{a}"),
+            ErrorKind::ApiV2(a) => write!(f, "{a}"),
             ErrorKind::Verify(v) => {
                 write!(f, "{} verification failed: {v}", self.inner.subject)?;
                 if let Some(r) = &self.inner.response {
@@ -727,13 +778,13 @@ impl fmt::Display for ChainError {
             Self::UnusedOptions { keys, body_hint } => {
                 write!(
                     f,
-                    "unused option key(s) {}: neither a reserved key (json, query, params, headers, body, base_uri, timeout) nor a variable of the chain's template",
+                    "unused option key(s) {}: neither a reserved key (json, query, params, headers, body, base_uri, timeout; APIv2: xml, nonceless, security) nor a variable of the chain's template",
                     keys.join(", ")
                 )?;
                 if *body_hint {
                     write!(
                         f,
-                        "; to send them as the request body, put them under `json`: {{\"json\": {{…}}}}"
+                        "; to send them as the request body, put them under `json`: {{\"json\": {{…}}}} (APIv2 chains, v2/…: under `xml`)"
                     )?;
                 }
                 Ok(())
@@ -823,6 +874,10 @@ impl fmt::Display for ConfigError {
             Self::MerchantCertificateMismatch => write!(
                 f,
                 "the merchant API certificate is not the certificate of the private key given with it (Builder::merchant_api_certificate); give apiclient_cert.pem with its own apiclient_key.pem"
+            ),
+            Self::MissingV3Credentials(what) => write!(
+                f,
+                "{what} needs the APIv3 credentials; this client has only the APIv2 key: set .serial(…) and .private_key(…) (the merchant API certificate's serial and key)"
             ),
             #[cfg(feature = "sandbox")]
             Self::Sandbox(m) => write!(f, "sandbox: {m}"),
@@ -1045,6 +1100,39 @@ impl fmt::Display for ApiError {
             )?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for ApiV2Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Return {
+                return_code,
+                return_msg,
+                ..
+            } => {
+                write!(f, "APIv2 error: return_code {return_code}")?;
+                if let Some(msg) = return_msg {
+                    write!(f, ": {}", one_line(msg))?;
+                }
+                Ok(())
+            }
+            Self::Business {
+                result_code,
+                err_code,
+                err_code_des,
+                ..
+            } => {
+                write!(f, "APIv2 business error: result_code {result_code}")?;
+                if let Some(code) = err_code {
+                    write!(f, " {code}")?;
+                }
+                if let Some(des) = err_code_des {
+                    write!(f, ": {}", one_line(des))?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

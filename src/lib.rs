@@ -49,8 +49,16 @@
 //! to [`Chain::chain`] or by indexing are kept as written (only `{…}` is a variable). Values are
 //! never normalized: they go through template variables, percent-encoded so that a value can
 //! never add a path segment, a query or a fragment. Every problem (missing variable, empty
-//! segment, unused option key, unsendable target, foreign host, `v2/` path) is a typed
-//! [`Error`] raised before anything is signed.
+//! segment, unused option key, unsendable target, foreign host) is a typed [`Error`] raised
+//! before anything is signed.
+//!
+//! ## APIv2
+//!
+//! A chain whose expanded path starts with the segment `v2` is an APIv2 call: the `v2` is
+//! stripped (`v2/pay/micropay` → `POST https://api.mch.weixin.qq.com/pay/micropay`), the
+//! [`xml`](Options::xml) data is signed with the [APIv2 key](Builder::apiv2_key) (MD5 or
+//! HMAC-SHA256, `sign_type`) and sent as XML, mutual TLS is used where the endpoint needs it,
+//! and the answer's `return_code`, `result_code` and sign are checked ([`ApiV2Error`]).
 //!
 //! ## Security
 //!
@@ -111,7 +119,9 @@ pub mod notification;
 mod options;
 pub mod pay_sign;
 mod request;
+mod request_v2;
 mod response;
+mod response_v2;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
@@ -127,8 +137,8 @@ pub use client::{ApiV3Key, Builder, Wechatpay};
 pub use crypto::Encryptor;
 pub use download::StreamingResponse;
 pub use error::{
-    ApiError, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind, KeyError,
-    KeyMaterial, Result, TransportError, TransportKind, VerifyError,
+    ApiError, ApiV2Error, ChainError, ConfigError, CryptoError, DecodeError, Error, ErrorKind,
+    KeyError, KeyMaterial, Result, TransportError, TransportKind, VerifyError,
 };
 pub use keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 pub use media::Media;

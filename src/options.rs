@@ -1,5 +1,6 @@
 //! Request options: the PHP-style single map (`json`, `query`/`params`, `headers`, `body`,
-//! `base_uri`, `timeout`, anything else a URI template variable) and a typed builder for the
+//! `base_uri`, `timeout`, the APIv2 `xml`, `nonceless` and `security`, anything else a URI
+//! template variable) and a typed builder for the
 //! same thing. A key that is none of these and no variable of the chain's template is an error
 //! before signing (checked by `prepare`, which knows the template).
 
@@ -60,7 +61,9 @@ impl PartialEq for Body {
 /// or with the builder methods; both are accepted by every verb.
 ///
 /// Reserved keys of the map: `json`, `body`, `query` (or `params`, the axios spelling; not
-/// both), `headers`, `base_uri`, `timeout` (seconds > 0, fractions allowed). Any other key is a
+/// both), `headers`, `base_uri`, `timeout` (seconds > 0, fractions allowed), and for APIv2
+/// chains (`v2/…`) `xml` (an object: the data to sign and send), `nonceless` and `security`
+/// (booleans; see [`Options::xml`]). Any other key is a
 /// template variable, and must be one of the chain's: an unused key is refused before signing
 /// ([`ChainError::UnusedOptions`]), so `post(json!({"appid": …}))` without `json` cannot send
 /// an empty body.
@@ -93,6 +96,14 @@ pub struct Options {
     pub(crate) error: Option<ChainError>,
     /// `Wechatpay-Serial` pinned by [`Options::wechatpay_serial`].
     pub(crate) wechatpay_serial: Option<String>,
+    /// The APIv2 data ([`Options::xml`]): signed, then sent as the XML body (or the query of a
+    /// `GET`).
+    pub(crate) xml: Option<Map<String, Value>>,
+    /// APIv2: add no `nonce_str` ([`Options::nonceless`]); `Some` when given at all, so that
+    /// an APIv3 call can refuse it instead of ignoring it.
+    pub(crate) nonceless: Option<bool>,
+    /// APIv2: use mutual TLS ([`Options::security`]); `Some` when given at all.
+    pub(crate) security: Option<bool>,
 }
 
 impl std::fmt::Debug for Options {
@@ -112,6 +123,9 @@ impl std::fmt::Debug for Options {
             .field("skip_verification", &self.skip_verification)
             .field("error", &self.error)
             .field("wechatpay_serial", &self.wechatpay_serial)
+            .field("xml", &self.xml)
+            .field("nonceless", &self.nonceless)
+            .field("security", &self.security)
             .finish()
     }
 }
@@ -298,6 +312,79 @@ impl Options {
         }
     }
 
+    /// Sets the data of an APIv2 call (a chain starting with `v2/`): signed with the APIv2
+    /// key, then sent as the XML body in this order (`nonce_str` and `sign` appended), or for
+    /// a `GET` as the query. It must serialize to a JSON object; anything else is a
+    /// [`ChainError::InvalidOptions`] when the request is prepared. On an APIv3 chain it is
+    /// refused (use [`json`](Self::json)).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay_chain::Options;
+    ///
+    /// let typed = Options::new().xml(json!({"mch_id": "1900000109", "out_trade_no": "T1"}));
+    /// let php_style: Options = json!({"xml": {"mch_id": "1900000109", "out_trade_no": "T1"}}).into();
+    /// assert_eq!(typed, php_style);
+    /// ```
+    pub fn xml(mut self, data: impl Serialize) -> Self {
+        match serde_json::to_value(data) {
+            Ok(Value::Object(map)) => {
+                self.xml = Some(map);
+                self
+            }
+            Ok(other) => self.fail(ChainError::InvalidOptions(format!(
+                "`xml` must be an object of APIv2 fields, got {}",
+                json_kind(&other)
+            ))),
+            Err(e) => self.fail(ChainError::InvalidOptions(format!(
+                "the xml data cannot be serialized: {e}"
+            ))),
+        }
+    }
+
+    /// APIv2: adds no `nonce_str` to the data (for the few endpoints that take none, such as
+    /// `papay/entrustweb`). Refused on an APIv3 chain.
+    pub fn nonceless(mut self) -> Self {
+        self.nonceless = Some(true);
+        self
+    }
+
+    /// APIv2: sends this call with mutual TLS, presenting the merchant API certificate
+    /// configured with `Builder::merchant_api_certificate`. Endpoints the catalog marks as
+    /// needing it ([`api_cert_required`](crate::catalog::Endpoint::api_cert_required)) use it
+    /// without this. Refused on an APIv3 chain.
+    pub fn security(mut self) -> Self {
+        self.security = Some(true);
+        self
+    }
+
+    /// The boolean APIv2 keys of the PHP-style map (`nonceless`, `security`).
+    fn v2_flag(mut self, key: &'static str, value: &Value) -> Self {
+        let Some(on) = value.as_bool() else {
+            return self.fail(ChainError::InvalidOptions(format!(
+                "`{key}` must be true or false, got {value}"
+            )));
+        };
+        if key == "nonceless" {
+            self.nonceless = Some(on);
+        } else {
+            self.security = Some(on);
+        }
+        self
+    }
+
+    /// The option names given that only an APIv2 call takes, in a fixed order.
+    pub(crate) fn v2_only_keys(&self) -> Vec<&'static str> {
+        [
+            ("xml", self.xml.is_some()),
+            ("nonceless", self.nonceless.is_some()),
+            ("security", self.security.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+
     /// Accepts this one response without signature verification. Only for endpoints that
     /// WeChat Pay documents as unsigned and that are not already exempt; use with care.
     pub fn skip_verification(mut self) -> Self {
@@ -334,6 +421,18 @@ impl Options {
                         "`headers` must be an object of name → value".into(),
                     )),
                 },
+                "xml" => match value {
+                    Value::Object(m) => {
+                        opts.xml = Some(m);
+                        opts
+                    }
+                    other => opts.fail(ChainError::InvalidOptions(format!(
+                        "`xml` must be an object of APIv2 fields, got {}",
+                        json_kind(&other)
+                    ))),
+                },
+                "nonceless" => opts.v2_flag("nonceless", &value),
+                "security" => opts.v2_flag("security", &value),
                 "base_uri" => match value {
                     Value::String(s) => opts.base_uri(s),
                     _ => opts.fail(ChainError::InvalidOptions(
@@ -344,6 +443,18 @@ impl Options {
             };
         }
         opts
+    }
+}
+
+/// The JSON type of `value`, for messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -448,6 +559,31 @@ mod tests {
             })
         );
         assert!(conflict(Options::new().upload(media())).is_none());
+    }
+
+    #[test]
+    fn apiv2_keys_are_kept_and_checked() {
+        let o: Options = json!({"xml": {"mch_id": 1}, "nonceless": true, "security": false}).into();
+        assert!(o.error.is_none(), "{:?}", o.error);
+        assert_eq!(o.xml, json!({"mch_id": 1}).as_object().cloned());
+        assert_eq!((o.nonceless, o.security), (Some(true), Some(false)));
+        assert_eq!(o.v2_only_keys(), ["xml", "nonceless", "security"]);
+        assert!(
+            o.params.is_empty(),
+            "no APIv2 key becomes a template variable"
+        );
+        for bad in [json!({"xml": "<xml/>"}), json!({"nonceless": 1})] {
+            let o: Options = bad.clone().into();
+            assert!(
+                matches!(o.error, Some(ChainError::InvalidOptions(_))),
+                "{bad}"
+            );
+        }
+        let o = Options::new().xml(["not", "a", "map"]);
+        assert!(matches!(o.error, Some(ChainError::InvalidOptions(m)) if m.contains("an array")));
+        let typed = Options::new().xml(json!({"a": "b"})).nonceless().security();
+        assert_eq!(typed.v2_only_keys(), ["xml", "nonceless", "security"]);
+        assert!(Options::new().v2_only_keys().is_empty());
     }
 
     #[test]

@@ -10,13 +10,13 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::chain::{redact_userinfo, Chain};
 use crate::client::{ClientInner, USER_AGENT};
-use crate::error::{ChainError, ConfigError, Error, ErrorKind, Result};
+use crate::error::{ChainError, ConfigError, Error, Result};
 use crate::options::{Body, Options, Query};
+use crate::request_v2::{Protocol, V2Target};
 use crate::signer::sign_request;
 use crate::template::{expand_path, query_from_map, query_from_str, variables};
 
@@ -66,29 +66,9 @@ fn check_authority(uri: &str) -> Result<(), ChainError> {
     }
 }
 
-/// The APIv3-only guard: `v2/…` is APIv2 (XML, another signature), refused
-/// whichever way it is spelled (`V2`, `%76%32`) or smuggled in (a base path, an absolute URL,
-/// a `{+x}` value). `path` is a request path; `base_len` the length of its base path prefix.
-fn check_apiv3_only(path: &str, base_len: usize) -> Result<()> {
-    let is_v2 = |segment: &str| {
-        percent_decode_str(segment)
-            .decode_utf8_lossy()
-            .eq_ignore_ascii_case("v2")
-    };
-    let base_len = base_len.min(path.len());
-    let (base, rest) = path.split_at(base_len);
-    let first_of_rest = rest.trim_start_matches('/').split('/').next();
-    if base.split('/').any(is_v2) || first_of_rest.is_some_and(is_v2) {
-        return Err(Error::new(ErrorKind::Unsupported(
-            "APIv2 unsupported (until APIv2 lands): v2/… endpoints use XML and another signature; this client speaks APIv3 only".into(),
-        )));
-    }
-    Ok(())
-}
-
 impl BaseUri {
     /// Parses a base URI or absolute URL origin, enforcing https except towards loopback, and
-    /// refusing userinfo, invalid ports and a `v2/` path.
+    /// refusing userinfo, invalid ports and a `v2` segment in the path (it belongs to chains).
     pub(crate) fn parse(uri: &str, allow_insecure_http: bool) -> Result<Self> {
         check_authority(uri)?;
         let parsed: http::Uri = uri
@@ -121,7 +101,7 @@ impl BaseUri {
         if !path.ends_with('/') {
             path.push('/');
         }
-        check_apiv3_only(&path, path.len())?;
+        crate::request_v2::check_base_path(uri, &path)?;
         Ok(Self {
             origin: format!("{scheme}://{authority}"),
             host,
@@ -157,8 +137,10 @@ pub struct PreparedRequest {
     pub(crate) template: String,
     pub(crate) timeout: Option<Duration>,
     pub(crate) skip_verification: bool,
-    /// Sent over mutual TLS, presenting the merchant API certificate ([`Route::mutual_tls`]);
-    /// set for the APIv2 endpoints that need it.
+    /// APIv3, or APIv2 with what its answer needs.
+    pub(crate) protocol: Protocol,
+    /// Sent over mutual TLS, presenting the merchant API certificate ([`Route::mutual_tls`]):
+    /// APIv2 `security`, or an endpoint the catalog marks `api_cert_required`.
     ///
     /// [`Route::mutual_tls`]: crate::transport::Route::mutual_tls
     pub(crate) mutual_tls: bool,
@@ -202,9 +184,21 @@ impl PreparedRequest {
         self.upload.as_ref().unwrap_or(&self.body)
     }
 
-    /// The canonical message that was signed.
+    /// The canonical message that was signed. For an APIv2 call: the sorted `k=v&…` string
+    /// of the data, without the `&key=…` that the sign also covers (the key is never shown).
     pub fn message(&self) -> &[u8] {
         &self.message
+    }
+
+    /// True for an APIv2 call (a chain starting with `v2/`): XML data signed with the APIv2
+    /// key, no `Authorization` header.
+    pub fn is_apiv2(&self) -> bool {
+        matches!(self.protocol, Protocol::V2 { .. })
+    }
+
+    /// True if the request is sent with mutual TLS, presenting the merchant API certificate.
+    pub fn is_mutual_tls(&self) -> bool {
+        self.mutual_tls
     }
 
     /// The chain's template (no values): safe for logs.
@@ -221,6 +215,8 @@ impl fmt::Debug for PreparedRequest {
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
             .field("sent_len", &self.sent_body().len())
+            .field("apiv2", &self.is_apiv2())
+            .field("mutual_tls", &self.mutual_tls)
             .finish_non_exhaustive()
     }
 }
@@ -461,6 +457,17 @@ fn build_headers(
     if let Some(id) = serial {
         headers.insert(WECHATPAY_SERIAL, header_value("Wechatpay-Serial", &id)?);
     }
+    add_user_headers(&mut headers, user, pinned_serial)?;
+    Ok(headers)
+}
+
+/// The user's headers over the defaults, except the reserved ones; a `Wechatpay-Serial`
+/// header must agree with a `pinned_serial`.
+pub(crate) fn add_user_headers(
+    headers: &mut HeaderMap,
+    user: &[(String, String)],
+    pinned_serial: Option<&str>,
+) -> Result<()> {
     for (name, value) in user {
         let header_name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| ChainError::InvalidHeader(format!("{name:?} is not a header name")))?;
@@ -480,7 +487,7 @@ fn build_headers(
         }
         headers.insert(header_name, header_value(name, value)?);
     }
-    Ok(headers)
+    Ok(())
 }
 
 /// Step 7: the target must be sendable as is — within [`MAX_TARGET_LEN`] and a valid
@@ -523,7 +530,8 @@ pub(crate) fn prepare_unsigned(
         resolve_destination(client, options.base_uri.as_deref(), path.origin.as_deref())?;
 
     // Unused keys first: a misspelt variable is named as such, not as a missing one.
-    let has_body = options.body.is_some() || options.upload.is_some();
+    let has_body = options.body.is_some() || options.upload.is_some() || options.xml.is_some();
+    let (options_timeout, options_skip) = (options.timeout, options.skip_verification);
     check_unused_options(&template, &options.params, &method, has_body)?;
     // The base path is the start of the target: moved, not copied.
     let base_len = destination.base_path.len();
@@ -541,7 +549,43 @@ pub(crate) fn prepare_unsigned(
         )
         .into());
     }
-    check_apiv3_only(&target, base_len)?;
+    if crate::request_v2::strip_prefix(&mut target, base_len)? {
+        let v2 = crate::request_v2::prepare(
+            client,
+            &method,
+            options,
+            V2Target {
+                path: target,
+                base_len,
+                origin: &destination.origin,
+                chain_query: path.query.as_deref(),
+                template: &template,
+            },
+        )?;
+        let request = PreparedRequest {
+            method,
+            origin: destination.origin,
+            backup_origin: destination.backup_origin,
+            target: v2.target,
+            headers: v2.headers,
+            body: v2.body,
+            upload: None,
+            message: v2.message,
+            template,
+            timeout: options_timeout,
+            skip_verification: options_skip,
+            protocol: v2.protocol,
+            mutual_tls: v2.mutual_tls,
+        };
+        return Ok((request, client.clock.now()));
+    }
+    crate::request_v2::refuse_v2_options(&options)?;
+    if !client.v3_credentials {
+        return Err(ConfigError::MissingV3Credentials(
+            "an APIv3 call (every chain not starting with v2/)",
+        )
+        .into());
+    }
 
     let query = build_query(options.query.as_ref(), path.query.as_deref())?;
     if !query.is_empty() {
@@ -578,6 +622,7 @@ pub(crate) fn prepare_unsigned(
         template,
         timeout: options.timeout,
         skip_verification: options.skip_verification,
+        protocol: Protocol::V3,
         mutual_tls: false,
     };
     Ok((request, now))
@@ -586,6 +631,10 @@ pub(crate) fn prepare_unsigned(
 impl PreparedRequest {
     /// Signs (or re-signs, with a fresh timestamp and nonce) the target and body as they stand.
     pub(crate) fn sign(&mut self, client: &ClientInner, now: i64) -> Result<()> {
+        if self.is_apiv2() {
+            // Signed with the APIv2 key when prepared: the sign is part of the data.
+            return Ok(());
+        }
         let nonce = client.nonce.nonce()?;
         let signed = sign_request(
             self.method.as_str(),
@@ -676,20 +725,6 @@ mod tests {
         assert_eq!(
             check_authority("https://u:pw@h/a"),
             Err(ChainError::UserInfo("https://***@h/a".into()))
-        );
-    }
-
-    #[test]
-    fn apiv3_guard_reads_the_decoded_path() {
-        for path in ["/v2/pay", "/V2/pay", "/%76%32/pay", "/hk/v2/pay"] {
-            let base_len = if path.starts_with("/hk/") { 4 } else { 1 };
-            let e = check_apiv3_only(path, base_len).unwrap_err();
-            assert!(matches!(e.kind(), ErrorKind::Unsupported(_)), "{path}");
-        }
-        assert!(check_apiv3_only("/v2/x", 4).is_err(), "a v2 base path");
-        assert!(
-            check_apiv3_only("/v3/pay/v2", 1).is_ok(),
-            "v2 deeper is data"
         );
     }
 }

@@ -90,6 +90,13 @@ impl Response {
         serde_json::from_slice(body).map_err(|e| Error::from(DecodeError::Json).with_source(e))
     }
 
+    /// The body parsed as an APIv2 XML document: the root's children as a map (repeated
+    /// elements become arrays, empty ones `""`). Not XML:
+    /// [`DecodeError::Xml`](crate::DecodeError::Xml).
+    pub fn xml_map(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        crate::v2::xml::from_xml(&self.body)
+    }
+
     /// Consumes the response, returning its parts.
     pub fn into_parts(self) -> (StatusCode, HeaderMap, Bytes) {
         (self.status, self.headers, self.body)

@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::Value;
 use wechatpay_chain::{
-    normalize_segment, Chain, ChainError, ErrorKind, Method, Options, Wechatpay,
+    normalize_segment, Chain, ChainError, ConfigError, ErrorKind, Method, Options, Wechatpay,
 };
 
 use support::{array, str_field};
@@ -163,7 +163,9 @@ fn check_kind(text: &str, kind: &ErrorKind) {
             kind,
             ErrorKind::Chain(ChainError::HostNotAllowed(h)) if h == "evil.example.com"
         ),
-        "APIv2 unsupported (until APIv2 lands)" => matches!(kind, ErrorKind::Unsupported(_)),
+        "the APIv2 key (apiv2_key) is needed" => {
+            matches!(kind, ErrorKind::Config(ConfigError::MissingApiV2Key(_)))
+        }
         other => panic!("error vector {other:?} has no expected kind in this test; add one"),
     };
     assert!(ok, "{text}: unexpected kind {kind:?}");

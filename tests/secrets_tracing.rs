@@ -282,7 +282,9 @@ async fn other_errors(sandbox: &SandboxHandle, apiv3: &[u8; 32], shown: &mut Sho
         ),
         (
             "apiv2",
-            wxpay.chain("v2/pay/micropay").prepare(Method::POST, ()),
+            wxpay
+                .chain("v2/pay/micropay")
+                .prepare(Method::POST, json!({"xml": {"mch_id": "1"}})),
         ),
         (
             "body on GET",

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use wechatpay_chain::{ChainError, Error, ErrorKind, Method, Options};
+use wechatpay_chain::{ChainError, ConfigError, Error, ErrorKind, Method, Options};
 
 fn chain_error(result: wechatpay_chain::Result<impl std::fmt::Debug>) -> (ChainError, Error) {
     let error = result.expect_err("prepared a request that should have been refused");
@@ -282,53 +282,66 @@ fn invalid_ports_are_refused() {
     assert_eq!(prepared.target(), "/v3/certificates");
 }
 
+/// Every spelling of a leading `v2` segment is APIv2, however it arrives: this v3-only client
+/// refuses each for want of the APIv2 key, so none is ever signed and sent as APIv3. A `v2` in
+/// a base path is refused (it would be sent).
 #[test]
-fn the_apiv3_only_guard_cannot_be_bypassed() {
+fn every_spelling_of_v2_routes_to_apiv2() {
     let wxpay = support::client();
-    let unsupported = |result: wechatpay_chain::Result<wechatpay_chain::PreparedRequest>,
-                       what: &str| {
+    let apiv2 = |result: wechatpay_chain::Result<wechatpay_chain::PreparedRequest>, what: &str| {
         let error = result.expect_err(what);
         assert!(
-            matches!(error.kind(), ErrorKind::Unsupported(_)),
+            matches!(
+                error.kind(),
+                ErrorKind::Config(ConfigError::MissingApiV2Key(_))
+            ),
             "{what}: {error:?}"
         );
     };
-    unsupported(
+    let base_refused = |result: wechatpay_chain::Result<wechatpay_chain::PreparedRequest>,
+                        what: &str| {
+        let error = result.expect_err(what);
+        assert!(
+            matches!(error.kind(), ErrorKind::Chain(ChainError::InvalidUri(m)) if m.contains("v2")),
+            "{what}: {error:?}"
+        );
+    };
+    apiv2(
         wxpay.chain("v2/pay/micropay").prepare(Method::POST, ()),
         "v2/",
     );
-    unsupported(
+    apiv2(
         wxpay.chain("V2/pay/micropay").prepare(Method::POST, ()),
         "V2/",
     );
-    unsupported(
+    apiv2(
         wxpay.chain("%76%32/pay/micropay").prepare(Method::POST, ()),
         "%76%32/",
     );
-    unsupported(
+    apiv2(
         wxpay.seg("V2").seg("pay").prepare(Method::POST, ()),
         ".seg(V2)",
     );
-    unsupported(
+    base_refused(
         wxpay.chain("pay/micropay").prepare(
             Method::POST,
             Options::new().base_uri("https://api.mch.weixin.qq.com/v2/"),
         ),
         "a base path /v2/",
     );
-    unsupported(
+    apiv2(
         wxpay
             .chain("https://api.mch.weixin.qq.com/v2/pay/micropay")
             .prepare(Method::POST, ()),
         "an absolute URL under /v2/",
     );
-    unsupported(
+    apiv2(
         wxpay
             .chain("{+x}")
             .prepare(Method::POST, json!({"x": "v2/pay/micropay"})),
         "{+x} = v2/…",
     );
-    unsupported(
+    apiv2(
         wxpay.chain("{+x}").prepare(
             Method::POST,
             json!({"x": "https://api.mch.weixin.qq.com/%56%32/pay"}),
@@ -340,7 +353,7 @@ fn the_apiv3_only_guard_cannot_be_bypassed() {
         .build()
         .expect_err("a v2 base URI is refused");
     assert!(
-        matches!(error.kind(), ErrorKind::Unsupported(_)),
+        matches!(error.kind(), ErrorKind::Chain(ChainError::InvalidUri(_))),
         "{error:?}"
     );
     // A value that merely contains "v2" is data, not the protocol.

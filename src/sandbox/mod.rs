@@ -28,6 +28,9 @@
 //!   `Wechatpay-Serial` names a platform certificate (and for a `/v3/certificates` request
 //!   without one), else with the WeChat Pay public key.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
+//! - **TLS mode** ([`SandboxBuilder::tls`]): HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a test CA
+//!   generated at start, and the merchant API certificate it issues for mutual TLS; each
+//!   recorded request says whether it came with that certificate.
 //! - **Bench mode** for load benchmarks only ([`SandboxBuilder::bench_mode`]): requests still
 //!   verified, one fixed body signed once per second, nothing recorded.
 //! - **Bounded**, for a dev tool that anything on the machine can reach: request bodies of
@@ -431,6 +434,20 @@ impl SandboxBuilder {
     /// fresh key), named in `wxpay.toml`/`wxpay.json` by `tls_test_root_ca`, `merchant_cert`
     /// and `merchant_key`. The header-read timeout also bounds the TLS handshake.
     ///
+    /// ```no_run
+    /// # async fn demo() -> wechatpay_chain::Result<()> {
+    /// use wechatpay_chain::sandbox::Sandbox;
+    /// use wechatpay_chain::Version;
+    ///
+    /// let sandbox = Sandbox::builder().tls(true).start().await?;
+    /// assert!(sandbox.base_uri().starts_with("https://"));
+    /// let wxpay = sandbox.client()?; // trusts the test CA, holds the merchant certificate
+    /// assert_eq!(wxpay.v3().certificates().get(()).await?.status(), 200);
+    /// assert_eq!(sandbox.requests()[0].version, Version::HTTP_2);
+    /// sandbox.shutdown();
+    /// # Ok(()) }
+    /// ```
+    ///
     /// [`Builder::tls_test_root_ca`]: crate::Builder::tls_test_root_ca
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
@@ -554,6 +571,7 @@ impl fmt::Debug for SandboxHandle {
         f.debug_struct("SandboxHandle")
             .field("base_uri", &self.state.base_uri)
             .field("config_dir", &self.state.config.dir)
+            .field("tls", &self.state.tls.is_some())
             .finish_non_exhaustive()
     }
 }

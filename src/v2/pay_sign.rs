@@ -7,19 +7,8 @@
 //! ([`CryptoError::PaySignField`] naming it): 1 to 32 printable ASCII characters without
 //! spaces (128 for a `package`), and no `&`, which would change the set of signed fields.
 //!
-//! **Pay Score** (`wx.openBusinessView` in a mini-program, `openBusinessView` in a web page,
-//! `WXOpenBusinessView` in an APP): `wxpayScoreUse` confirms a service order just created
-//! (its `package` comes from the create-order answer), `wxpayScoreDetail` opens an order's
-//! detail page. Only `HMAC-SHA256` is accepted. The mini-program takes the fields as
-//! `extraData` ([`ScoreUse::to_map`] or `Serialize`); web pages and APPs take them as a
-//! URL-encoded `queryString`/`query` ([`ScoreUse::query_string`]).
-//!
-//! Partner (服务商) mode: WeChat Pay's partner pages for these invocations (e.g.
-//! pay.weixin.qq.com/doc/v3/partner/4012155285, "JSAPI调起支付分-订单详情") list the same fields
-//! with `mch_id` being the **service provider's** merchant id, and show no sub-merchant field.
-//! [`ScoreUse::partner`] and [`ScoreDetail::partner`] therefore put the service provider's id
-//! in `mch_id` and add `sub_mch_id` (signed) only when one is given: pass `None` unless your
-//! integration was told to send it (an assumption, not confirmed by the public pages).
+//! **Pay Score** (支付分) invocation parameters, `wxpayScoreUse` and `wxpayScoreDetail`:
+//! [`ScoreUse`] and [`ScoreDetail`] (merchant and partner modes; details on those types).
 //!
 //! ```
 //! use wechatpay_chain::v2::pay_sign::{ScoreDetail, V2JsapiPaySign};
@@ -43,6 +32,10 @@ use serde_json::{Map, Value};
 
 use super::sign::{sign, ApiV2Key, SignType};
 use crate::error::{ChainError, CryptoError, Result};
+
+mod payscore;
+
+pub use payscore::{ScoreDetail, ScoreUse};
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -200,190 +193,6 @@ pub fn busifavor_h5_sign(params: &Map<String, Value>, key: &ApiV2Key) -> Result<
     sign(SignType::HmacSha256, params, key)
 }
 
-/// `wxpayScoreUse`: the parameters that open the Pay Score confirmation of a service order
-/// just created (see the [module docs](self)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScoreUse {
-    mch_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub_mch_id: Option<String>,
-    package: String,
-    timestamp: String,
-    nonce_str: String,
-    sign_type: &'static str,
-    sign: String,
-}
-
-impl ScoreUse {
-    /// Merchant mode: `mch_id`, the create-order answer's `package`, Unix seconds and a nonce.
-    pub fn new(
-        mch_id: &str,
-        package: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        Self::build(mch_id, None, package, timestamp, nonce, key)
-    }
-
-    /// Partner mode: the service provider's `mch_id`, and `sub_mch_id` when given (see the
-    /// [module docs](self) on what is and is not documented).
-    pub fn partner(
-        sp_mch_id: &str,
-        sub_mch_id: Option<&str>,
-        package: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        Self::build(sp_mch_id, sub_mch_id, package, timestamp, nonce, key)
-    }
-
-    fn build(
-        mch_id: &str,
-        sub_mch_id: Option<&str>,
-        package: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        let mut out = Self {
-            mch_id: field("mch_id", mch_id, 32)?,
-            sub_mch_id: sub_mch_id.map(|s| field("sub_mch_id", s, 32)).transpose()?,
-            package: field("package", package, 128)?,
-            timestamp: seconds("timestamp", timestamp)?,
-            nonce_str: field("nonce_str", nonce, 32)?,
-            sign_type: SignType::HmacSha256.as_str(),
-            sign: String::new(),
-        };
-        out.sign = sign(SignType::HmacSha256, &to_map(&out), key)?;
-        Ok(out)
-    }
-
-    /// `businessType`: `wxpayScoreUse`.
-    pub fn business_type(&self) -> &'static str {
-        "wxpayScoreUse"
-    }
-
-    /// The `sign`.
-    pub fn sign(&self) -> &str {
-        &self.sign
-    }
-
-    /// The mini-program's `extraData`.
-    pub fn to_map(&self) -> Map<String, Value> {
-        to_map(self)
-    }
-
-    /// The web page's `queryString` / the APP's `query`: the fields URL-encoded, `sign` last.
-    pub fn query_string(&self) -> String {
-        query_string(&self.to_map())
-    }
-}
-
-/// `wxpayScoreDetail`: the parameters that open a Pay Score service order's detail page (see
-/// the [module docs](self)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScoreDetail {
-    mch_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub_mch_id: Option<String>,
-    service_id: String,
-    out_order_no: String,
-    timestamp: String,
-    nonce_str: String,
-    sign_type: &'static str,
-    sign: String,
-}
-
-impl ScoreDetail {
-    /// Merchant mode: `mch_id`, the `service_id`, the merchant's `out_order_no`, Unix seconds
-    /// and a nonce.
-    pub fn new(
-        mch_id: &str,
-        service_id: &str,
-        out_order_no: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        Self::build(
-            mch_id,
-            None,
-            service_id,
-            out_order_no,
-            timestamp,
-            nonce,
-            key,
-        )
-    }
-
-    /// Partner mode: the service provider's `mch_id`, and `sub_mch_id` when given (see the
-    /// [module docs](self)).
-    pub fn partner(
-        sp_mch_id: &str,
-        sub_mch_id: Option<&str>,
-        service_id: &str,
-        out_order_no: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        Self::build(
-            sp_mch_id,
-            sub_mch_id,
-            service_id,
-            out_order_no,
-            timestamp,
-            nonce,
-            key,
-        )
-    }
-
-    fn build(
-        mch_id: &str,
-        sub_mch_id: Option<&str>,
-        service_id: &str,
-        out_order_no: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        let mut out = Self {
-            mch_id: field("mch_id", mch_id, 32)?,
-            sub_mch_id: sub_mch_id.map(|s| field("sub_mch_id", s, 32)).transpose()?,
-            service_id: field("service_id", service_id, 32)?,
-            out_order_no: field("out_order_no", out_order_no, 32)?,
-            timestamp: seconds("timestamp", timestamp)?,
-            nonce_str: field("nonce_str", nonce, 32)?,
-            sign_type: SignType::HmacSha256.as_str(),
-            sign: String::new(),
-        };
-        out.sign = sign(SignType::HmacSha256, &to_map(&out), key)?;
-        Ok(out)
-    }
-
-    /// `businessType`: `wxpayScoreDetail`.
-    pub fn business_type(&self) -> &'static str {
-        "wxpayScoreDetail"
-    }
-
-    /// The `sign`.
-    pub fn sign(&self) -> &str {
-        &self.sign
-    }
-
-    /// The mini-program's `extraData`.
-    pub fn to_map(&self) -> Map<String, Value> {
-        to_map(self)
-    }
-
-    /// The web page's `queryString` / the APP's `query`: the fields URL-encoded, `sign` last.
-    pub fn query_string(&self) -> String {
-        query_string(&self.to_map())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,18 +221,5 @@ mod tests {
                 &crate::ErrorKind::Crypto(CryptoError::PaySignField(name))
             );
         }
-    }
-
-    #[test]
-    fn sign_is_not_part_of_its_own_message() {
-        // The empty `sign` placeholder is skipped by string_to_sign, so re-signing the
-        // finished map (sign included) gives the same sign: what the platform recomputes.
-        let key = ApiV2Key::new("TestOnlyApiV2Key0123456789abcdef").unwrap();
-        let s = ScoreUse::partner("1230000109", Some("1900000109"), "pkg=", 1, "n", &key).unwrap();
-        let again = sign(SignType::HmacSha256, &s.to_map(), &key).unwrap();
-        assert_eq!(s.sign(), again);
-        assert!(s
-            .query_string()
-            .starts_with("mch_id=1230000109&sub_mch_id=1900000109&package=pkg%3D&"));
     }
 }
