@@ -22,21 +22,31 @@ pub enum Format {
 pub struct RequestArgs {
     /// The endpoint: dotted (v3.pay.transactions.native; names normalized like .seg()), slashed (v3/pay/transactions/native; a path as written, IDs kept verbatim) or an absolute URL.
     pub uri: Option<String>,
-    /// HTTP method (default: POST when a body is given, else GET).
+    /// HTTP method (default: POST when a body is given or the URI is v2/…, else GET).
     #[arg(short = 'X', long)]
     pub method: Option<String>,
     /// URI template variable NAME=VALUE (repeatable; values are never normalized; a NAME the template lacks is an error).
     #[arg(short = 'P', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Query parameter NAME=VALUE (repeatable, kept in order).
+    /// Query parameter NAME=VALUE (repeatable, kept in order). For a v2/… URI: a field of the
+    /// signed data, after those of -d (sent as the query with -X GET).
     #[arg(short = 'q', long = "query", value_name = "NAME=VALUE")]
     pub queries: Vec<String>,
     /// Extra header 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// The JSON body, sent exactly as given: JSON text, @file, or @- for stdin.
+    /// The JSON body, sent exactly as given: JSON text, @file, or @- for stdin. For a v2/… URI:
+    /// the APIv2 fields as one JSON object, signed with the APIv2 key (sign_type among them
+    /// picks MD5, the default, or HMAC-SHA256) and sent as XML (as the query with -X GET).
     #[arg(short, long, value_name = "JSON|@FILE|@-")]
     pub data: Option<String>,
+    /// APIv2: add no nonce_str to the data (endpoints that take none, or -d carries its own).
+    #[arg(long)]
+    pub nonceless: bool,
+    /// APIv2: present the merchant API certificate (mutual TLS; --merchant-cert/--merchant-key)
+    /// even where the catalog does not ask for it (it does for secapi/…, transfers, red packets).
+    #[arg(long)]
+    pub security: bool,
     /// Stream the response body into FILE (written under a temporary name, renamed when
     /// complete; a progress bar on a terminal); the summary (status, request_id, bytes, path)
     /// goes to stdout.

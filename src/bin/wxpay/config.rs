@@ -13,7 +13,7 @@ use wechatpay_chain::{
     Builder, Certificate, ConfigError, Error, ErrorKind, KeyError, PrivateKey, PublicKey, Wechatpay,
 };
 
-use crate::input::{read_file_capped, CONFIG_CAP};
+use crate::input::{read_file_capped, CONFIG_CAP, PEM_CAP};
 use crate::Fail;
 
 /// The keys a config file may hold.
@@ -408,6 +408,32 @@ impl Config {
         if let Some(b) = &c.base_uri {
             builder = builder.base_uri(b);
         }
+        if let Some(k) = &c.apiv2_key {
+            builder = builder.apiv2_key(k);
+        }
+        match (&c.merchant_cert, &c.merchant_key) {
+            (Some(cert), Some(key)) => {
+                let cert = self.read_pem("merchant_cert", cert)?;
+                let key = self.read_pem("merchant_key", key)?;
+                builder = builder.merchant_api_certificate(cert, key);
+            }
+            (Some(_), None) => {
+                return Err(Fail::input(format!(
+                    "{}: the merchant API certificate needs its private key too: set merchant_key in the config (-c), --merchant-key or WECHATPAY_MERCHANT_KEY",
+                    self.origin("merchant_cert")
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(Fail::input(format!(
+                    "{}: the merchant API certificate's key needs the certificate too: set merchant_cert in the config (-c), --merchant-cert or WECHATPAY_MERCHANT_CERT",
+                    self.origin("merchant_key")
+                )))
+            }
+            (None, None) => {}
+        }
+        if let Some(ca) = &c.tls_test_root_ca {
+            builder = builder.tls_test_root_ca(self.read_pem("tls_test_root_ca", ca)?);
+        }
         for (id, path) in &c.public_keys {
             let key = PublicKey::from_pem_file(path)
                 .map_err(|e| key_error(&self.entry_origin("public_keys", id), e))?;
@@ -425,6 +451,12 @@ impl Config {
             builder = builder.certificate(cert);
         }
         Ok(builder)
+    }
+
+    /// The PEM file of setting `key` (at most [`PEM_CAP`] bytes); errors name the setting,
+    /// never the path.
+    fn read_pem(&self, key: &'static str, path: &Path) -> Result<Vec<u8>, Fail> {
+        read_file_capped(path, PEM_CAP, &format!("the {} file", self.origin(key)))
     }
 
     /// The configured private key, if any.
@@ -462,6 +494,9 @@ impl Config {
             ),
             ErrorKind::Config(ConfigError::ApiV3KeyLength(n)) => {
                 said("apiv3_key", &format!("the APIv3 key must be 32 bytes, got {n}"))
+            }
+            ErrorKind::Config(ConfigError::ApiV2KeyLength(n)) => {
+                said("apiv2_key", &format!("the APIv2 key must be 32 bytes, got {n}"))
             }
             ErrorKind::Chain(_) => {
                 let base = self.file.base_uri.clone().unwrap_or_default();

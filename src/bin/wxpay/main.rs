@@ -14,6 +14,7 @@
 // A command line talks on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod apiv2;
 mod args;
 mod bill;
 mod certificates;
@@ -48,7 +49,7 @@ pub use crate::fail::{Fail, EXIT_NOT_WRITTEN};
 // become the help's about line, so the about is given below.)
 #[derive(Parser)]
 #[command(
-    about = "Sign, send and verify any WeChat Pay APIv3 request.",
+    about = "Sign, send and verify any WeChat Pay APIv3 (or APIv2) request.",
     name = "wxpay",
     version,
     args_conflicts_with_subcommands = true,
@@ -85,6 +86,11 @@ enum Command {
         /// gets the same small body signed once per second, and nothing is recorded.
         #[arg(long)]
         bench: bool,
+        /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a generated test CA, and take the merchant API
+        /// certificate for mutual TLS (secapi/… needs it): the CA, certificate and key paths are
+        /// printed and named in the config files (tls_test_root_ca, merchant_cert, merchant_key).
+        #[arg(long)]
+        tls: bool,
     },
     /// Upload a file (image, video, PDF) with its signed meta, as multipart/form-data.
     #[command(after_help = upload::EXAMPLES)]
@@ -132,12 +138,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
             generate_keys,
             config_dir,
             bench,
+            tls,
         }) => runtime.block_on(send::serve_sandbox(
             listen,
             keys,
             generate_keys,
             config_dir,
             bench,
+            tls,
         )),
         Some(Command::Upload(args)) => runtime.block_on(upload::run(&args, &cli.global)),
         Some(Command::Bill(args)) => runtime.block_on(bill::run(&args, &cli.global)),

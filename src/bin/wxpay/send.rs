@@ -9,6 +9,7 @@ use wechatpay_chain::{
     Wechatpay,
 };
 
+use crate::apiv2;
 use crate::config::Config;
 use crate::input::{read_arg, BODY_CAP};
 use crate::output::{self, describe};
@@ -19,6 +20,16 @@ use crate::{Fail, GlobalArgs, RequestArgs};
 const THROWAWAY_KEY: &str = include_str!("../../../tests/fixtures/apiclient_key.pem");
 const THROWAWAY_MCHID: &str = "1900000109";
 const THROWAWAY_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD2A4B1A16";
+/// The sandbox's public test-only APIv2 key, for v2 dry runs without configuration.
+const THROWAWAY_APIV2_KEY: &str = "TestOnlyApiV2Key0123456789abcdef";
+
+/// One call: the URI, its method and options, and whether it is an APIv2 call.
+struct Call<'a> {
+    uri: &'a str,
+    method: Method,
+    opts: Options,
+    v2: bool,
+}
 
 fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a str), Fail> {
     pair.split_once(sep)
@@ -47,14 +58,50 @@ fn read_data(data: &str) -> Result<Vec<u8>, Fail> {
     Ok(bytes)
 }
 
-fn options(args: &RequestArgs) -> Result<(Options, bool), Fail> {
+/// The options of the request, whether it has a body and (v2) the merchant id its data names.
+/// For a v2 URI, `-d` (a JSON object) and the `-q` pairs become the signed data
+/// ([`apiv2::data`]).
+fn options(args: &RequestArgs, v2: bool) -> Result<(Options, bool, Option<String>), Fail> {
     let mut opts = Options::new();
     for p in &args.params {
         let (name, value) = split_pair("-P", p, '=')?;
         opts = opts.param(name, value);
     }
-    for q in &args.queries {
-        let (name, value) = split_pair("-q", q, '=')?;
+    let queries = args
+        .queries
+        .iter()
+        .map(|q| split_pair("-q", q, '='))
+        .collect::<Result<Vec<_>, _>>()?;
+    if v2 {
+        for h in &args.headers {
+            let (name, value) = split_pair("-H", h, ':')?;
+            opts = opts.header(name.trim(), value.trim());
+        }
+        let body = args
+            .data
+            .as_deref()
+            .map(|d| read_arg(d, BODY_CAP, "the body", "-d "))
+            .transpose()?;
+        let data = apiv2::data(body.as_deref(), &queries)?;
+        let has_data = !data.is_empty();
+        let mchid = apiv2::data_mchid(&data);
+        return Ok((
+            apiv2::options(opts, data, args.nonceless, args.security),
+            has_data,
+            mchid,
+        ));
+    }
+    if args.nonceless || args.security {
+        let flag = if args.nonceless {
+            "--nonceless"
+        } else {
+            "--security"
+        };
+        return Err(Fail::input(format!(
+            "{flag} applies to APIv2 calls only (a v2/… URI)"
+        )));
+    }
+    for (name, value) in queries {
         opts = opts.query(name, value);
     }
     for h in &args.headers {
@@ -68,9 +115,11 @@ fn options(args: &RequestArgs) -> Result<(Options, bool), Fail> {
         }
         None => false,
     };
-    Ok((opts, has_body))
+    Ok((opts, has_body, None))
 }
 
+/// The method: `-X`, else POST with a body (and for every v2 call: its data goes in the XML
+/// body unless `-X GET` asks for the query), else GET.
 fn method(args: &RequestArgs, has_body: bool) -> Result<Method, Fail> {
     match &args.method {
         Some(m) => {
@@ -110,6 +159,36 @@ fn client(args: &RequestArgs, config: &Config) -> Result<Wechatpay, Fail> {
             return Err(Fail::input(
                 "no private key configured; pass -c wxpay.toml, --private-key, or set WECHATPAY_PRIVATE_KEY (or use --dry-run / --sandbox)",
             ))
+        }
+    }
+    builder.build().map_err(|e| config.build_error(e))
+}
+
+/// The client of a v2 call: the configured one (no private key needed), or for a dry run
+/// without an APIv2 key one signing with the throw-away test key (for the merchant the data
+/// names unless one is configured).
+fn v2_client(
+    args: &RequestArgs,
+    config: &Config,
+    data_mchid: Option<String>,
+) -> Result<Wechatpay, Fail> {
+    let mut builder = config.builder()?;
+    if let Some(key) = config.private_key()? {
+        builder = builder.private_key(key);
+    }
+    if config.file.apiv2_key.is_none() {
+        if !args.dry_run {
+            return Err(Fail::input(
+                "no APIv2 key configured (v2/… URIs are signed with it): set apiv2_key in the config (-c), --apiv2-key or WECHATPAY_APIV2_KEY (or use --dry-run / --sandbox)",
+            ));
+        }
+        eprintln!(
+            "wxpay: no APIv2 key configured; signing with a throw-away test key: the sign is valid for no merchant"
+        );
+        builder = builder.apiv2_key(THROWAWAY_APIV2_KEY);
+        if config.file.mchid.is_none() {
+            // The merchant the data names (the library checks they agree), else the test one.
+            builder = builder.mchid(data_mchid.unwrap_or_else(|| THROWAWAY_MCHID.to_string()));
         }
     }
     builder.build().map_err(|e| config.build_error(e))
@@ -186,14 +265,25 @@ pub(crate) async fn request(
             "the URI {uri:?} names no endpoint; e.g. wxpay v3/certificates --dry-run (see --help)"
         )));
     }
-    let (opts, has_body) = options(args)?;
-    let method = method(args, has_body)?;
+    let v2 = apiv2::is_v2(uri);
+    let (opts, has_body, data_mchid) = options(args, v2)?;
+    let method = method(args, has_body || v2)?;
+    let call = Call {
+        uri,
+        method,
+        opts,
+        v2,
+    };
     if args.client.sandbox {
-        return sandbox_request(args, global, uri, method, opts).await;
+        return sandbox_request(args, global, call).await;
     }
-    let throwaway = config.file.private_key.is_none();
-    let client = client(args, &config)?;
-    send_or_print(args, global, &client, uri, method, opts, throwaway).await
+    let (client, show_signature) = if v2 {
+        let client = v2_client(args, &config, data_mchid)?;
+        (client, config.file.apiv2_key.is_none())
+    } else {
+        (client(args, &config)?, config.file.private_key.is_none())
+    };
+    send_or_print(args, global, &client, call, show_signature).await
 }
 
 /// Prints the dry-run description; the signature shows only when the throw-away key made it.
@@ -201,23 +291,26 @@ fn print_dry_run(
     global: &GlobalArgs,
     prepared: &PreparedRequest,
     show_signature: bool,
+    v2: Option<&Wechatpay>,
 ) -> Result<(), Fail> {
-    output::print(&describe(prepared, show_signature), global.format)
+    let described = if let Some(client) = v2 {
+        apiv2::describe(prepared, client.apiv2_key(), show_signature)
+    } else {
+        describe(prepared, show_signature)
+    };
+    output::print(&described, global.format)
         .map_err(|e| Fail::input(format!("cannot write the request on stdout: {e}")))
 }
 
 async fn sandbox_request(
     args: &RequestArgs,
     global: &GlobalArgs,
-    uri: &str,
-    method: Method,
-    opts: Options,
+    call: Call<'_>,
 ) -> Result<(), Fail> {
-    let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
-    eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
-    let result = match sandbox.client() {
-        Ok(client) => send_or_print(args, global, &client, uri, method, opts, false).await,
-        Err(e) => Err(Fail::from(e)),
+    let sandbox = crate::session::start_sandbox().await?;
+    let result = match crate::session::sandbox_client(&sandbox) {
+        Ok(client) => send_or_print(args, global, &client, call, false).await,
+        Err(e) => Err(e),
     };
     sandbox.shutdown();
     result
@@ -230,12 +323,10 @@ async fn send_or_print(
     args: &RequestArgs,
     global: &GlobalArgs,
     client: &Wechatpay,
-    uri: &str,
-    method: Method,
-    opts: Options,
+    call: Call<'_>,
     show_signature: bool,
 ) -> Result<(), Fail> {
-    let prepared = prepare(client, uri, method, opts.clone())?;
+    let prepared = prepare(client, call.uri, call.method, call.opts)?;
     warn_if_uncatalogued(&prepared);
     if let Some(path) = args.output.as_deref().filter(|p| p.is_dir()) {
         // Caught before sending: the body would have nowhere to go (exit 6 after the fact).
@@ -246,7 +337,8 @@ async fn send_or_print(
         )));
     }
     if args.dry_run {
-        return print_dry_run(global, &prepared, show_signature);
+        let v2 = call.v2.then_some(client);
+        return print_dry_run(global, &prepared, show_signature, v2);
     }
     let format = global.format;
     let Some(path) = &args.output else {
@@ -254,6 +346,9 @@ async fn send_or_print(
             .execute(prepared)
             .await
             .map_err(|e| output::failed(e, format))?;
+        if call.v2 {
+            return output::print_response(&response, &apiv2::summary(&response), format);
+        }
         return output::response(&response, format);
     };
     let streaming = if *prepared.method() == Method::GET {
@@ -275,13 +370,14 @@ pub(crate) async fn serve_sandbox(
     generate_keys: bool,
     config_dir: Option<PathBuf>,
     bench: bool,
+    tls: bool,
 ) -> Result<(), Fail> {
     if !listen.ip().is_loopback() {
         return Err(Fail::input(format!(
             "--listen {listen}: the sandbox serves loopback only (127.0.0.1 or [::1])"
         )));
     }
-    let mut builder = Sandbox::builder().listen(listen).bench_mode(bench);
+    let mut builder = Sandbox::builder().listen(listen).bench_mode(bench).tls(tls);
     match (keys, generate_keys) {
         (Some(_), true) => {
             return Err(Fail::input(
@@ -306,11 +402,33 @@ pub(crate) async fn serve_sandbox(
     let _ = writeln!(stdout, "{}", sandbox.base_uri());
     let _ = writeln!(stdout, "config: {}", sandbox.config_toml_path().display());
     let _ = writeln!(stdout, "config: {}", sandbox.config_json_path().display());
+    if tls {
+        for (label, path) in tls_files(&sandbox.config_json_path()) {
+            let _ = writeln!(stdout, "{label}: {path}");
+        }
+    }
     let _ = stdout.flush();
     drop(stdout);
     stop.await;
     sandbox.shutdown();
     Ok(())
+}
+
+/// The TLS files a TLS-mode sandbox names in its `wxpay.json` (absolute paths there), as
+/// (label, path): the test CA, the merchant certificate and its key.
+fn tls_files(json: &std::path::Path) -> Vec<(&'static str, String)> {
+    let config: serde_json::Value = std::fs::read(json)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    [
+        ("ca", "tls_test_root_ca"),
+        ("merchant_cert", "merchant_cert"),
+        ("merchant_key", "merchant_key"),
+    ]
+    .into_iter()
+    .filter_map(|(label, key)| Some((label, config[key].as_str()?.to_string())))
+    .collect()
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM. On Unix the handlers are installed at once, so a

@@ -16,14 +16,35 @@ pub(crate) struct Session {
     _sandbox: Option<SandboxHandle>,
 }
 
+/// The in-process sandbox of `--sandbox` (announced on stderr), in TLS mode: HTTPS with a
+/// test CA its client trusts, and the merchant certificate for the mutual-TLS endpoints
+/// (`v2/secapi/…`), so every call works as against the platform.
+pub(crate) async fn start_sandbox() -> Result<SandboxHandle, Fail> {
+    let sandbox = Sandbox::builder()
+        .tls(true)
+        .start()
+        .await
+        .map_err(Fail::from)?;
+    eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
+    Ok(sandbox)
+}
+
+/// The client of an in-process sandbox, with its APIv2 key (for v2/… URIs) besides the rest.
+pub(crate) fn sandbox_client(sandbox: &SandboxHandle) -> Result<Wechatpay, Fail> {
+    sandbox
+        .client_builder()
+        .apiv2_key(sandbox.apiv2_key())
+        .build()
+        .map_err(Fail::from)
+}
+
 impl Session {
     /// The client of `args`: the sandbox's with `--sandbox` (announced on stderr), else one
     /// built from the config file, flags and environment, which must name a private key.
     pub(crate) async fn open(args: &ClientArgs) -> Result<Self, Fail> {
         if args.sandbox {
-            let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
-            eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
-            let client = sandbox.client().map_err(Fail::from)?;
+            let sandbox = start_sandbox().await?;
+            let client = sandbox_client(&sandbox)?;
             return Ok(Self {
                 client,
                 secrets: Vec::new(),
