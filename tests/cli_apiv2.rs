@@ -64,7 +64,7 @@ fn micropay_dotted_with_hmac_sha256_is_sent_signed_so() {
     assert_eq!(json(&out)["body"]["result_code"], "SUCCESS");
     let requests = recorded(&served);
     let sent = requests.last().expect("the micropay was recorded");
-    assert_eq!(sent["path"], "/pay/micropay", "{sent}");
+    assert_eq!(sent["target"], "/pay/micropay", "{sent}");
     assert_eq!(
         sent_field(sent, "sign_type").as_deref(),
         Some("HMAC-SHA256")
