@@ -82,6 +82,8 @@
 //!   ([`Wechatpay::jsapi_pay_sign`], [`Wechatpay::app_pay_sign`]).
 //! - [`crypto`]: AES-256-GCM with the APIv3 key and (feature `oaep`) RSA-OAEP sensitive fields
 //!   ([`Encryptor`], [`PrivateKey::oaep_decrypt`]).
+//! - [`v2`]: APIv2's XML, MD5/HMAC-SHA256 signs with the APIv2 key, v2 notifications (refunds'
+//!   `req_info` decrypted) and the APIv2-key front-end signs (v2 JSAPI, busifavor, Pay Score).
 //!
 //! ## Features
 //!

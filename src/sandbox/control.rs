@@ -71,10 +71,11 @@ pub(crate) async fn handle(
         }
         ("GET", "/_sandbox/config") => config(state),
         ("POST", "/_sandbox/notifications") => notify(state, body).await,
+        ("POST", "/_sandbox/v2/refund-notifications") => notify_v2_refund(state, body).await,
         _ => Err(error(
             StatusCode::NOT_FOUND,
             "RESOURCE_NOT_EXISTS",
-            "sandbox control endpoints: POST|GET|DELETE /_sandbox/faults, GET|DELETE /_sandbox/requests, GET /_sandbox/config, POST /_sandbox/notifications",
+            "sandbox control endpoints: POST|GET|DELETE /_sandbox/faults, GET|DELETE /_sandbox/requests, GET /_sandbox/config, POST /_sandbox/notifications, POST /_sandbox/v2/refund-notifications",
         )),
     };
     unsigned(result.unwrap_or_else(|reply| reply))
@@ -167,17 +168,36 @@ fn config(state: &State) -> Result<Reply, Reply> {
     })))
 }
 
+/// The string field `name` of a control request, or `400 PARAM_ERROR` naming it.
+fn string_field<'a>(value: &'a Value, name: &str) -> Result<&'a str, Reply> {
+    value.get(name).and_then(Value::as_str).ok_or_else(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            format!("{name} (a string) is required"),
+        )
+    })
+}
+
+/// `POST /_sandbox/v2/refund-notifications` `{"notify_url","out_refund_no"}`: the APIv2
+/// refund notification of an earlier refund ([`super::apiv2::deliver`]).
+async fn notify_v2_refund(state: &State, body: &[u8]) -> Result<Reply, Reply> {
+    let value = parse_body(body)?;
+    let url = string_field(&value, "notify_url")?;
+    let out_refund_no = string_field(&value, "out_refund_no")?;
+    match super::apiv2::deliver(state, url, out_refund_no).await {
+        Ok(status) => Ok(ok(json!({"status": status}))),
+        Err(e) => Err(error(
+            StatusCode::BAD_GATEWAY,
+            "SYSTEM_ERROR",
+            e.to_string(),
+        )),
+    }
+}
+
 async fn notify(state: &State, body: &[u8]) -> Result<Reply, Reply> {
     let value = parse_body(body)?;
-    let field = |name: &str| {
-        value.get(name).and_then(Value::as_str).ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "PARAM_ERROR",
-                format!("{name} (a string) is required"),
-            )
-        })
-    };
+    let field = |name: &str| string_field(&value, name);
     let (url, event_type) = (field("notify_url")?, field("event_type")?);
     let resource = value.get("resource").cloned().unwrap_or_else(|| json!({}));
     match state.deliver(url, event_type, &resource).await {

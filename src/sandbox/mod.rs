@@ -27,6 +27,15 @@
 //! - **Signs every response**, with the newest platform certificate key when the request's
 //!   `Wechatpay-Serial` names a platform certificate (and for a `/v3/certificates` request
 //!   without one), else with the WeChat Pay public key.
+//! - **APIv2** (XML, no `Authorization`): `pay/micropay`, `pay/orderquery`,
+//!   `secapi/pay/refund` (mutual TLS: refused without the merchant API certificate, so only in
+//!   TLS mode) and `pay/downloadbill` (the day's orders as the v2 bill, plain or gzip,
+//!   unsigned), checked like the platform (XML, `mch_id`, `sign` under `sign_type` with the
+//!   APIv2 key [`SandboxHandle::apiv2_key`], `nonce_str` not replayed; refusals are HTTP 200
+//!   `<xml><return_code>FAIL</return_code><return_msg>…`) and answered in XML signed with the
+//!   request's sign type; refunds get the v2 refund notification
+//!   ([`SandboxHandle::deliver_v2_refund_notification`]). Other v2 catalog endpoints answer a
+//!   signed `SUCCESS` once the checks pass.
 //! - **Faults** ([`Fault`]), **recorded requests** and **notifications** for tests.
 //! - **TLS mode** ([`SandboxBuilder::tls`]): HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a test CA
 //!   generated at start, and the merchant API certificate it issues for mutual TLS; each
@@ -71,6 +80,7 @@
 //! | `GET /_sandbox/requests[?offset=N&limit=N]`, `DELETE /_sandbox/requests` | list (`method`, `target`, `version`, `headers`, `authenticated`, `client_certificate`, `body_kept`, `body_len`, `body`: the text, or `null` with `body_base64` when it is not UTF-8, or `null` when not kept) / clear the recorded requests |
 //! | `GET /_sandbox/config` | `base_uri`, the config file paths and the `wxpay.json` content |
 //! | `POST /_sandbox/notifications` `{"notify_url","event_type","resource"}` | [`SandboxHandle::deliver_notification`]; answers `{"status": <listener status>}` |
+//! | `POST /_sandbox/v2/refund-notifications` `{"notify_url","out_refund_no"}` | [`SandboxHandle::deliver_v2_refund_notification`]; answers `{"status": <listener status>}` |
 
 mod apiv2;
 mod auth;
@@ -589,7 +599,7 @@ impl SandboxHandle {
     }
 
     /// A client builder preconfigured for this sandbox: mchid, merchant serial and private
-    /// key, the platform certificate and the WeChat Pay public key, the APIv3 key, the base
+    /// key, the platform certificate and the WeChat Pay public key, the APIv3 key, the APIv2 key ([`SandboxHandle::apiv2_key`]), the base
     /// URI and no backup host; in TLS mode ([`SandboxBuilder::tls`]) also the test CA
     /// ([`Builder::tls_test_root_ca`](crate::Builder::tls_test_root_ca)) and the merchant API
     /// certificate ([`Builder::merchant_api_certificate`](crate::Builder::merchant_api_certificate)).
@@ -609,6 +619,7 @@ impl SandboxHandle {
             .certificate(keys.platform_cert.clone())
             .public_key(keys.public_key_id.clone(), keys.public_key.clone())
             .apiv3_key(keys.apiv3_key)
+            .apiv2_key(keys.apiv2_key.as_bytes())
             .base_uri(self.base_uri())
             .no_backup()
     }

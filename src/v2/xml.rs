@@ -159,6 +159,9 @@ mod tests {
         assert!(xml_error("<!DOCTYPE x [<!ENTITY e \"v\">]><xml><a>&e;</a></xml>").contains("DTD"));
         assert!(xml_error("<xml><a>&e;</a></xml>").contains("entity"));
         assert!(xml_error("<xml><a></b></xml>").contains("well-formed"));
+        // The parser's own error (with the position) is kept as the source.
+        let e = from_xml(b"<xml><a></b></xml>").unwrap_err();
+        assert!(std::error::Error::source(&e).is_some());
         assert!(xml_error("<xml><a>").contains("ends inside"));
         assert!(xml_error("<xml/><xml/>").contains("after the root"));
         assert!(xml_error("<xml/>text").contains("outside"));

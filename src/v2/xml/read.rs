@@ -6,7 +6,7 @@ use quick_xml::Reader;
 use serde_json::{Map, Value};
 
 use super::MAX_DEPTH;
-use crate::error::{DecodeError, Result};
+use crate::error::{DecodeError, Error, Result};
 
 /// Strips invalid characters, reads the document, and returns the root's map.
 pub(super) fn read_map(xml: &[u8]) -> Result<Map<String, Value>> {
@@ -161,7 +161,10 @@ fn add_child(children: &mut Map<String, Value>, name: String, value: Value) {
 }
 
 fn read_document(reader: &mut Reader<&[u8]>) -> Result<Node> {
-    let malformed = |_| DecodeError::Xml("it is not well-formed XML");
+    // The parser's error (with its position) stays as the source.
+    let malformed = |e: quick_xml::Error| {
+        Error::from(DecodeError::Xml("it is not well-formed XML")).with_source(e)
+    };
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<Node> = None;
     loop {
