@@ -308,9 +308,9 @@ async fn sandbox_request(
     call: Call<'_>,
 ) -> Result<(), Fail> {
     let sandbox = crate::session::start_sandbox().await?;
-    let result = match crate::session::sandbox_client(&sandbox) {
+    let result = match sandbox.client() {
         Ok(client) => send_or_print(args, global, &client, call, false).await,
-        Err(e) => Err(e),
+        Err(e) => Err(Fail::from(e)),
     };
     sandbox.shutdown();
     result

@@ -29,22 +29,13 @@ pub(crate) async fn start_sandbox() -> Result<SandboxHandle, Fail> {
     Ok(sandbox)
 }
 
-/// The client of an in-process sandbox, with its APIv2 key (for v2/… URIs) besides the rest.
-pub(crate) fn sandbox_client(sandbox: &SandboxHandle) -> Result<Wechatpay, Fail> {
-    sandbox
-        .client_builder()
-        .apiv2_key(sandbox.apiv2_key())
-        .build()
-        .map_err(Fail::from)
-}
-
 impl Session {
     /// The client of `args`: the sandbox's with `--sandbox` (announced on stderr), else one
     /// built from the config file, flags and environment, which must name a private key.
     pub(crate) async fn open(args: &ClientArgs) -> Result<Self, Fail> {
         if args.sandbox {
             let sandbox = start_sandbox().await?;
-            let client = sandbox_client(&sandbox)?;
+            let client = sandbox.client().map_err(Fail::from)?;
             return Ok(Self {
                 client,
                 secrets: Vec::new(),
