@@ -481,3 +481,105 @@ fn the_in_process_sandbox_serves_mutual_tls_calls() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert_eq!(json(&out)["err_code"], "ORDERNOTEXIST", "{}", text(&out));
 }
+
+#[test]
+fn a_get_sends_the_q_fields_as_the_signed_query() {
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "v2/papay/entrustweb",
+            "-X",
+            "GET",
+            "-q",
+            "mch_id=1900000109",
+            "-q",
+            "appid=wx1",
+            "-q",
+            "contract_display_account=微信 代扣",
+            "-q",
+            "request_serial=1000",
+            "--nonceless",
+            "--dry-run",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let query = "mch_id=1900000109&appid=wx1&contract_display_account=%E5%BE%AE%E4%BF%A1%20%E4%BB%A3%E6%89%A3&request_serial=1000";
+    // The throw-away key's sign, computed independently (Python's hashlib over
+    // `appid=wx1&contract_display_account=微信 代扣&mch_id=1900000109&request_serial=1000&key=TestOnlyApiV2Key0123456789abcdef`).
+    let out = run(&args(&[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = json(&out);
+    assert_eq!(shown["method"], "GET", "{shown}");
+    assert_eq!(
+        shown["url"],
+        format!("https://api.mch.weixin.qq.com/papay/entrustweb?{query}&sign=878F7824596868DB91E1C6673278D486"),
+        "{shown}"
+    );
+    assert_eq!(shown["body"], "", "{shown}");
+    // With a configured key, the sign (302795D9…, PHP reference §7.2) is redacted in the URL
+    // and the target.
+    let out = run(&args(&[
+        "--mchid",
+        MCHID,
+        "--apiv2-key",
+        "exposed_your_key_here_have_risks",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = json(&out);
+    assert_eq!(
+        shown["target"],
+        format!("/papay/entrustweb?{query}&sign=(redacted)"),
+        "{shown}"
+    );
+    assert!(
+        !text(&out).contains("302795D9FB6332BF6B5E89021E5B73F8"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_served_tls_sandbox_prints_its_tls_files() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = TempDir::new("v2-tls-print");
+    let mut child = cli_util::command(
+        &["sandbox", "--tls", "--config-dir", dir.0.to_str().unwrap()],
+        &[],
+    )
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("spawn wxpay sandbox --tls");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .take(6)
+            .map_while(Result::ok)
+            .collect();
+        let _ = tx.send(lines);
+    });
+    let lines = rx.recv_timeout(cli_util::RUN_LIMIT);
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines = lines.expect("the sandbox printed its lines");
+    assert!(lines[0].starts_with("https://127.0.0.1:"), "{lines:?}");
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(dir.path("wxpay.json")).unwrap()).unwrap();
+    for (label, key) in [
+        ("ca", "tls_test_root_ca"),
+        ("merchant_cert", "merchant_cert"),
+        ("merchant_key", "merchant_key"),
+    ] {
+        let path = config[key].as_str().unwrap();
+        assert!(
+            lines.contains(&format!("{label}: {path}")),
+            "{label}: {path} in {lines:?}"
+        );
+        assert!(std::path::Path::new(path).is_file(), "{path}");
+    }
+    let toml = std::fs::read_to_string(dir.path("wxpay.toml")).unwrap();
+    assert!(toml.contains("apiv2_key = "), "{toml}");
+}
