@@ -317,7 +317,7 @@ async fn sandbox_request(
 }
 
 /// Prepares the request, then prints it (dry run) or sends it: the response's summary on
-/// stdout, or with `-o` its body streamed into the file (a `GET` through
+/// stdout, or with `-o` its body streamed into the file (a `GET` or any v2 call through
 /// [`Wechatpay::execute_streaming`], so a large body is never held whole).
 async fn send_or_print(
     args: &RequestArgs,
@@ -351,7 +351,9 @@ async fn send_or_print(
         }
         return output::response(&response, format);
     };
-    let streaming = if *prepared.method() == Method::GET {
+    // A v2 bill is a POST: the library streams an unsigned v2 answer (and checks any other
+    // whole first), so every v2 call goes through the streaming path.
+    let streaming = if *prepared.method() == Method::GET || call.v2 {
         client.execute_streaming(prepared).await
     } else {
         client.execute(prepared).await.map(StreamingResponse::from)
