@@ -33,6 +33,7 @@ mod parse;
 mod progress;
 mod save;
 mod send;
+mod serve;
 mod session;
 mod upload;
 mod verbosity;
@@ -139,7 +140,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config_dir,
             bench,
             tls,
-        }) => runtime.block_on(send::serve_sandbox(
+        }) => runtime.block_on(serve::serve_sandbox(
             listen,
             keys,
             generate_keys,
