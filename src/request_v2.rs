@@ -75,42 +75,6 @@ pub(crate) fn strip_prefix(target: &mut String, base_len: usize) -> Result<bool,
     Ok(true)
 }
 
-/// The endpoints that answer without a sign (the PHP SDK's list), as paths relative to the
-/// base URI: matched after the base path, so a base with a path prefix
-/// (`https://…/sandboxnew/`) still finds them.
-const UNSIGNED_RESPONSES: &[&str] = &[
-    "/mchrisk/querymchrisk",
-    "/mchrisk/setmchriskcallback",
-    "/mchrisk/syncmchriskresult",
-    "/mmpaymkttransfers/gethbinfo",
-    "/mmpaymkttransfers/gettransferinfo",
-    "/mmpaymkttransfers/pay_bank",
-    "/mmpaymkttransfers/promotion/paywwsptrans2pocket",
-    "/mmpaymkttransfers/promotion/querywwsptrans2pocket",
-    "/mmpaymkttransfers/promotion/transfers",
-    "/mmpaymkttransfers/query_bank",
-    "/mmpaymkttransfers/sendgroupredpack",
-    "/mmpaymkttransfers/sendminiprogramhb",
-    "/mmpaymkttransfers/sendredpack",
-    "/papay/entrustweb",
-    "/papay/h5entrustweb",
-    "/papay/partner/entrustweb",
-    "/papay/partner/h5entrustweb",
-    "/pay/downloadbill",
-    "/pay/downloadfundflow",
-    "/payitil/report",
-    "/risk/getpublickey",
-    "/risk/getviolation",
-    "/secapi/mch/submchmanage",
-    "/xdc/apiv2getsignkey/sign/getsignkey",
-];
-
-/// True if the endpoint at `relative` (the path after the base path, `/` first) answers
-/// unsigned.
-pub(crate) fn is_unsigned_response(relative: &str) -> bool {
-    UNSIGNED_RESPONSES.contains(&relative)
-}
-
 /// What [`prepare`] needs of the shared steps: where the request goes and its path.
 pub(crate) struct V2Target<'a> {
     /// The path (no query), the `v2` segment already stripped.
@@ -191,7 +155,7 @@ pub(crate) fn prepare(
     let relative = &target.path[target.base_len.saturating_sub(1).min(target.path.len())..];
     let mutual_tls =
         options.security == Some(true) || needs_api_certificate(method, relative, target.template);
-    let unsigned_response = is_unsigned_response(relative);
+    let unsigned_response = crate::response_v2::is_unsigned_response(relative);
     if mutual_tls {
         let why = if options.security == Some(true) {
             "the security option"
@@ -412,14 +376,6 @@ mod tests {
         assert!(check_base_path("https://h/v2/", "/v2/").is_err());
         assert!(check_base_path("https://h/a/%56%32/", "/a/%56%32/").is_err());
         assert!(check_base_path("https://h/hk/", "/hk/").is_ok());
-    }
-
-    #[test]
-    fn unsigned_responses_match_relative_paths_exactly() {
-        assert!(is_unsigned_response("/pay/downloadbill"));
-        assert!(!is_unsigned_response("/sandboxnew/pay/downloadbill"));
-        assert!(!is_unsigned_response("/pay/DownloadBill"));
-        assert!(!is_unsigned_response("/pay/micropay"));
     }
 
     #[test]

@@ -8,6 +8,42 @@ use crate::error::{ApiV2Error, ConfigError, Error, ErrorKind, Result};
 use crate::response::Response;
 use crate::v2::sign::{ApiV2Key, SignType};
 
+/// The endpoints that answer without a sign (the PHP SDK's list), as paths relative to the
+/// base URI: matched after the base path, so a base with a path prefix
+/// (`https://…/sandboxnew/`) still finds them.
+const UNSIGNED_RESPONSES: &[&str] = &[
+    "/mchrisk/querymchrisk",
+    "/mchrisk/setmchriskcallback",
+    "/mchrisk/syncmchriskresult",
+    "/mmpaymkttransfers/gethbinfo",
+    "/mmpaymkttransfers/gettransferinfo",
+    "/mmpaymkttransfers/pay_bank",
+    "/mmpaymkttransfers/promotion/paywwsptrans2pocket",
+    "/mmpaymkttransfers/promotion/querywwsptrans2pocket",
+    "/mmpaymkttransfers/promotion/transfers",
+    "/mmpaymkttransfers/query_bank",
+    "/mmpaymkttransfers/sendgroupredpack",
+    "/mmpaymkttransfers/sendminiprogramhb",
+    "/mmpaymkttransfers/sendredpack",
+    "/papay/entrustweb",
+    "/papay/h5entrustweb",
+    "/papay/partner/entrustweb",
+    "/papay/partner/h5entrustweb",
+    "/pay/downloadbill",
+    "/pay/downloadfundflow",
+    "/payitil/report",
+    "/risk/getpublickey",
+    "/risk/getviolation",
+    "/secapi/mch/submchmanage",
+    "/xdc/apiv2getsignkey/sign/getsignkey",
+];
+
+/// True if the endpoint at `relative` (the path after the base path, `/` first) answers
+/// unsigned.
+pub(crate) fn is_unsigned_response(relative: &str) -> bool {
+    UNSIGNED_RESPONSES.contains(&relative)
+}
+
 /// What the caller asked of an answer's checks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Expect {
@@ -104,6 +140,14 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsigned_responses_match_relative_paths_exactly() {
+        assert!(is_unsigned_response("/pay/downloadbill"));
+        assert!(!is_unsigned_response("/sandboxnew/pay/downloadbill"));
+        assert!(!is_unsigned_response("/pay/DownloadBill"));
+        assert!(!is_unsigned_response("/pay/micropay"));
+    }
 
     #[test]
     fn xml_is_recognised_by_its_first_byte() {
