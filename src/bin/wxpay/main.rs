@@ -1,11 +1,13 @@
-//! `wxpay`: script any WeChat Pay APIv3 endpoint from the command line.
+//! `wxpay`: script any WeChat Pay APIv3 (or APIv2: `v2/…`, see `apiv2.rs`) endpoint from the
+//! command line.
 //!
 //! Exit status (also in `--help`): 0 for a verified 2xx (or a dry run); 2 bad input or
-//! configuration; 3 transport failure; 4 API error (status ≥ 400); 5 verification failure;
+//! configuration; 3 transport failure; 4 API error (status ≥ 400, or an APIv2 answer that is
+//! not SUCCESS); 5 verification failure;
 //! 6 the request went through but its response could not be written (`-o` or stdout), so the
 //! order (or other change) may already exist. Errors are one line on stderr.
 //!
-//! No message shows a configured value (the APIv3 key, a password in a base URI, a path or a
+//! No message shows a configured value (the APIv3 or APIv2 key, a password in a base URI, a path or a
 //! value from the config file) or a request signature: `--dry-run` prints the Authorization
 //! header with its signature redacted unless it was made with the throw-away test key.
 //! Every input is read up to a cap (see `input.rs`): body 32 MiB, config 1 MiB, key and
