@@ -173,10 +173,16 @@ fn the_slashed_form_keeps_ids_as_written_and_the_dotted_form_normalizes() {
 
 #[test]
 fn v2_chains_without_the_apiv2_key_are_refused_with_one_line() {
-    let out = wxpay(&["v2/pay/micropay", "--dry-run"]);
+    // Only a dry run signs with the throw-away test key (tests/cli_apiv2.rs); a real call
+    // without the APIv2 key is refused before sending.
+    let out = wxpay(&["v2/pay/micropay", "--mchid", "1900000109", "-d", "{}"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.lines().last().unwrap().contains("APIv2"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.lines().last().unwrap().contains("APIv2 key"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -332,13 +332,14 @@ impl SandboxKeys {
         });
         let toml = format!(
             "# Written by the wechatpay-chain sandbox: TEST-ONLY keys, never valid against WeChat Pay.\n\
-             mchid = {}\nserial = {}\nprivate_key = {}\napiv3_key = {}\nbase_uri = {}\n{tls_toml}\n\
+             mchid = {}\nserial = {}\nprivate_key = {}\napiv3_key = {}\nbase_uri = {}\napiv2_key = {}\n{tls_toml}\n\
              [public_keys]\n{} = {}\n\n[certificates]\n{} = {}\n",
             q(&self.mchid),
             q(&self.merchant_serial),
             q(MERCHANT_KEY_FILE),
             q(&apiv3_key),
             q(base_uri),
+            q(self.apiv2_key_text()),
             q(&self.public_key_id),
             q(PUBLIC_KEY_FILE),
             q(self.platform_serial()),

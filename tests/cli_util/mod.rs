@@ -25,6 +25,9 @@ pub(crate) fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         "WECHATPAY_SERIAL",
         "WECHATPAY_BASE_URI",
         "WECHATPAY_APIV3_KEY",
+        "WECHATPAY_APIV2_KEY",
+        "WECHATPAY_MERCHANT_CERT",
+        "WECHATPAY_MERCHANT_KEY",
     ] {
         cmd.env_remove(var);
     }
@@ -166,22 +169,26 @@ pub(crate) struct Served {
 
 impl Served {
     pub(crate) fn start(name: &str) -> Self {
+        Self::start_with(name, &[])
+    }
+
+    /// Like [`Served::start`], with more `wxpay sandbox` arguments (`--tls`).
+    pub(crate) fn start_with(name: &str, extra: &[&str]) -> Self {
         let dir = TempDir::new(name);
-        let mut child = command(
-            &[
-                "sandbox",
-                "--listen",
-                "127.0.0.1:0",
-                "--config-dir",
-                dir.0.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn wxpay sandbox");
+        let mut args = vec![
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--config-dir",
+            dir.0.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let mut child = command(&args, &[])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wxpay sandbox");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

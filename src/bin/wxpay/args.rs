@@ -22,21 +22,31 @@ pub enum Format {
 pub struct RequestArgs {
     /// The endpoint: dotted (v3.pay.transactions.native; names normalized like .seg()), slashed (v3/pay/transactions/native; a path as written, IDs kept verbatim) or an absolute URL.
     pub uri: Option<String>,
-    /// HTTP method (default: POST when a body is given, else GET).
+    /// HTTP method (default: POST when a body is given or the URI is v2/…, else GET).
     #[arg(short = 'X', long)]
     pub method: Option<String>,
     /// URI template variable NAME=VALUE (repeatable; values are never normalized; a NAME the template lacks is an error).
     #[arg(short = 'P', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Query parameter NAME=VALUE (repeatable, kept in order).
+    /// Query parameter NAME=VALUE (repeatable, kept in order). For a v2/… URI: a field of the
+    /// signed data, after those of -d (sent as the query with -X GET).
     #[arg(short = 'q', long = "query", value_name = "NAME=VALUE")]
     pub queries: Vec<String>,
     /// Extra header 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// The JSON body, sent exactly as given: JSON text, @file, or @- for stdin.
+    /// The JSON body, sent exactly as given: JSON text, @file, or @- for stdin. For a v2/… URI:
+    /// the APIv2 fields as one JSON object, signed with the APIv2 key (sign_type among them
+    /// picks MD5, the default, or HMAC-SHA256) and sent as XML (as the query with -X GET).
     #[arg(short, long, value_name = "JSON|@FILE|@-")]
     pub data: Option<String>,
+    /// APIv2: add no nonce_str to the data (endpoints that take none, or -d carries its own).
+    #[arg(long)]
+    pub nonceless: bool,
+    /// APIv2: present the merchant API certificate (mutual TLS; --merchant-cert/--merchant-key)
+    /// even where the catalog does not ask for it (it does for secapi/…, transfers, red packets).
+    #[arg(long)]
+    pub security: bool,
     /// Stream the response body into FILE (written under a temporary name, renamed when
     /// complete; a progress bar on a terminal); the summary (status, request_id, bytes, path)
     /// goes to stdout.
@@ -64,9 +74,9 @@ pub struct GlobalArgs {
 }
 
 /// Who signs and where requests go: the configuration of every command that calls the API.
-#[derive(clap::Args)]
+#[derive(Default, clap::Args)]
 pub struct ClientArgs {
-    /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri.
+    /// Config file (TOML): mchid, serial, private_key, public keys/certificates, apiv3_key, base_uri, apiv2_key, merchant_cert, merchant_key, tls_test_root_ca.
     #[arg(short, long, env = "WECHATPAY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Send to an in-process sandbox (no configuration needed).
@@ -93,6 +103,20 @@ pub struct ClientArgs {
     /// Base URI (default: the api.mch.weixin.qq.com host over https).
     #[arg(long, env = "WECHATPAY_BASE_URI")]
     pub base_uri: Option<String>,
+    /// APIv2 key, for v2/… URIs (prefer the environment variable to keep it out of shell history).
+    #[arg(long, env = "WECHATPAY_APIV2_KEY", hide_env_values = true)]
+    pub apiv2_key: Option<String>,
+    /// Merchant API certificate file (PEM), presented for mutual TLS on the v2 endpoints that
+    /// need it (secapi/…, transfers, red packets) or with --security; needs --merchant-key.
+    #[arg(long, env = "WECHATPAY_MERCHANT_CERT", value_name = "FILE")]
+    pub merchant_cert: Option<PathBuf>,
+    /// The private key (PEM) of --merchant-cert.
+    #[arg(long, env = "WECHATPAY_MERCHANT_KEY", value_name = "FILE")]
+    pub merchant_key: Option<PathBuf>,
+    /// TESTS ONLY: also trust this CA (PEM) for HTTPS, e.g. a `wxpay sandbox --tls` CA. Never
+    /// point it at a CA you do not control.
+    #[arg(long, value_name = "FILE")]
+    pub tls_test_root_ca: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RequestArgs {
@@ -131,6 +155,10 @@ impl ClientArgs {
             private_key: self.private_key.clone(),
             apiv3_key: self.apiv3_key.clone(),
             base_uri: self.base_uri.clone(),
+            apiv2_key: self.apiv2_key.clone(),
+            merchant_cert: self.merchant_cert.clone(),
+            merchant_key: self.merchant_key.clone(),
+            tls_test_root_ca: self.tls_test_root_ca.clone(),
             public_keys,
             certificates: self.certificates.clone(),
         })

@@ -13,7 +13,7 @@ use wechatpay_chain::{
     Builder, Certificate, ConfigError, Error, ErrorKind, KeyError, PrivateKey, PublicKey, Wechatpay,
 };
 
-use crate::input::{read_file_capped, CONFIG_CAP};
+use crate::input::{read_file_capped, CONFIG_CAP, PEM_CAP};
 use crate::Fail;
 
 /// The keys a config file may hold.
@@ -25,6 +25,10 @@ const KEYS: &[&str] = &[
     "base_uri",
     "public_keys",
     "certificates",
+    "apiv2_key",
+    "merchant_cert",
+    "merchant_key",
+    "tls_test_root_ca",
 ];
 
 /// The configuration file (the format `wxpay --help` shows). Relative paths resolve against
@@ -37,6 +41,14 @@ pub(crate) struct FileConfig {
     pub(crate) private_key: Option<PathBuf>,
     pub(crate) apiv3_key: Option<String>,
     pub(crate) base_uri: Option<String>,
+    /// The APIv2 key (v2/… URIs).
+    pub(crate) apiv2_key: Option<String>,
+    /// The merchant API certificate (PEM) for mutual TLS.
+    pub(crate) merchant_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub(crate) merchant_key: Option<PathBuf>,
+    /// A CA to trust besides the system roots: tests only (a sandbox's).
+    pub(crate) tls_test_root_ca: Option<PathBuf>,
     #[serde(default)]
     pub(crate) public_keys: BTreeMap<String, PathBuf>,
     #[serde(default)]
@@ -66,7 +78,15 @@ impl FileConfig {
                 *p = dir.join(&*p);
             }
         };
-        if let Some(p) = &mut config.private_key {
+        for p in [
+            &mut config.private_key,
+            &mut config.merchant_cert,
+            &mut config.merchant_key,
+            &mut config.tls_test_root_ca,
+        ]
+        .into_iter()
+        .flatten()
+        {
             resolve(p);
         }
         config.public_keys.values_mut().for_each(resolve);
@@ -235,6 +255,10 @@ pub(crate) struct Overrides {
     pub(crate) private_key: Option<PathBuf>,
     pub(crate) apiv3_key: Option<String>,
     pub(crate) base_uri: Option<String>,
+    pub(crate) apiv2_key: Option<String>,
+    pub(crate) merchant_cert: Option<PathBuf>,
+    pub(crate) merchant_key: Option<PathBuf>,
+    pub(crate) tls_test_root_ca: Option<PathBuf>,
     pub(crate) public_keys: Vec<(String, PathBuf)>,
     pub(crate) certificates: Vec<PathBuf>,
 }
@@ -258,6 +282,10 @@ fn flag_of(key: &str) -> &'static str {
         "serial" => "--serial (or WECHATPAY_SERIAL)",
         "private_key" => "--private-key (or WECHATPAY_PRIVATE_KEY)",
         "apiv3_key" => "--apiv3-key (or WECHATPAY_APIV3_KEY)",
+        "apiv2_key" => "--apiv2-key (or WECHATPAY_APIV2_KEY)",
+        "merchant_cert" => "--merchant-cert (or WECHATPAY_MERCHANT_CERT)",
+        "merchant_key" => "--merchant-key (or WECHATPAY_MERCHANT_KEY)",
+        "tls_test_root_ca" => "--tls-test-root-ca",
         _ => "--base-uri (or WECHATPAY_BASE_URI)",
     }
 }
@@ -289,10 +317,22 @@ impl Config {
         file.serial = pick("serial", over.serial, file.serial);
         file.apiv3_key = pick("apiv3_key", over.apiv3_key, file.apiv3_key);
         file.base_uri = pick("base_uri", over.base_uri, file.base_uri);
-        if over.private_key.is_some() {
-            flagged.insert("private_key");
-        }
-        file.private_key = over.private_key.or(file.private_key);
+        file.apiv2_key = pick("apiv2_key", over.apiv2_key, file.apiv2_key);
+        let mut pick_path =
+            |key: &'static str, flag: Option<PathBuf>, from_file: Option<PathBuf>| {
+                if flag.is_some() {
+                    flagged.insert(key);
+                }
+                flag.or(from_file)
+            };
+        file.private_key = pick_path("private_key", over.private_key, file.private_key);
+        file.merchant_cert = pick_path("merchant_cert", over.merchant_cert, file.merchant_cert);
+        file.merchant_key = pick_path("merchant_key", over.merchant_key, file.merchant_key);
+        file.tls_test_root_ca = pick_path(
+            "tls_test_root_ca",
+            over.tls_test_root_ca,
+            file.tls_test_root_ca,
+        );
         let flagged_public_keys = over.public_keys.iter().map(|(id, _)| id.clone()).collect();
         file.public_keys.extend(over.public_keys);
         for (i, path) in over.certificates.into_iter().enumerate() {
@@ -332,9 +372,16 @@ impl Config {
         }
     }
 
-    /// The configured values no message may show: the APIv3 key and a base URI's userinfo.
+    /// The configured values no message may show: the APIv3 and APIv2 keys and a base URI's
+    /// userinfo.
     pub(crate) fn secrets(&self) -> Vec<String> {
-        let mut secrets: Vec<String> = self.file.apiv3_key.iter().cloned().collect();
+        let mut secrets: Vec<String> = self
+            .file
+            .apiv3_key
+            .iter()
+            .chain(&self.file.apiv2_key)
+            .cloned()
+            .collect();
         if let Some(base) = &self.file.base_uri {
             let authority = base.split_once("://").map_or(base.as_str(), |(_, r)| r);
             let authority = authority.split(['/', '?', '#']).next().unwrap_or("");
@@ -361,6 +408,32 @@ impl Config {
         if let Some(b) = &c.base_uri {
             builder = builder.base_uri(b);
         }
+        if let Some(k) = &c.apiv2_key {
+            builder = builder.apiv2_key(k);
+        }
+        match (&c.merchant_cert, &c.merchant_key) {
+            (Some(cert), Some(key)) => {
+                let cert = self.read_pem("merchant_cert", cert)?;
+                let key = self.read_pem("merchant_key", key)?;
+                builder = builder.merchant_api_certificate(cert, key);
+            }
+            (Some(_), None) => {
+                return Err(Fail::input(format!(
+                    "{}: the merchant API certificate needs its private key too: set merchant_key in the config (-c), --merchant-key or WECHATPAY_MERCHANT_KEY",
+                    self.origin("merchant_cert")
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(Fail::input(format!(
+                    "{}: the merchant API certificate's key needs the certificate too: set merchant_cert in the config (-c), --merchant-cert or WECHATPAY_MERCHANT_CERT",
+                    self.origin("merchant_key")
+                )))
+            }
+            (None, None) => {}
+        }
+        if let Some(ca) = &c.tls_test_root_ca {
+            builder = builder.tls_test_root_ca(self.read_pem("tls_test_root_ca", ca)?);
+        }
         for (id, path) in &c.public_keys {
             let key = PublicKey::from_pem_file(path)
                 .map_err(|e| key_error(&self.entry_origin("public_keys", id), e))?;
@@ -378,6 +451,12 @@ impl Config {
             builder = builder.certificate(cert);
         }
         Ok(builder)
+    }
+
+    /// The PEM file of setting `key` (at most [`PEM_CAP`] bytes); errors name the setting,
+    /// never the path.
+    fn read_pem(&self, key: &'static str, path: &Path) -> Result<Vec<u8>, Fail> {
+        read_file_capped(path, PEM_CAP, &format!("the {} file", self.origin(key)))
     }
 
     /// The configured private key, if any.
@@ -415,6 +494,9 @@ impl Config {
             ),
             ErrorKind::Config(ConfigError::ApiV3KeyLength(n)) => {
                 said("apiv3_key", &format!("the APIv3 key must be 32 bytes, got {n}"))
+            }
+            ErrorKind::Config(ConfigError::ApiV2KeyLength(n)) => {
+                said("apiv2_key", &format!("the APIv2 key must be 32 bytes, got {n}"))
             }
             ErrorKind::Chain(_) => {
                 let base = self.file.base_uri.clone().unwrap_or_default();

@@ -28,7 +28,7 @@ the chain template (v3/pay/transactions/native) or the dotted PHP/JS chain
 
 Output: --format json (the default) prints one JSON array on one line, an object per endpoint:
 {\"method\",\"path\",\"template\",\"chain\",\"variables\",\"query\",\"body\",\"content_type\",
-\"response\",\"base_uri\"} (\"chain\" and \"content_type\" may be null; \"body\" is null when the
+\"response\",\"base_uri\",\"api_cert_required\"} (\"chain\" and \"content_type\" may be null; \"body\" is null when the
 endpoint takes no JSON body or its fields are not listed). --format pretty prints a readable
 listing, one block per endpoint.
 
@@ -96,6 +96,8 @@ fn describe(endpoint: &Endpoint, fields: &Fields) -> Value {
         "content_type": endpoint.content_type,
         "response": endpoint.response_kind,
         "base_uri": endpoint.base_uri,
+        // APIv2 calls that need the merchant API certificate (mutual TLS).
+        "api_cert_required": endpoint.api_cert_required,
     })
 }
 
@@ -129,6 +131,14 @@ fn pretty(endpoints: &[Value]) -> String {
             ("content type", field("content_type")),
             ("response", field("response")),
             ("base URI", field("base_uri")),
+            (
+                "api cert",
+                if e["api_cert_required"] == true {
+                    "required (mutual TLS)".to_string()
+                } else {
+                    "-".to_string()
+                },
+            ),
         ];
         for (name, value) in rows {
             text.push_str(&format!("  {name:<14}{value}\n"));

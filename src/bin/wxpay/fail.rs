@@ -1,6 +1,6 @@
 //! A failure of a command: its exit status and its one-line message.
 
-use wechatpay_chain::{Error, ErrorKind, TransportKind};
+use wechatpay_chain::{ConfigError, Error, ErrorKind, TransportKind};
 
 /// A failure with its exit status and one-line message.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl From<Error> for Fail {
         let code = match e.kind() {
             ErrorKind::Transport(t) if t.kind == TransportKind::Output => EXIT_NOT_WRITTEN,
             ErrorKind::Transport(_) => 3,
-            ErrorKind::Api(_) => 4,
+            ErrorKind::Api(_) | ErrorKind::ApiV2(_) => 4,
             ErrorKind::Verify(_) => 5,
             _ => 2,
         };
@@ -68,6 +68,26 @@ impl From<Error> for Fail {
             }
             cause = c.source();
         }
+        if let Some(hint) = setting_hint(&e) {
+            message.push_str(hint);
+        }
         Self { code, message }
+    }
+}
+
+/// For a missing setting the library names by its builder method: the config key and flags
+/// that give it in `wxpay`.
+fn setting_hint(e: &Error) -> Option<&'static str> {
+    match e.kind() {
+        ErrorKind::Config(ConfigError::MissingMerchantCertificate(_)) => Some(
+            "; in wxpay: merchant_cert and merchant_key in the config (-c), or --merchant-cert and --merchant-key",
+        ),
+        ErrorKind::Config(ConfigError::MissingApiV2Key(_)) => Some(
+            "; in wxpay: apiv2_key in the config (-c), --apiv2-key or WECHATPAY_APIV2_KEY",
+        ),
+        ErrorKind::Config(ConfigError::MissingV3Credentials(_)) => Some(
+            "; in wxpay: serial and private_key in the config (-c), or --serial and --private-key",
+        ),
+        _ => None,
     }
 }

@@ -16,6 +16,10 @@ pub(crate) const BODY_CAP: u64 = 32 * MIB;
 /// The largest config file: 1 MiB (a real one is a few hundred bytes).
 pub(crate) const CONFIG_CAP: u64 = MIB;
 
+/// The largest PEM file read here (merchant certificate and key, a test CA): 1 MiB, like the
+/// library's cap on key files.
+pub(crate) const PEM_CAP: u64 = MIB;
+
 /// Reads at most `cap` bytes from `reader`; more is an input error naming `what` and the cap.
 pub(crate) fn read_capped(reader: impl Read, cap: u64, what: &str) -> Result<Vec<u8>, Fail> {
     let mut buf = Vec::new();

@@ -50,13 +50,11 @@ impl KeyArgs {
         let args = ClientArgs {
             config: self.config.clone(),
             sandbox: self.sandbox,
-            mchid: None,
-            serial: None,
             private_key: self.private_key.clone(),
             public_keys: self.public_keys.clone(),
             certificates: self.certificates.clone(),
             apiv3_key: self.apiv3_key.clone(),
-            base_uri: None,
+            ..ClientArgs::default()
         };
         if !self.sandbox {
             return Ok(Keys {
@@ -70,13 +68,7 @@ impl KeyArgs {
         let args = ClientArgs {
             config: Some(sandbox.config_toml_path()),
             sandbox: true,
-            mchid: None,
-            serial: None,
-            private_key: None,
-            public_keys: Vec::new(),
-            certificates: Vec::new(),
-            apiv3_key: None,
-            base_uri: None,
+            ..ClientArgs::default()
         };
         // On an error the handle is dropped here, which shuts the sandbox down.
         let config = args.config()?;

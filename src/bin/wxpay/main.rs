@@ -1,11 +1,13 @@
-//! `wxpay`: script any WeChat Pay APIv3 endpoint from the command line.
+//! `wxpay`: script any WeChat Pay APIv3 (or APIv2: `v2/…`, see `apiv2.rs`) endpoint from the
+//! command line.
 //!
 //! Exit status (also in `--help`): 0 for a verified 2xx (or a dry run); 2 bad input or
-//! configuration; 3 transport failure; 4 API error (status ≥ 400); 5 verification failure;
+//! configuration; 3 transport failure; 4 API error (status ≥ 400, or an APIv2 answer that is
+//! not SUCCESS); 5 verification failure;
 //! 6 the request went through but its response could not be written (`-o` or stdout), so the
 //! order (or other change) may already exist. Errors are one line on stderr.
 //!
-//! No message shows a configured value (the APIv3 key, a password in a base URI, a path or a
+//! No message shows a configured value (the APIv3 or APIv2 key, a password in a base URI, a path or a
 //! value from the config file) or a request signature: `--dry-run` prints the Authorization
 //! header with its signature redacted unless it was made with the throw-away test key.
 //! Every input is read up to a cap (see `input.rs`): body 32 MiB, config 1 MiB, key and
@@ -14,6 +16,7 @@
 // A command line talks on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod apiv2;
 mod args;
 mod bill;
 mod certificates;
@@ -32,6 +35,7 @@ mod parse;
 mod progress;
 mod save;
 mod send;
+mod serve;
 mod session;
 mod upload;
 mod verbosity;
@@ -48,7 +52,7 @@ pub use crate::fail::{Fail, EXIT_NOT_WRITTEN};
 // become the help's about line, so the about is given below.)
 #[derive(Parser)]
 #[command(
-    about = "Sign, send and verify any WeChat Pay APIv3 request.",
+    about = "Sign, send and verify any WeChat Pay APIv3 (or APIv2) request.",
     name = "wxpay",
     version,
     args_conflicts_with_subcommands = true,
@@ -85,6 +89,11 @@ enum Command {
         /// gets the same small body signed once per second, and nothing is recorded.
         #[arg(long)]
         bench: bool,
+        /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a generated test CA, and take the merchant API
+        /// certificate for mutual TLS (secapi/… needs it): the CA, certificate and key paths are
+        /// printed and named in the config files (tls_test_root_ca, merchant_cert, merchant_key).
+        #[arg(long)]
+        tls: bool,
     },
     /// Upload a file (image, video, PDF) with its signed meta, as multipart/form-data.
     #[command(after_help = upload::EXAMPLES)]
@@ -132,12 +141,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
             generate_keys,
             config_dir,
             bench,
-        }) => runtime.block_on(send::serve_sandbox(
+            tls,
+        }) => runtime.block_on(serve::serve_sandbox(
             listen,
             keys,
             generate_keys,
             config_dir,
             bench,
+            tls,
         )),
         Some(Command::Upload(args)) => runtime.block_on(upload::run(&args, &cli.global)),
         Some(Command::Bill(args)) => runtime.block_on(bill::run(&args, &cli.global)),

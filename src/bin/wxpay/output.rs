@@ -102,7 +102,16 @@ fn not_written(response: &Response, what: &str, e: &std::io::Error) -> Fail {
 
 /// Prints the response's summary (status, Request-ID, body) on stdout.
 pub(crate) fn response(response: &Response, format: Format) -> Result<(), Fail> {
-    print(&summary(response), format).map_err(|e| not_written(response, "stdout", &e))
+    print_response(response, &summary(response), format)
+}
+
+/// Prints `summary`, made from `response`, on stdout (exit 6 when it cannot be written).
+pub(crate) fn print_response(
+    response: &Response,
+    summary: &Value,
+    format: Format,
+) -> Result<(), Fail> {
+    print(summary, format).map_err(|e| not_written(response, "stdout", &e))
 }
 
 /// The summary of a body saved by `-o`: status, Request-ID, bytes and path.
@@ -172,8 +181,14 @@ fn api_error_json(api: &ApiError) -> Value {
 /// A library error as a `Fail`; an API error's body is printed on stdout first (in `format`),
 /// so a script can read its code while stderr carries the one-line message.
 pub(crate) fn failed(e: Error, format: Format) -> Fail {
-    if let ErrorKind::Api(api) = e.kind() {
-        let _ = print(&api_error_json(api), format);
+    match e.kind() {
+        ErrorKind::Api(api) => {
+            let _ = print(&api_error_json(api), format);
+        }
+        ErrorKind::ApiV2(v2) => {
+            let _ = print(&crate::apiv2::error_json(&e, v2), format);
+        }
+        _ => {}
     }
     Fail::from(e)
 }

@@ -1,14 +1,11 @@
 //! Building the request from the arguments, then printing it (dry run) or sending it.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use wechatpay_chain::sandbox::Sandbox;
 use wechatpay_chain::{
     catalog, Chain, ChainError, Method, Options, PreparedRequest, PrivateKey, StreamingResponse,
     Wechatpay,
 };
 
+use crate::apiv2;
 use crate::config::Config;
 use crate::input::{read_arg, BODY_CAP};
 use crate::output::{self, describe};
@@ -19,6 +16,16 @@ use crate::{Fail, GlobalArgs, RequestArgs};
 const THROWAWAY_KEY: &str = include_str!("../../../tests/fixtures/apiclient_key.pem");
 const THROWAWAY_MCHID: &str = "1900000109";
 const THROWAWAY_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD2A4B1A16";
+/// The sandbox's public test-only APIv2 key, for v2 dry runs without configuration.
+const THROWAWAY_APIV2_KEY: &str = "TestOnlyApiV2Key0123456789abcdef";
+
+/// One call: the URI, its method and options, and whether it is an APIv2 call.
+struct Call<'a> {
+    uri: &'a str,
+    method: Method,
+    opts: Options,
+    v2: bool,
+}
 
 fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a str), Fail> {
     pair.split_once(sep)
@@ -47,14 +54,50 @@ fn read_data(data: &str) -> Result<Vec<u8>, Fail> {
     Ok(bytes)
 }
 
-fn options(args: &RequestArgs) -> Result<(Options, bool), Fail> {
+/// The options of the request, whether it has a body and (v2) the merchant id its data names.
+/// For a v2 URI, `-d` (a JSON object) and the `-q` pairs become the signed data
+/// ([`apiv2::data`]).
+fn options(args: &RequestArgs, v2: bool) -> Result<(Options, bool, Option<String>), Fail> {
     let mut opts = Options::new();
     for p in &args.params {
         let (name, value) = split_pair("-P", p, '=')?;
         opts = opts.param(name, value);
     }
-    for q in &args.queries {
-        let (name, value) = split_pair("-q", q, '=')?;
+    let queries = args
+        .queries
+        .iter()
+        .map(|q| split_pair("-q", q, '='))
+        .collect::<Result<Vec<_>, _>>()?;
+    if v2 {
+        for h in &args.headers {
+            let (name, value) = split_pair("-H", h, ':')?;
+            opts = opts.header(name.trim(), value.trim());
+        }
+        let body = args
+            .data
+            .as_deref()
+            .map(|d| read_arg(d, BODY_CAP, "the body", "-d "))
+            .transpose()?;
+        let data = apiv2::data(body.as_deref(), &queries)?;
+        let has_data = !data.is_empty();
+        let mchid = apiv2::data_mchid(&data);
+        return Ok((
+            apiv2::options(opts, data, args.nonceless, args.security),
+            has_data,
+            mchid,
+        ));
+    }
+    if args.nonceless || args.security {
+        let flag = if args.nonceless {
+            "--nonceless"
+        } else {
+            "--security"
+        };
+        return Err(Fail::input(format!(
+            "{flag} applies to APIv2 calls only (a v2/… URI)"
+        )));
+    }
+    for (name, value) in queries {
         opts = opts.query(name, value);
     }
     for h in &args.headers {
@@ -68,9 +111,11 @@ fn options(args: &RequestArgs) -> Result<(Options, bool), Fail> {
         }
         None => false,
     };
-    Ok((opts, has_body))
+    Ok((opts, has_body, None))
 }
 
+/// The method: `-X`, else POST with a body (and for every v2 call: its data goes in the XML
+/// body unless `-X GET` asks for the query), else GET.
 fn method(args: &RequestArgs, has_body: bool) -> Result<Method, Fail> {
     match &args.method {
         Some(m) => {
@@ -110,6 +155,36 @@ fn client(args: &RequestArgs, config: &Config) -> Result<Wechatpay, Fail> {
             return Err(Fail::input(
                 "no private key configured; pass -c wxpay.toml, --private-key, or set WECHATPAY_PRIVATE_KEY (or use --dry-run / --sandbox)",
             ))
+        }
+    }
+    builder.build().map_err(|e| config.build_error(e))
+}
+
+/// The client of a v2 call: the configured one (no private key needed), or for a dry run
+/// without an APIv2 key one signing with the throw-away test key (for the merchant the data
+/// names unless one is configured).
+fn v2_client(
+    args: &RequestArgs,
+    config: &Config,
+    data_mchid: Option<String>,
+) -> Result<Wechatpay, Fail> {
+    let mut builder = config.builder()?;
+    if let Some(key) = config.private_key()? {
+        builder = builder.private_key(key);
+    }
+    if config.file.apiv2_key.is_none() {
+        if !args.dry_run {
+            return Err(Fail::input(
+                "no APIv2 key configured (v2/… URIs are signed with it): set apiv2_key in the config (-c), --apiv2-key or WECHATPAY_APIV2_KEY (or use --dry-run / --sandbox)",
+            ));
+        }
+        eprintln!(
+            "wxpay: no APIv2 key configured; signing with a throw-away test key: the sign is valid for no merchant"
+        );
+        builder = builder.apiv2_key(THROWAWAY_APIV2_KEY);
+        if config.file.mchid.is_none() {
+            // The merchant the data names (the library checks they agree), else the test one.
+            builder = builder.mchid(data_mchid.unwrap_or_else(|| THROWAWAY_MCHID.to_string()));
         }
     }
     builder.build().map_err(|e| config.build_error(e))
@@ -186,14 +261,25 @@ pub(crate) async fn request(
             "the URI {uri:?} names no endpoint; e.g. wxpay v3/certificates --dry-run (see --help)"
         )));
     }
-    let (opts, has_body) = options(args)?;
-    let method = method(args, has_body)?;
+    let v2 = apiv2::is_v2(uri);
+    let (opts, has_body, data_mchid) = options(args, v2)?;
+    let method = method(args, has_body || v2)?;
+    let call = Call {
+        uri,
+        method,
+        opts,
+        v2,
+    };
     if args.client.sandbox {
-        return sandbox_request(args, global, uri, method, opts).await;
+        return sandbox_request(args, global, call).await;
     }
-    let throwaway = config.file.private_key.is_none();
-    let client = client(args, &config)?;
-    send_or_print(args, global, &client, uri, method, opts, throwaway).await
+    let (client, show_signature) = if v2 {
+        let client = v2_client(args, &config, data_mchid)?;
+        (client, config.file.apiv2_key.is_none())
+    } else {
+        (client(args, &config)?, config.file.private_key.is_none())
+    };
+    send_or_print(args, global, &client, call, show_signature).await
 }
 
 /// Prints the dry-run description; the signature shows only when the throw-away key made it.
@@ -201,22 +287,25 @@ fn print_dry_run(
     global: &GlobalArgs,
     prepared: &PreparedRequest,
     show_signature: bool,
+    v2: Option<&Wechatpay>,
 ) -> Result<(), Fail> {
-    output::print(&describe(prepared, show_signature), global.format)
+    let described = if let Some(client) = v2 {
+        apiv2::describe(prepared, client.apiv2_key(), show_signature)
+    } else {
+        describe(prepared, show_signature)
+    };
+    output::print(&described, global.format)
         .map_err(|e| Fail::input(format!("cannot write the request on stdout: {e}")))
 }
 
 async fn sandbox_request(
     args: &RequestArgs,
     global: &GlobalArgs,
-    uri: &str,
-    method: Method,
-    opts: Options,
+    call: Call<'_>,
 ) -> Result<(), Fail> {
-    let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
-    eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
+    let sandbox = crate::session::start_sandbox().await?;
     let result = match sandbox.client() {
-        Ok(client) => send_or_print(args, global, &client, uri, method, opts, false).await,
+        Ok(client) => send_or_print(args, global, &client, call, false).await,
         Err(e) => Err(Fail::from(e)),
     };
     sandbox.shutdown();
@@ -224,18 +313,16 @@ async fn sandbox_request(
 }
 
 /// Prepares the request, then prints it (dry run) or sends it: the response's summary on
-/// stdout, or with `-o` its body streamed into the file (a `GET` through
+/// stdout, or with `-o` its body streamed into the file (a `GET` or any v2 call through
 /// [`Wechatpay::execute_streaming`], so a large body is never held whole).
 async fn send_or_print(
     args: &RequestArgs,
     global: &GlobalArgs,
     client: &Wechatpay,
-    uri: &str,
-    method: Method,
-    opts: Options,
+    call: Call<'_>,
     show_signature: bool,
 ) -> Result<(), Fail> {
-    let prepared = prepare(client, uri, method, opts.clone())?;
+    let prepared = prepare(client, call.uri, call.method, call.opts)?;
     warn_if_uncatalogued(&prepared);
     if let Some(path) = args.output.as_deref().filter(|p| p.is_dir()) {
         // Caught before sending: the body would have nowhere to go (exit 6 after the fact).
@@ -246,7 +333,8 @@ async fn send_or_print(
         )));
     }
     if args.dry_run {
-        return print_dry_run(global, &prepared, show_signature);
+        let v2 = call.v2.then_some(client);
+        return print_dry_run(global, &prepared, show_signature, v2);
     }
     let format = global.format;
     let Some(path) = &args.output else {
@@ -254,87 +342,18 @@ async fn send_or_print(
             .execute(prepared)
             .await
             .map_err(|e| output::failed(e, format))?;
+        if call.v2 {
+            return output::print_response(&response, &apiv2::summary(&response), format);
+        }
         return output::response(&response, format);
     };
-    let streaming = if *prepared.method() == Method::GET {
+    // A v2 bill is a POST: the library streams an unsigned v2 answer (and checks any other
+    // whole first), so every v2 call goes through the streaming path.
+    let streaming = if *prepared.method() == Method::GET || call.v2 {
         client.execute_streaming(prepared).await
     } else {
         client.execute(prepared).await.map(StreamingResponse::from)
     }
     .map_err(|e| output::failed(e, format))?;
     output::streamed(streaming, path, format).await
-}
-
-/// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.
-///
-/// Keys: the folder `keys`, fresh ones when `generate_keys` (written into the config folder),
-/// else the built-in test keys. `bench`: [`SandboxBuilder::bench_mode`](wechatpay_chain::sandbox::SandboxBuilder::bench_mode).
-pub(crate) async fn serve_sandbox(
-    listen: SocketAddr,
-    keys: Option<PathBuf>,
-    generate_keys: bool,
-    config_dir: Option<PathBuf>,
-    bench: bool,
-) -> Result<(), Fail> {
-    if !listen.ip().is_loopback() {
-        return Err(Fail::input(format!(
-            "--listen {listen}: the sandbox serves loopback only (127.0.0.1 or [::1])"
-        )));
-    }
-    let mut builder = Sandbox::builder().listen(listen).bench_mode(bench);
-    match (keys, generate_keys) {
-        (Some(_), true) => {
-            return Err(Fail::input(
-                "--keys and --generate-keys exclude each other: load keys or generate them",
-            ))
-        }
-        (Some(dir), false) => builder = builder.keys_dir(dir),
-        (None, true) => builder = builder.generate_keys(),
-        (None, false) => {}
-    }
-    if let Some(dir) = config_dir {
-        builder = builder.config_dir(dir);
-    }
-    // Ctrl-C (SIGINT) or SIGTERM, also one arriving while starting: shut down, which
-    // removes a temporary key folder.
-    let stop = stop_signal()?;
-    let sandbox = builder.start().await.map_err(Fail::from)?;
-    // A reader that stops after the base URI must not bring the server down: write errors
-    // (a closed pipe) are ignored instead of panicking like println! would.
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", sandbox.base_uri());
-    let _ = writeln!(stdout, "config: {}", sandbox.config_toml_path().display());
-    let _ = writeln!(stdout, "config: {}", sandbox.config_json_path().display());
-    let _ = stdout.flush();
-    drop(stdout);
-    stop.await;
-    sandbox.shutdown();
-    Ok(())
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM. On Unix the handlers are installed at once, so a
-/// signal arriving before this is awaited is not lost (nor kills the process).
-fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Fail> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let listen = |kind: SignalKind| {
-            signal(kind).map_err(|e| Fail::input(format!("cannot wait for signals: {e}")))
-        };
-        let mut terminate = listen(SignalKind::terminate())?;
-        let mut interrupt = listen(SignalKind::interrupt())?;
-        Ok(async move {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }

@@ -16,13 +16,25 @@ pub(crate) struct Session {
     _sandbox: Option<SandboxHandle>,
 }
 
+/// The in-process sandbox of `--sandbox` (announced on stderr), in TLS mode: HTTPS with a
+/// test CA its client trusts, and the merchant certificate for the mutual-TLS endpoints
+/// (`v2/secapi/…`), so every call works as against the platform.
+pub(crate) async fn start_sandbox() -> Result<SandboxHandle, Fail> {
+    let sandbox = Sandbox::builder()
+        .tls(true)
+        .start()
+        .await
+        .map_err(Fail::from)?;
+    eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
+    Ok(sandbox)
+}
+
 impl Session {
     /// The client of `args`: the sandbox's with `--sandbox` (announced on stderr), else one
     /// built from the config file, flags and environment, which must name a private key.
     pub(crate) async fn open(args: &ClientArgs) -> Result<Self, Fail> {
         if args.sandbox {
-            let sandbox = Sandbox::builder().start().await.map_err(Fail::from)?;
-            eprintln!("wxpay: in-process sandbox at {}", sandbox.base_uri());
+            let sandbox = start_sandbox().await?;
             let client = sandbox.client().map_err(Fail::from)?;
             return Ok(Self {
                 client,

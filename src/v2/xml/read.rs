@@ -266,7 +266,7 @@ fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<char
             _ => Err(DecodeError::Xml("a character reference is not a valid XML character").into()),
         };
     }
-    match reference.as_ref() {
+    match &**reference {
         b"lt" => Ok('<'),
         b"gt" => Ok('>'),
         b"amp" => Ok('&'),
