@@ -16,7 +16,6 @@ use crate::error::{ApiError, ConfigError, Error, ErrorKind, Result, TransportKin
 use crate::keys::{Certificate, KeyStore, PrivateKey, PublicKey};
 use crate::options::Options;
 use crate::request::{BaseUri, PreparedRequest, DEFAULT_BASE_URI};
-use crate::request_v2::Protocol;
 use crate::response::Response;
 use crate::signer::{
     Clock, NonceSource, RandomNonce, SharedClock, SharedNonceSource, Sign, SigningParams,
@@ -441,16 +440,7 @@ async fn exchange_and_verify(
     if status >= 400 {
         return Err(api_error(&request, response));
     }
-    if let Protocol::V2 {
-        sign_type,
-        unsigned_response,
-    } = request.protocol
-    {
-        let expect = crate::response_v2::Expect {
-            sign_type,
-            unsigned: unsigned_response,
-            skip_sign: request.skip_verification,
-        };
+    if let Some(expect) = crate::response_v2::Expect::of(&request) {
         return crate::response_v2::check(response, client.apiv2_key.as_ref(), expect)
             .map_err(|e| {
                 tracing::warn!(template = %request.template, status, error = %e, "APIv2 answer refused");

@@ -55,7 +55,6 @@ use tracing::Instrument;
 use crate::client::{api_error, ClientInner};
 use crate::error::{BoxError, Error, Result, TransportKind};
 use crate::request::PreparedRequest;
-use crate::request_v2::Protocol;
 use crate::response::Response;
 use crate::verifier::{is_exempt, verify_response};
 
@@ -291,16 +290,7 @@ pub(crate) async fn execute(
                 .map_err(whole_in_time("error answer"))??;
             return Err(api_error(&request, head));
         }
-        if let Protocol::V2 {
-            sign_type,
-            unsigned_response,
-        } = request.protocol
-        {
-            let expect = crate::response_v2::Expect {
-                sign_type,
-                unsigned: unsigned_response,
-                skip_sign: request.skip_verification,
-            };
+        if let Some(expect) = crate::response_v2::Expect::of(&request) {
             return v2_release(&client, response, expect, deadline, total).await;
         }
         if request.skip_verification || is_exempt(request.path()) {

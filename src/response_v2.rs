@@ -55,6 +55,23 @@ pub(crate) struct Expect {
     pub(crate) skip_sign: bool,
 }
 
+impl Expect {
+    /// The checks `request` asks for: `None` for an APIv3 request.
+    pub(crate) fn of(request: &crate::request::PreparedRequest) -> Option<Self> {
+        match request.protocol {
+            crate::request_v2::Protocol::V2 {
+                sign_type,
+                unsigned_response,
+            } => Some(Self {
+                sign_type,
+                unsigned: unsigned_response,
+                skip_sign: request.skip_verification,
+            }),
+            crate::request_v2::Protocol::V3 => None,
+        }
+    }
+}
+
 /// True if `body` looks like an XML document (`<xml>…`, whitespace allowed before it): an
 /// unsigned endpoint answers its failures that way.
 pub(crate) fn looks_like_xml(body: &[u8]) -> bool {

@@ -137,6 +137,16 @@ pub(crate) async fn deliver(
                 format!("cannot build the notification: {e}"),
             )
         })?;
+    post(client, request, notify_url).await
+}
+
+/// POSTs a built notification to `notify_url` within [`DELIVERY_TIMEOUT`] (the APIv3 and the
+/// APIv2 notifications alike); returns the status the listener answered.
+pub(crate) async fn post(
+    client: &Notifier,
+    request: http::Request<Full<Bytes>>,
+    notify_url: &str,
+) -> Result<u16> {
     let exchange = async {
         let response = client.request(request).await.map_err(|e| {
             let kind = if e.is_connect() {

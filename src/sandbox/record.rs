@@ -51,6 +51,32 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// The record of a request as received; its body is kept only when `authenticated` (the
+    /// recorder's byte bound is applied when it is stored).
+    pub(crate) fn received(
+        parts: &http::request::Parts,
+        target: &str,
+        body: &Bytes,
+        authenticated: bool,
+        client_certificate: bool,
+    ) -> Self {
+        Self {
+            method: parts.method.clone(),
+            target: target.to_string(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            body: if authenticated {
+                body.clone()
+            } else {
+                Bytes::new()
+            },
+            body_kept: authenticated,
+            body_len: body.len(),
+            authenticated,
+            client_certificate,
+        }
+    }
+
     /// What this record counts against the recorder's byte bound: target, header names and
     /// values (plus a fixed overhead each), body, plus a fixed overhead.
     pub(crate) fn cost(&self) -> usize {

@@ -315,21 +315,13 @@ async fn pipeline(
         return Ok(bench_answer(bench, &state, &parts, path, signed));
     }
     let authenticated = signed.is_ok();
-    lock(&state.requests).push(RecordedRequest {
-        method: parts.method.clone(),
-        target: target.clone(),
-        version: parts.version,
-        headers: parts.headers.clone(),
-        body: if authenticated {
-            body.clone()
-        } else {
-            Bytes::new()
-        },
-        body_kept: authenticated,
-        body_len: body.len(),
+    lock(&state.requests).push(RecordedRequest::received(
+        &parts,
+        &target,
+        &body,
         authenticated,
-        client_certificate: client.is_some(),
-    });
+        client.is_some(),
+    ));
     let fault = state.next_fault();
     match &fault {
         Some(Fault::Drop) => return Err(Dropped),

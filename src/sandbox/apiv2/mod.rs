@@ -167,21 +167,13 @@ pub(crate) async fn serve(
         client_certificate,
         ..
     } = request;
-    lock(&state.requests).push(RecordedRequest {
-        method: parts.method.clone(),
-        target: target.to_string(),
-        version: parts.version,
-        headers: parts.headers.clone(),
-        body: if authenticated {
-            body.clone()
-        } else {
-            Bytes::new()
-        },
-        body_kept: authenticated,
-        body_len: body.len(),
+    lock(&state.requests).push(RecordedRequest::received(
+        parts,
+        target,
+        body,
         authenticated,
-        client_certificate: client_certificate.is_some(),
-    });
+        client_certificate.is_some(),
+    ));
     let fault = state.next_fault();
     match &fault {
         Some(Fault::Drop) => return None,

@@ -2,20 +2,15 @@
 //! where `req_info` is the refund's XML encrypted with AES-256-ECB under the MD5 of the APIv2
 //! key (no `sign`, like the platform's refund notifications). POSTed to loopback only.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 use super::store::{plain_time, Refund};
 use super::wire::{encrypt_req_info, render, Fields};
 use crate::error::{Error, Result, TransportKind};
-use crate::sandbox::notify::loopback_uri;
+use crate::sandbox::notify::{loopback_uri, post};
 use crate::sandbox::State;
-
-/// How long a delivery may take.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The notification body for `refund`.
 pub(crate) fn body(state: &State, refund: &Refund) -> Result<String> {
@@ -81,28 +76,5 @@ pub(crate) async fn deliver(state: &State, notify_url: &str, out_refund_no: &str
                 format!("cannot build the notification: {e}"),
             )
         })?;
-    let exchange = async {
-        let response = state.notifier.request(request).await.map_err(|e| {
-            let kind = if e.is_connect() {
-                TransportKind::Connect
-            } else {
-                TransportKind::Io
-            };
-            Error::transport(kind, format!("notification to {notify_url}: {e}"))
-        })?;
-        let status = response.status().as_u16();
-        // Drain (and bound) the listener's answer so the connection can be reused.
-        let _ = http_body_util::Limited::new(response.into_body(), 64 * 1024)
-            .collect()
-            .await;
-        Ok(status)
-    };
-    tokio::time::timeout(DELIVERY_TIMEOUT, exchange)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Error::transport(
-                TransportKind::Timeout,
-                format!("notification to {notify_url}: no answer within {DELIVERY_TIMEOUT:?}"),
-            ))
-        })
+    post(&state.notifier, request, notify_url).await
 }
