@@ -1,6 +1,7 @@
 //! This crate's client speaking APIv2 to the sandbox end to end: `v2/…` chains signed with the
 //! APIv2 key that `SandboxHandle::client_builder` configures, answers verified, business
-//! failures typed, the refund over mutual TLS in TLS mode, the bill streamed.
+//! failures typed, the refund over mutual TLS in TLS mode, the bill streamed; payments,
+//! queries and bills run over the TLS sandbox (HTTP/2 by ALPN).
 #![cfg(feature = "sandbox")]
 
 use std::io::Read as _;
@@ -39,7 +40,7 @@ async fn started(tls: bool) -> (SandboxHandle, Wechatpay) {
 
 #[tokio::test]
 async fn micropay_through_the_client_is_signed_md5_or_hmac_sha256_and_verified() {
-    let (sandbox, wxpay) = started(false).await;
+    let (sandbox, wxpay) = started(true).await;
     assert_eq!(wxpay.apiv2_key().unwrap().as_bytes(), APIV2_KEY.as_bytes());
     for (no, sign_type, len) in [("C2MD5", "MD5", 32), ("C2HMAC", "HMAC-SHA256", 64)] {
         let answer = pay(&wxpay, no, 88, sign_type).await;
@@ -50,6 +51,10 @@ async fn micropay_through_the_client_is_signed_md5_or_hmac_sha256_and_verified()
         let recorded = sandbox.requests().pop().unwrap();
         assert_eq!(recorded.target, "/pay/micropay");
         assert!(recorded.authenticated);
+        // Over the TLS sandbox: HTTP/2 by ALPN, and no client certificate on a call that
+        // does not need one.
+        assert_eq!(recorded.version, http::Version::HTTP_2);
+        assert!(!recorded.client_certificate);
         assert!(recorded.headers.get("authorization").is_none());
         let body = from_xml(&recorded.body).unwrap();
         assert_eq!(text(&body, "sign").len(), len, "{body:?}");
@@ -61,7 +66,7 @@ async fn micropay_through_the_client_is_signed_md5_or_hmac_sha256_and_verified()
 
 #[tokio::test]
 async fn orderquery_through_the_client_finds_the_order_or_is_a_typed_business_error() {
-    let (sandbox, wxpay) = started(false).await;
+    let (sandbox, wxpay) = started(true).await;
     let paid = pay(&wxpay, "C2Q1", 9, "MD5").await;
     let found = wxpay
         .chain("v2/pay/orderquery")
@@ -132,7 +137,7 @@ async fn refund_through_the_client_goes_over_mutual_tls() {
 
 #[tokio::test]
 async fn the_v2_bill_streams_through_chain_download_plain_and_gzip() {
-    let (sandbox, wxpay) = started(false).await;
+    let (sandbox, wxpay) = started(true).await;
     let first = pay(&wxpay, "C2B1", 150, "MD5").await;
     let second = pay(&wxpay, "C2B2", 250, "MD5").await;
     let date = &text(&first, "time_end")[..8];
