@@ -4,9 +4,53 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{field, query_string, seconds, to_map};
+use super::{field, query_string, seconds};
 use crate::error::Result;
 use crate::v2::sign::{sign, ApiV2Key, SignType};
+
+/// The fields of one invocation in the order the front end gets them (`mch_id`, `sub_mch_id`
+/// when given, the kind's own fields, `timestamp`, `nonce_str`, `sign_type`, `sign`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct Invocation {
+    fields: Map<String, Value>,
+}
+
+impl Invocation {
+    /// Checks every field, then signs them with HMAC-SHA256 (the only type Pay Score takes).
+    fn signed(
+        mch_id: &str,
+        sub_mch_id: Option<&str>,
+        own: &[(&'static str, &str)],
+        timestamp: i64,
+        nonce: &str,
+        key: &ApiV2Key,
+    ) -> Result<Self> {
+        let mut fields = Map::new();
+        fields.insert("mch_id".into(), field("mch_id", mch_id, 32)?.into());
+        if let Some(sub) = sub_mch_id {
+            fields.insert("sub_mch_id".into(), field("sub_mch_id", sub, 32)?.into());
+        }
+        for &(name, value) in own {
+            let max = if name == "package" { 128 } else { 32 };
+            fields.insert(name.into(), field(name, value, max)?.into());
+        }
+        fields.insert("timestamp".into(), seconds("timestamp", timestamp)?.into());
+        fields.insert("nonce_str".into(), field("nonce_str", nonce, 32)?.into());
+        fields.insert("sign_type".into(), SignType::HmacSha256.as_str().into());
+        let signature = sign(SignType::HmacSha256, &fields, key)?;
+        fields.insert("sign".into(), signature.into());
+        Ok(Self { fields })
+    }
+
+    fn sign(&self) -> &str {
+        self.fields["sign"].as_str().unwrap_or_default()
+    }
+
+    fn query_string(&self) -> String {
+        query_string(&self.fields)
+    }
+}
 
 /// `wxpayScoreUse`: the parameters that open the Pay Score confirmation of a service order
 /// just created (its `package` comes from the create-order answer).
@@ -24,16 +68,8 @@ use crate::v2::sign::{sign, ApiV2Key, SignType};
 /// `sub_mch_id` (signed) only when one is given: pass `None` unless your integration was told
 /// to send it (an assumption, not confirmed by the public pages).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScoreUse {
-    mch_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub_mch_id: Option<String>,
-    package: String,
-    timestamp: String,
-    nonce_str: String,
-    sign_type: &'static str,
-    sign: String,
-}
+#[serde(transparent)]
+pub struct ScoreUse(Invocation);
 
 impl ScoreUse {
     /// Merchant mode: `mch_id`, the create-order answer's `package`, Unix seconds and a nonce.
@@ -44,7 +80,7 @@ impl ScoreUse {
         nonce: &str,
         key: &ApiV2Key,
     ) -> Result<Self> {
-        Self::build(mch_id, None, package, timestamp, nonce, key)
+        Self::partner(mch_id, None, package, timestamp, nonce, key)
     }
 
     /// Partner mode: the service provider's `mch_id`, and `sub_mch_id` when given (see the
@@ -57,28 +93,8 @@ impl ScoreUse {
         nonce: &str,
         key: &ApiV2Key,
     ) -> Result<Self> {
-        Self::build(sp_mch_id, sub_mch_id, package, timestamp, nonce, key)
-    }
-
-    fn build(
-        mch_id: &str,
-        sub_mch_id: Option<&str>,
-        package: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        let mut out = Self {
-            mch_id: field("mch_id", mch_id, 32)?,
-            sub_mch_id: sub_mch_id.map(|s| field("sub_mch_id", s, 32)).transpose()?,
-            package: field("package", package, 128)?,
-            timestamp: seconds("timestamp", timestamp)?,
-            nonce_str: field("nonce_str", nonce, 32)?,
-            sign_type: SignType::HmacSha256.as_str(),
-            sign: String::new(),
-        };
-        out.sign = sign(SignType::HmacSha256, &to_map(&out), key)?;
-        Ok(out)
+        let own = [("package", package)];
+        Invocation::signed(sp_mch_id, sub_mch_id, &own, timestamp, nonce, key).map(Self)
     }
 
     /// `businessType`: `wxpayScoreUse`.
@@ -88,17 +104,17 @@ impl ScoreUse {
 
     /// The `sign`.
     pub fn sign(&self) -> &str {
-        &self.sign
+        self.0.sign()
     }
 
     /// The mini-program's `extraData`.
     pub fn to_map(&self) -> Map<String, Value> {
-        to_map(self)
+        self.0.fields.clone()
     }
 
     /// The web page's `queryString` / the APP's `query`: the fields URL-encoded, `sign` last.
     pub fn query_string(&self) -> String {
-        query_string(&self.to_map())
+        self.0.query_string()
     }
 }
 
@@ -106,17 +122,8 @@ impl ScoreUse {
 ///
 /// Front ends, sign and partner mode as for [`ScoreUse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScoreDetail {
-    mch_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub_mch_id: Option<String>,
-    service_id: String,
-    out_order_no: String,
-    timestamp: String,
-    nonce_str: String,
-    sign_type: &'static str,
-    sign: String,
-}
+#[serde(transparent)]
+pub struct ScoreDetail(Invocation);
 
 impl ScoreDetail {
     /// Merchant mode: `mch_id`, the `service_id`, the merchant's `out_order_no`, Unix seconds
@@ -129,7 +136,7 @@ impl ScoreDetail {
         nonce: &str,
         key: &ApiV2Key,
     ) -> Result<Self> {
-        Self::build(
+        Self::partner(
             mch_id,
             None,
             service_id,
@@ -151,38 +158,8 @@ impl ScoreDetail {
         nonce: &str,
         key: &ApiV2Key,
     ) -> Result<Self> {
-        Self::build(
-            sp_mch_id,
-            sub_mch_id,
-            service_id,
-            out_order_no,
-            timestamp,
-            nonce,
-            key,
-        )
-    }
-
-    fn build(
-        mch_id: &str,
-        sub_mch_id: Option<&str>,
-        service_id: &str,
-        out_order_no: &str,
-        timestamp: i64,
-        nonce: &str,
-        key: &ApiV2Key,
-    ) -> Result<Self> {
-        let mut out = Self {
-            mch_id: field("mch_id", mch_id, 32)?,
-            sub_mch_id: sub_mch_id.map(|s| field("sub_mch_id", s, 32)).transpose()?,
-            service_id: field("service_id", service_id, 32)?,
-            out_order_no: field("out_order_no", out_order_no, 32)?,
-            timestamp: seconds("timestamp", timestamp)?,
-            nonce_str: field("nonce_str", nonce, 32)?,
-            sign_type: SignType::HmacSha256.as_str(),
-            sign: String::new(),
-        };
-        out.sign = sign(SignType::HmacSha256, &to_map(&out), key)?;
-        Ok(out)
+        let own = [("service_id", service_id), ("out_order_no", out_order_no)];
+        Invocation::signed(sp_mch_id, sub_mch_id, &own, timestamp, nonce, key).map(Self)
     }
 
     /// `businessType`: `wxpayScoreDetail`.
@@ -192,17 +169,17 @@ impl ScoreDetail {
 
     /// The `sign`.
     pub fn sign(&self) -> &str {
-        &self.sign
+        self.0.sign()
     }
 
     /// The mini-program's `extraData`.
     pub fn to_map(&self) -> Map<String, Value> {
-        to_map(self)
+        self.0.fields.clone()
     }
 
     /// The web page's `queryString` / the APP's `query`: the fields URL-encoded, `sign` last.
     pub fn query_string(&self) -> String {
-        query_string(&self.to_map())
+        self.0.query_string()
     }
 }
 
@@ -212,8 +189,8 @@ mod tests {
 
     #[test]
     fn sign_is_not_part_of_its_own_message() {
-        // The empty `sign` placeholder is skipped by string_to_sign, so re-signing the
-        // finished map (sign included) gives the same sign: what the platform recomputes.
+        // string_to_sign skips `sign`, so re-signing the finished map (sign included) gives
+        // the same sign: what the platform recomputes.
         let key = ApiV2Key::new("TestOnlyApiV2Key0123456789abcdef").unwrap();
         let s = ScoreUse::partner("1230000109", Some("1900000109"), "pkg=", 1, "n", &key).unwrap();
         let again = sign(SignType::HmacSha256, &s.to_map(), &key).unwrap();
