@@ -9,26 +9,19 @@ use std::time::Duration;
 
 use serde_json::json;
 use wechatpay_chain::sandbox::Sandbox;
-use wechatpay_chain::Wechatpay;
+use wechatpay_chain::ApiV2Error;
 
 #[tokio::test]
 async fn calls_that_need_the_api_certificate_present_it() {
     let sandbox = Sandbox::builder().tls(true).start().await.unwrap();
-    let wxpay = Wechatpay::builder()
-        .mchid("1900000109")
-        .apiv2_key("exposed_your_key_here_have_risks")
-        .merchant_api_certificate(
-            sandbox.merchant_certificate_pem().unwrap(),
-            sandbox.merchant_certificate_key_pem().unwrap(),
-        )
-        .tls_test_root_ca(sandbox.ca_certificate_pem().unwrap())
-        .base_uri(sandbox.base_uri())
-        .no_backup()
+    // The sandbox's own client: its APIv2 key, test CA and merchant API certificate.
+    let wxpay = sandbox
+        .client_builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let xml = json!({"mch_id": "1900000109", "out_trade_no": "T1", "out_refund_no": "R1"});
+    let xml = json!({"mch_id": "1900000109", "out_trade_no": "T1", "out_refund_no": "R1", "total_fee": 1, "refund_fee": 1});
     let calls = [
         ("v2/secapi/pay/refund", json!({"xml": xml}), true),
         ("v2/pay/orderquery", json!({"xml": xml}), false),
@@ -39,12 +32,12 @@ async fn calls_that_need_the_api_certificate_present_it() {
         ),
     ];
     for (i, (chain, options, mutual)) in calls.into_iter().enumerate() {
-        // Whatever the sandbox answers (this branch may not serve APIv2 yet), the exchange
-        // happened: a transport error would mean the request never arrived.
-        let outcome = wxpay.chain(chain).post(options).await;
-        if let Err(e) = &outcome {
-            assert!(e.transport_kind().is_none(), "{chain}: {e}");
-        }
+        // Signed, received and checked: the sandbox knows no order T1.
+        let e = wxpay.chain(chain).post(options).await.unwrap_err();
+        assert!(
+            matches!(e.api_v2(), Some(ApiV2Error::Business { err_code: Some(c), .. }) if c == "ORDERNOTEXIST"),
+            "{chain}: {e}"
+        );
         let recorded = sandbox.requests();
         let request = recorded
             .get(i)

@@ -219,7 +219,7 @@ async fn a_v2_refund_notification_carries_the_refund_encrypted_in_req_info() {
     let request = signed(request, SignType::HmacSha256);
     let made = tls_call(&sandbox, true, "/secapi/pay/refund", &request).await;
     assert_eq!(text(&made, "result_code"), "SUCCESS", "{made:?}");
-    let automatic = opened.recv().await.unwrap().unwrap();
+    let automatic = next(&mut opened).await.unwrap();
 
     // And again on demand.
     let status = sandbox
@@ -227,7 +227,7 @@ async fn a_v2_refund_notification_carries_the_refund_encrypted_in_req_info() {
         .await
         .unwrap();
     assert_eq!(status, 200);
-    let info = opened.recv().await.unwrap().unwrap();
+    let info = next(&mut opened).await.unwrap();
     // And through the control endpoint, for clients in other languages.
     let control = serde_json::json!({"notify_url": url, "out_refund_no": "V2NR1"});
     let control = ("application/json", Bytes::from(control.to_string()));
@@ -239,7 +239,7 @@ async fn a_v2_refund_notification_carries_the_refund_encrypted_in_req_info() {
     )
     .await;
     assert_eq!((status, &answer[..]), (200, &br#"{"status":200}"#[..]));
-    let controlled = opened.recv().await.unwrap().unwrap();
+    let controlled = next(&mut opened).await.unwrap();
     for info in [&automatic, &info, &controlled] {
         assert_eq!(text(info, "out_refund_no"), "V2NR1");
         assert_eq!(text(info, "refund_id"), text(&made, "refund_id"));
@@ -258,4 +258,13 @@ async fn a_v2_refund_notification_carries_the_refund_encrypted_in_req_info() {
         .await;
     assert!(remote.is_err());
     sandbox.shutdown();
+}
+
+/// The next opened notification, within 20 s: a notification that never arrives fails the test
+/// instead of hanging it (the listener keeps its sender).
+async fn next<T>(opened: &mut mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(20), opened.recv())
+        .await
+        .expect("a notification within 20 s")
+        .expect("the listener is running")
 }

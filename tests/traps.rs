@@ -362,6 +362,28 @@ fn every_spelling_of_v2_routes_to_apiv2() {
         .prepare(Method::GET, json!({"transaction_id": "v2"}))
         .unwrap();
     assert_eq!(prepared.target(), "/v3/pay/transactions/id/v2");
+    // And on a client with the APIv2 key, each spelling prepares as APIv2 to the stripped path.
+    let v2 = wechatpay_chain::Wechatpay::builder()
+        .mchid("1900000109")
+        .apiv2_key("exposed_your_key_here_have_risks")
+        .build()
+        .unwrap();
+    for (what, chain) in [
+        ("V2/", v2.chain("V2/pay/micropay")),
+        ("%76%32/", v2.chain("%76%32/pay/micropay")),
+        ("/v2/", v2.chain("/v2/pay/micropay")),
+        (".seg(V2)", v2.seg("V2").seg("pay").seg("micropay")),
+        (
+            "absolute",
+            v2.chain("https://api.mch.weixin.qq.com/v2/pay/micropay"),
+        ),
+    ] {
+        let prepared = chain
+            .prepare(Method::POST, json!({"xml": {"mch_id": "1900000109"}}))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(prepared.is_apiv2(), "{what}");
+        assert_eq!(prepared.path(), "/pay/micropay", "{what}");
+    }
 }
 
 // Through the sandbox: the timeout option and the JSON-body strictness (item 12).

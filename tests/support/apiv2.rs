@@ -45,9 +45,12 @@ pub(crate) fn signed(mut data: Map<String, Value>, sign_type: SignType) -> Map<S
     data
 }
 
-/// A text field of an answer (`""` when absent).
+/// A text field of an answer; a missing one fails the test (two absent fields never compare
+/// equal by accident).
 pub(crate) fn text<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
-    map.get(key).and_then(Value::as_str).unwrap_or_default()
+    map.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no text field {key} in {map:?}"))
 }
 
 /// The data of a `pay/micropay` (unsigned).
