@@ -38,10 +38,19 @@ const UNSIGNED_RESPONSES: &[&str] = &[
     "/xdc/apiv2getsignkey/sign/getsignkey",
 ];
 
+/// `path` without the prefix of WeChat Pay's APIv2 simulation environment (`/sandboxnew`,
+/// `/xdc/apiv2sandbox`), under which the same endpoints answer the same way.
+pub(crate) fn without_sandbox_prefix(path: &str) -> &str {
+    path.strip_prefix("/sandboxnew")
+        .or_else(|| path.strip_prefix("/xdc/apiv2sandbox"))
+        .unwrap_or(path)
+}
+
 /// True if the endpoint at `relative` (the path after the base path, `/` first) answers
-/// unsigned.
+/// unsigned, also under the simulation environment's prefix (`v2/sandboxnew/pay/downloadbill`:
+/// the PHP SDK rejects its CSV).
 pub(crate) fn is_unsigned_response(relative: &str) -> bool {
-    UNSIGNED_RESPONSES.contains(&relative)
+    UNSIGNED_RESPONSES.contains(&without_sandbox_prefix(relative))
 }
 
 /// What the caller asked of an answer's checks.
@@ -101,6 +110,20 @@ fn return_failure(fields: &Map<String, Value>) -> Option<ApiV2Error> {
     })
 }
 
+/// `result_code`, when present, must be `SUCCESS`: otherwise the [`ApiV2Error::Business`] it is.
+fn business_failure(fields: &Map<String, Value>) -> Option<ApiV2Error> {
+    let result_code = field(fields, "result_code")?;
+    if result_code == "SUCCESS" {
+        return None;
+    }
+    Some(ApiV2Error::Business {
+        result_code,
+        err_code: field(fields, "err_code"),
+        err_code_des: field(fields, "err_code_des"),
+        fields: fields.clone(),
+    })
+}
+
 /// Checks an APIv2 answer, returning it when it may be trusted.
 pub(crate) fn check(
     response: Response,
@@ -109,10 +132,11 @@ pub(crate) fn check(
 ) -> Result<Response> {
     let fail = |e: Error, response: Response| Err(e.with_response(response));
     if expect.unsigned {
-        // A bill is CSV or gzip; its failure is `<xml><return_code>FAIL…`.
+        // A bill is CSV or gzip, its failure `<xml><return_code>FAIL…`; a transfer or a red
+        // packet answers unsigned XML whose business failure is `result_code` (NOTENOUGH, …).
         if looks_like_xml(response.bytes()) {
             if let Ok(fields) = crate::v2::xml::from_xml(response.bytes()) {
-                if let Some(e) = return_failure(&fields) {
+                if let Some(e) = return_failure(&fields).or_else(|| business_failure(&fields)) {
                     return fail(Error::new(ErrorKind::ApiV2(e)), response);
                 }
             }
@@ -132,23 +156,16 @@ pub(crate) fn check(
             response,
         );
     };
-    let result_code = field(&fields, "result_code");
-    let business_failed = result_code.as_deref().is_some_and(|c| c != "SUCCESS");
+    let business = business_failure(&fields);
     // A business failure is reported as such only once its sign (when it has one) verifies;
     // the success path needs the sign in any case.
-    let must_verify = !expect.skip_sign && (!business_failed || fields.contains_key("sign"));
+    let must_verify = !expect.skip_sign && (business.is_none() || fields.contains_key("sign"));
     if must_verify {
         if let Err(e) = crate::v2::sign::verify(&fields, key, Some(expect.sign_type)) {
             return fail(e, response);
         }
     }
-    if business_failed {
-        let e = ApiV2Error::Business {
-            result_code: result_code.unwrap_or_default(),
-            err_code: field(&fields, "err_code"),
-            err_code_des: field(&fields, "err_code_des"),
-            fields,
-        };
+    if let Some(e) = business {
         return fail(Error::new(ErrorKind::ApiV2(e)), response);
     }
     Ok(response)
@@ -161,7 +178,9 @@ mod tests {
     #[test]
     fn unsigned_responses_match_relative_paths_exactly() {
         assert!(is_unsigned_response("/pay/downloadbill"));
-        assert!(!is_unsigned_response("/sandboxnew/pay/downloadbill"));
+        assert!(is_unsigned_response("/sandboxnew/pay/downloadbill"));
+        assert!(is_unsigned_response("/xdc/apiv2sandbox/pay/downloadbill"));
+        assert!(!is_unsigned_response("/sandboxnew/pay/micropay"));
         assert!(!is_unsigned_response("/pay/DownloadBill"));
         assert!(!is_unsigned_response("/pay/micropay"));
     }

@@ -230,6 +230,44 @@ async fn an_apiv2_get_is_never_retried() {
 const BILL: &[u8] =
     "交易时间,公众账号ID,商户号\r\n`2026-11-30 10:00:00,`wx1,`1900000109\r\n".as_bytes();
 
+/// The simulation environment's chain form, `v2/sandboxnew/pay/downloadbill` (the PHP SDK
+/// parses its CSV as XML and rejects it), is unsigned like `pay/downloadbill`.
+#[tokio::test]
+async fn an_unsigned_bill_passes_untouched_under_the_sandboxnew_chain() {
+    let (addr, seen) = serve(200, BILL.to_vec()).await;
+    let data = json!({"xml": {"mch_id": MCHID, "bill_date": "20261130", "bill_type": "ALL"}});
+    let response = client(&format!("http://{addr}/"))
+        .chain("v2/sandboxnew/pay/downloadbill")
+        .post(data)
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().as_ref(), BILL);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        vec!["POST /sandboxnew/pay/downloadbill HTTP/1.1".to_string()]
+    );
+}
+
+/// Transfers, red packets and the like answer unsigned XML; a failed one (`result_code` FAIL,
+/// e.g. NOTENOUGH) is a business error, never an `Ok` that reads like money sent. Those
+/// endpoints need mutual TLS, so the rule is shown on `payitil/report`, also on the unsigned
+/// list, with the same check.
+#[tokio::test]
+async fn an_unsigned_business_failure_is_a_typed_error() {
+    let body = b"<xml><return_code>SUCCESS</return_code><result_code>FAIL</result_code><err_code>NOTENOUGH</err_code><err_code_des>balance</err_code_des></xml>";
+    let (addr, _) = serve(200, body.to_vec()).await;
+    let e = client(&format!("http://{addr}/"))
+        .chain("v2/payitil/report")
+        .post(json!({"xml": {"mch_id": MCHID, "interface_url": "x"}}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.api_v2(), Some(ApiV2Error::Business { err_code: Some(c), .. }) if c == "NOTENOUGH"),
+        "{e:?}"
+    );
+    assert!(e.response().is_some(), "the answer is kept");
+}
+
 #[tokio::test]
 async fn an_unsigned_bill_passes_untouched_also_under_a_base_path() {
     for prefix in ["", "sandboxnew/"] {

@@ -222,10 +222,7 @@ fn tamper(fields: &mut Fields) {
 
 /// The flow for `path` (the sandbox prefixes stripped).
 fn dispatch(state: &Arc<State>, path: &str, req: &Fields, now: i64) -> Outcome {
-    let path = path
-        .strip_prefix("/sandboxnew")
-        .or_else(|| path.strip_prefix("/xdc/apiv2sandbox"))
-        .unwrap_or(path);
+    let path = crate::response_v2::without_sandbox_prefix(path);
     let id = state.next_id();
     let mut store = lock(&state.v2);
     match path {
