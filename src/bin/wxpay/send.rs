@@ -68,11 +68,21 @@ fn options(args: &RequestArgs, v2: bool) -> Result<(Options, bool, Option<String
         .iter()
         .map(|q| split_pair("-q", q, '='))
         .collect::<Result<Vec<_>, _>>()?;
+    if !v2 && (args.nonceless || args.security) {
+        let flag = if args.nonceless {
+            "--nonceless"
+        } else {
+            "--security"
+        };
+        return Err(Fail::input(format!(
+            "{flag} applies to APIv2 calls only (a v2/… URI)"
+        )));
+    }
+    for h in &args.headers {
+        let (name, value) = split_pair("-H", h, ':')?;
+        opts = opts.header(name.trim(), value.trim());
+    }
     if v2 {
-        for h in &args.headers {
-            let (name, value) = split_pair("-H", h, ':')?;
-            opts = opts.header(name.trim(), value.trim());
-        }
         let body = args
             .data
             .as_deref()
@@ -87,22 +97,8 @@ fn options(args: &RequestArgs, v2: bool) -> Result<(Options, bool, Option<String
             mchid,
         ));
     }
-    if args.nonceless || args.security {
-        let flag = if args.nonceless {
-            "--nonceless"
-        } else {
-            "--security"
-        };
-        return Err(Fail::input(format!(
-            "{flag} applies to APIv2 calls only (a v2/… URI)"
-        )));
-    }
     for (name, value) in queries {
         opts = opts.query(name, value);
-    }
-    for h in &args.headers {
-        let (name, value) = split_pair("-H", h, ':')?;
-        opts = opts.header(name.trim(), value.trim());
     }
     let has_body = match &args.data {
         Some(data) => {
