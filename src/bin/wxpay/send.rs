@@ -36,13 +36,19 @@ fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a 
 /// written, like `chain()` (an ID with capitals is kept); only the dotted form, a chain of
 /// PHP/JS property names, is normalized segment by segment like `.seg()`.
 pub(crate) fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
-    if uri.contains('/') || !uri.contains('.') {
-        client.chain(uri)
-    } else {
+    if dotted(uri) {
         // Dotted form, as the JS CLI takes it: each piece is a segment name.
         uri.split('.')
             .fold(client.chain(""), |c, piece| c.seg(piece))
+    } else {
+        client.chain(uri)
     }
+}
+
+/// True if `uri` is in the dotted form (`v3.pay.transactions.native`): it has a `.` and no
+/// `/`. Anything else (a slashed path, a single segment, an absolute URL) is slashed.
+pub(crate) fn dotted(uri: &str) -> bool {
+    !uri.contains('/') && uri.contains('.')
 }
 
 /// The body of `-d`: inline, `@FILE` or `@-`, read up to [`BODY_CAP`].
