@@ -9,6 +9,7 @@ use crate::apiv2;
 use crate::config::Config;
 use crate::input::{read_arg, BODY_CAP};
 use crate::output::{self, describe};
+use crate::session::Session;
 use crate::{Fail, GlobalArgs, RequestArgs};
 
 /// A throw-away key for dry runs without configuration: the crate's public test key, so the
@@ -273,7 +274,9 @@ pub(crate) async fn request(
         v2,
     };
     if args.client.sandbox {
-        return sandbox_request(args, global, call).await;
+        // The session's sandbox shuts down as the session drops, after the call.
+        let session = Session::open(&args.client).await?;
+        return send_or_print(args, global, &session.client, call, false).await;
     }
     let (client, show_signature) = if v2 {
         let client = v2_client(args, &config, data_mchid)?;
@@ -298,20 +301,6 @@ fn print_dry_run(
     };
     output::print(&described, global.format)
         .map_err(|e| Fail::input(format!("cannot write the request on stdout: {e}")))
-}
-
-async fn sandbox_request(
-    args: &RequestArgs,
-    global: &GlobalArgs,
-    call: Call<'_>,
-) -> Result<(), Fail> {
-    let sandbox = crate::session::start_sandbox().await?;
-    let result = match sandbox.client() {
-        Ok(client) => send_or_print(args, global, &client, call, false).await,
-        Err(e) => Err(Fail::from(e)),
-    };
-    sandbox.shutdown();
-    result
 }
 
 /// Prepares the request, then prints it (dry run) or sends it: the response's summary on
