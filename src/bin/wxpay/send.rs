@@ -20,12 +20,12 @@ const THROWAWAY_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD2A4B1A16";
 /// The sandbox's public test-only APIv2 key, for v2 dry runs without configuration.
 const THROWAWAY_APIV2_KEY: &str = "TestOnlyApiV2Key0123456789abcdef";
 
-/// One call: the URI, its method and options, and whether it is an APIv2 call.
+/// One call: the URI, its method and options (whether it is an APIv2 call is the prepared
+/// request's [`PreparedRequest::is_apiv2`]).
 struct Call<'a> {
     uri: &'a str,
     method: Method,
     opts: Options,
-    v2: bool,
 }
 
 fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a str), Fail> {
@@ -267,12 +267,7 @@ pub(crate) async fn request(
     let v2 = apiv2::is_v2(uri);
     let (opts, has_body, data_mchid) = options(args, v2)?;
     let method = method(args, has_body || v2)?;
-    let call = Call {
-        uri,
-        method,
-        opts,
-        v2,
-    };
+    let call = Call { uri, method, opts };
     if args.client.sandbox {
         // The session's sandbox shuts down as the session drops, after the call.
         let session = Session::open(&args.client).await?;
@@ -292,9 +287,9 @@ fn print_dry_run(
     global: &GlobalArgs,
     prepared: &PreparedRequest,
     show_signature: bool,
-    v2: Option<&Wechatpay>,
+    client: &Wechatpay,
 ) -> Result<(), Fail> {
-    let described = if let Some(client) = v2 {
+    let described = if prepared.is_apiv2() {
         apiv2::describe(prepared, client.apiv2_key(), show_signature)
     } else {
         describe(prepared, show_signature)
@@ -324,23 +319,24 @@ async fn send_or_print(
         )));
     }
     if args.dry_run {
-        let v2 = call.v2.then_some(client);
-        return print_dry_run(global, &prepared, show_signature, v2);
+        return print_dry_run(global, &prepared, show_signature, client);
     }
     let format = global.format;
+    // Read before `prepared` moves into the client.
+    let prepared_v2 = prepared.is_apiv2();
     let Some(path) = &args.output else {
         let response = client
             .execute(prepared)
             .await
             .map_err(|e| output::failed(e, format))?;
-        if call.v2 {
+        if prepared_v2 {
             return output::print_response(&response, &apiv2::summary(&response), format);
         }
         return output::response(&response, format);
     };
     // A v2 bill is a POST: the library streams an unsigned v2 answer (and checks any other
     // whole first), so every v2 call goes through the streaming path.
-    let streaming = if *prepared.method() == Method::GET || call.v2 {
+    let streaming = if *prepared.method() == Method::GET || prepared_v2 {
         client.execute_streaming(prepared).await
     } else {
         client.execute(prepared).await.map(StreamingResponse::from)
