@@ -8,17 +8,14 @@ use wechatpay_chain::v2::sign::ApiV2Key;
 use wechatpay_chain::v2::xml;
 use wechatpay_chain::{ApiV2Error, Error, Options, PreparedRequest, Response};
 
+use crate::send::dotted;
 use crate::{output, Fail};
 
 /// True if `uri` names an APIv2 endpoint: its first segment (slashed or dotted form, any
 /// case, a leading `/` ignored) is `v2`, the library's virtual prefix.
 pub(crate) fn is_v2(uri: &str) -> bool {
     let path = uri.trim_start_matches('/');
-    let first = if path.contains('/') || !path.contains('.') {
-        path.split('/').next()
-    } else {
-        path.split('.').next()
-    };
+    let first = path.split(if dotted(path) { '.' } else { '/' }).next();
     first.is_some_and(|s| s.eq_ignore_ascii_case("v2"))
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use wechatpay_chain::{Certificate, ConfigError, ErrorKind};
 
+use crate::input::{read_capped, PEM_CAP};
 use crate::output::print;
 use crate::session::Session;
 use crate::{ClientArgs, Fail, Format, EXIT_NOT_WRITTEN};
@@ -127,9 +128,15 @@ fn describe(cert: &Certificate, path: &Path, saved: Saved) -> Value {
 /// error when it holds anything else (unless `force`), else written atomically.
 fn save(dir: &Path, path: &Path, cert: &Certificate, force: bool) -> Result<Saved, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if let Ok(existing) = std::fs::read(path) {
-        let same = Certificate::from_pem(&existing)
-            .is_ok_and(|old| old.serial() == cert.serial() && old.pem() == cert.pem());
+    let existing = std::fs::File::open(path)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
+    if let Some(file) = existing {
+        // Read up to the PEM cap: a larger file is no certificate, so it holds something else.
+        let same = read_capped(file, PEM_CAP, &path.display().to_string()).is_ok_and(|existing| {
+            Certificate::from_pem(&existing)
+                .is_ok_and(|old| old.serial() == cert.serial() && old.pem() == cert.pem())
+        });
         if same {
             return Ok(Saved::Unchanged);
         }

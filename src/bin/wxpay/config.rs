@@ -303,32 +303,48 @@ fn key_error(origin: &str, e: Error) -> Fail {
     }
 }
 
+/// The flag's value if given (noting `key` in `flagged`), else the file's.
+fn pick<T>(
+    flagged: &mut BTreeSet<&'static str>,
+    key: &'static str,
+    flag: Option<T>,
+    from_file: Option<T>,
+) -> Option<T> {
+    if flag.is_some() {
+        flagged.insert(key);
+    }
+    flag.or(from_file)
+}
+
 impl Config {
     pub(crate) fn merge(file: FileConfig, path: Option<PathBuf>, over: Overrides) -> Self {
         let mut file = file;
         let mut flagged = BTreeSet::new();
-        let mut pick = |key: &'static str, flag: Option<String>, from_file: Option<String>| {
-            if flag.is_some() {
-                flagged.insert(key);
-            }
-            flag.or(from_file)
-        };
-        file.mchid = pick("mchid", over.mchid, file.mchid);
-        file.serial = pick("serial", over.serial, file.serial);
-        file.apiv3_key = pick("apiv3_key", over.apiv3_key, file.apiv3_key);
-        file.base_uri = pick("base_uri", over.base_uri, file.base_uri);
-        file.apiv2_key = pick("apiv2_key", over.apiv2_key, file.apiv2_key);
-        let mut pick_path =
-            |key: &'static str, flag: Option<PathBuf>, from_file: Option<PathBuf>| {
-                if flag.is_some() {
-                    flagged.insert(key);
-                }
-                flag.or(from_file)
-            };
-        file.private_key = pick_path("private_key", over.private_key, file.private_key);
-        file.merchant_cert = pick_path("merchant_cert", over.merchant_cert, file.merchant_cert);
-        file.merchant_key = pick_path("merchant_key", over.merchant_key, file.merchant_key);
-        file.tls_test_root_ca = pick_path(
+        file.mchid = pick(&mut flagged, "mchid", over.mchid, file.mchid);
+        file.serial = pick(&mut flagged, "serial", over.serial, file.serial);
+        file.apiv3_key = pick(&mut flagged, "apiv3_key", over.apiv3_key, file.apiv3_key);
+        file.base_uri = pick(&mut flagged, "base_uri", over.base_uri, file.base_uri);
+        file.apiv2_key = pick(&mut flagged, "apiv2_key", over.apiv2_key, file.apiv2_key);
+        file.private_key = pick(
+            &mut flagged,
+            "private_key",
+            over.private_key,
+            file.private_key,
+        );
+        file.merchant_cert = pick(
+            &mut flagged,
+            "merchant_cert",
+            over.merchant_cert,
+            file.merchant_cert,
+        );
+        file.merchant_key = pick(
+            &mut flagged,
+            "merchant_key",
+            over.merchant_key,
+            file.merchant_key,
+        );
+        file.tls_test_root_ca = pick(
+            &mut flagged,
             "tls_test_root_ca",
             over.tls_test_root_ca,
             file.tls_test_root_ca,

@@ -9,6 +9,7 @@ use crate::apiv2;
 use crate::config::Config;
 use crate::input::{read_arg, BODY_CAP};
 use crate::output::{self, describe};
+use crate::session::Session;
 use crate::{Fail, GlobalArgs, RequestArgs};
 
 /// A throw-away key for dry runs without configuration: the crate's public test key, so the
@@ -19,12 +20,12 @@ const THROWAWAY_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD2A4B1A16";
 /// The sandbox's public test-only APIv2 key, for v2 dry runs without configuration.
 const THROWAWAY_APIV2_KEY: &str = "TestOnlyApiV2Key0123456789abcdef";
 
-/// One call: the URI, its method and options, and whether it is an APIv2 call.
+/// One call: the URI, its method and options (whether it is an APIv2 call is the prepared
+/// request's [`PreparedRequest::is_apiv2`]).
 struct Call<'a> {
     uri: &'a str,
     method: Method,
     opts: Options,
-    v2: bool,
 }
 
 fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a str), Fail> {
@@ -36,13 +37,19 @@ fn split_pair<'a>(flag: &str, pair: &'a str, sep: char) -> Result<(&'a str, &'a 
 /// written, like `chain()` (an ID with capitals is kept); only the dotted form, a chain of
 /// PHP/JS property names, is normalized segment by segment like `.seg()`.
 pub(crate) fn chain_for(client: &Wechatpay, uri: &str) -> Chain {
-    if uri.contains('/') || !uri.contains('.') {
-        client.chain(uri)
-    } else {
+    if dotted(uri) {
         // Dotted form, as the JS CLI takes it: each piece is a segment name.
         uri.split('.')
             .fold(client.chain(""), |c, piece| c.seg(piece))
+    } else {
+        client.chain(uri)
     }
+}
+
+/// True if `uri` is in the dotted form (`v3.pay.transactions.native`): it has a `.` and no
+/// `/`. Anything else (a slashed path, a single segment, an absolute URL) is slashed.
+pub(crate) fn dotted(uri: &str) -> bool {
+    !uri.contains('/') && uri.contains('.')
 }
 
 /// The body of `-d`: inline, `@FILE` or `@-`, read up to [`BODY_CAP`].
@@ -68,11 +75,21 @@ fn options(args: &RequestArgs, v2: bool) -> Result<(Options, bool, Option<String
         .iter()
         .map(|q| split_pair("-q", q, '='))
         .collect::<Result<Vec<_>, _>>()?;
+    if !v2 && (args.nonceless || args.security) {
+        let flag = if args.nonceless {
+            "--nonceless"
+        } else {
+            "--security"
+        };
+        return Err(Fail::input(format!(
+            "{flag} applies to APIv2 calls only (a v2/… URI)"
+        )));
+    }
+    for h in &args.headers {
+        let (name, value) = split_pair("-H", h, ':')?;
+        opts = opts.header(name.trim(), value.trim());
+    }
     if v2 {
-        for h in &args.headers {
-            let (name, value) = split_pair("-H", h, ':')?;
-            opts = opts.header(name.trim(), value.trim());
-        }
         let body = args
             .data
             .as_deref()
@@ -87,22 +104,8 @@ fn options(args: &RequestArgs, v2: bool) -> Result<(Options, bool, Option<String
             mchid,
         ));
     }
-    if args.nonceless || args.security {
-        let flag = if args.nonceless {
-            "--nonceless"
-        } else {
-            "--security"
-        };
-        return Err(Fail::input(format!(
-            "{flag} applies to APIv2 calls only (a v2/… URI)"
-        )));
-    }
     for (name, value) in queries {
         opts = opts.query(name, value);
-    }
-    for h in &args.headers {
-        let (name, value) = split_pair("-H", h, ':')?;
-        opts = opts.header(name.trim(), value.trim());
     }
     let has_body = match &args.data {
         Some(data) => {
@@ -264,14 +267,11 @@ pub(crate) async fn request(
     let v2 = apiv2::is_v2(uri);
     let (opts, has_body, data_mchid) = options(args, v2)?;
     let method = method(args, has_body || v2)?;
-    let call = Call {
-        uri,
-        method,
-        opts,
-        v2,
-    };
+    let call = Call { uri, method, opts };
     if args.client.sandbox {
-        return sandbox_request(args, global, call).await;
+        // The session's sandbox shuts down as the session drops, after the call.
+        let session = Session::open(&args.client).await?;
+        return send_or_print(args, global, &session.client, call, false).await;
     }
     let (client, show_signature) = if v2 {
         let client = v2_client(args, &config, data_mchid)?;
@@ -287,29 +287,15 @@ fn print_dry_run(
     global: &GlobalArgs,
     prepared: &PreparedRequest,
     show_signature: bool,
-    v2: Option<&Wechatpay>,
+    client: &Wechatpay,
 ) -> Result<(), Fail> {
-    let described = if let Some(client) = v2 {
+    let described = if prepared.is_apiv2() {
         apiv2::describe(prepared, client.apiv2_key(), show_signature)
     } else {
         describe(prepared, show_signature)
     };
     output::print(&described, global.format)
         .map_err(|e| Fail::input(format!("cannot write the request on stdout: {e}")))
-}
-
-async fn sandbox_request(
-    args: &RequestArgs,
-    global: &GlobalArgs,
-    call: Call<'_>,
-) -> Result<(), Fail> {
-    let sandbox = crate::session::start_sandbox().await?;
-    let result = match sandbox.client() {
-        Ok(client) => send_or_print(args, global, &client, call, false).await,
-        Err(e) => Err(Fail::from(e)),
-    };
-    sandbox.shutdown();
-    result
 }
 
 /// Prepares the request, then prints it (dry run) or sends it: the response's summary on
@@ -333,23 +319,24 @@ async fn send_or_print(
         )));
     }
     if args.dry_run {
-        let v2 = call.v2.then_some(client);
-        return print_dry_run(global, &prepared, show_signature, v2);
+        return print_dry_run(global, &prepared, show_signature, client);
     }
     let format = global.format;
+    // Read before `prepared` moves into the client.
+    let prepared_v2 = prepared.is_apiv2();
     let Some(path) = &args.output else {
         let response = client
             .execute(prepared)
             .await
             .map_err(|e| output::failed(e, format))?;
-        if call.v2 {
+        if prepared_v2 {
             return output::print_response(&response, &apiv2::summary(&response), format);
         }
         return output::response(&response, format);
     };
     // A v2 bill is a POST: the library streams an unsigned v2 answer (and checks any other
     // whole first), so every v2 call goes through the streaming path.
-    let streaming = if *prepared.method() == Method::GET || call.v2 {
+    let streaming = if *prepared.method() == Method::GET || prepared_v2 {
         client.execute_streaming(prepared).await
     } else {
         client.execute(prepared).await.map(StreamingResponse::from)

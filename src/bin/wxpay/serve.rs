@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use wechatpay_chain::sandbox::Sandbox;
 
+use crate::input::{read_file_capped, CONFIG_CAP};
 use crate::Fail;
 
 /// `wxpay sandbox`: prints the base URI as the first line, then serves until interrupted.
@@ -42,6 +43,13 @@ pub(crate) async fn serve_sandbox(
     // removes a temporary key folder.
     let stop = stop_signal()?;
     let sandbox = builder.start().await.map_err(Fail::from)?;
+    // Read before printing anything: a TLS file missing from wxpay.json fails the command
+    // (the sandbox shuts down as it drops) instead of printing no line for it.
+    let tls_files = if tls {
+        tls_files(&sandbox.config_json_path())?
+    } else {
+        Vec::new()
+    };
     // A reader that stops after the base URI must not bring the server down: write errors
     // (a closed pipe) are ignored instead of panicking like println! would.
     use std::io::Write as _;
@@ -49,10 +57,8 @@ pub(crate) async fn serve_sandbox(
     let _ = writeln!(stdout, "{}", sandbox.base_uri());
     let _ = writeln!(stdout, "config: {}", sandbox.config_toml_path().display());
     let _ = writeln!(stdout, "config: {}", sandbox.config_json_path().display());
-    if tls {
-        for (label, path) in tls_files(&sandbox.config_json_path()) {
-            let _ = writeln!(stdout, "{label}: {path}");
-        }
+    for (label, path) in tls_files {
+        let _ = writeln!(stdout, "{label}: {path}");
     }
     let _ = stdout.flush();
     drop(stdout);
@@ -62,19 +68,25 @@ pub(crate) async fn serve_sandbox(
 }
 
 /// The TLS files a TLS-mode sandbox names in its `wxpay.json` (absolute paths there), as
-/// (label, path): the test CA, the merchant certificate and its key.
-fn tls_files(json: &std::path::Path) -> Vec<(&'static str, String)> {
-    let config: serde_json::Value = std::fs::read(json)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
+/// (label, path): the test CA, the merchant certificate and its key. A file that cannot be
+/// read (up to [`CONFIG_CAP`]) or parsed, or a key it lacks, is an error (exit 2).
+fn tls_files(json: &std::path::Path) -> Result<Vec<(&'static str, String)>, Fail> {
+    let what = format!("the sandbox's {}", json.display());
+    let bytes = read_file_capped(json, CONFIG_CAP, &what)?;
+    let config: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Fail::input(format!("{what} is not valid JSON: {e}")))?;
     [
         ("ca", "tls_test_root_ca"),
         ("merchant_cert", "merchant_cert"),
         ("merchant_key", "merchant_key"),
     ]
     .into_iter()
-    .filter_map(|(label, key)| Some((label, config[key].as_str()?.to_string())))
+    .map(|(label, key)| match config[key].as_str() {
+        Some(path) => Ok((label, path.to_string())),
+        None => Err(Fail::input(format!(
+            "{what} names no {key} (a TLS sandbox writes it)"
+        ))),
+    })
     .collect()
 }
 

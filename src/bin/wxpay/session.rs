@@ -19,7 +19,7 @@ pub(crate) struct Session {
 /// The in-process sandbox of `--sandbox` (announced on stderr), in TLS mode: HTTPS with a
 /// test CA its client trusts, and the merchant certificate for the mutual-TLS endpoints
 /// (`v2/secapi/…`), so every call works as against the platform.
-pub(crate) async fn start_sandbox() -> Result<SandboxHandle, Fail> {
+async fn start_sandbox() -> Result<SandboxHandle, Fail> {
     let sandbox = Sandbox::builder()
         .tls(true)
         .start()
