@@ -77,9 +77,6 @@ pub(crate) struct ClientInner {
     pub(crate) apiv3_key: Option<ApiV3Key>,
     /// The APIv2 key: signs `v2/…` chains and checks their answers.
     pub(crate) apiv2_key: Option<ApiV2Key>,
-    /// False for an APIv2-only client (no serial, no private key): APIv3 calls are refused
-    /// before signing with [`ConfigError::MissingV3Credentials`].
-    pub(crate) v3_credentials: bool,
     pub(crate) transport: Arc<dyn Transport>,
     /// The total time per request unless the request sets its own.
     pub(crate) timeout: Duration,
@@ -98,6 +95,12 @@ pub(crate) struct ClientInner {
 }
 
 impl ClientInner {
+    /// Whether APIv3 credentials (serial and private key) are configured: an APIv2-only
+    /// client has an empty serial.
+    pub(crate) fn has_v3_credentials(&self) -> bool {
+        !self.serial.is_empty()
+    }
+
     /// The signing inputs: this client's identity and signer, at `timestamp` with `nonce`.
     pub(crate) fn signing_params<'a>(
         &'a self,
@@ -597,7 +600,7 @@ impl fmt::Debug for Wechatpay {
 /// Configures a [`Wechatpay`] client. Setters never fail and change nothing outside the
 /// builder; [`Builder::build`] checks the whole configuration, says what to fix, and only then
 /// adds the keys to the key store.
-//////
+///
 /// ```
 /// use std::time::Duration;
 /// use wechatpay_chain::{ConfigError, ErrorKind, PrivateKey, PublicKey, Wechatpay};
@@ -1067,7 +1070,6 @@ impl Builder {
             allow_insecure_http: self.allow_insecure_http,
             apiv3_key,
             apiv2_key,
-            v3_credentials,
             transport,
             timeout: self.transport.timeout,
             get_retries: self.get_retries,

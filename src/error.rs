@@ -26,7 +26,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// Match on [`Error::kind`]; `Display` is one line that says what happened and what to do, and
 /// [`source()`](std::error::Error::source) gives the underlying cause when there is one.
-//////
+///
 /// ```
 /// # #[cfg(feature = "sandbox")]
 /// # #[tokio::main(flavor = "current_thread")]

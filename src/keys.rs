@@ -367,7 +367,7 @@ impl StoredKey {
 
 /// Platform-side keys by id: WeChat Pay public keys (`PUB_KEY_ID_…`) and platform
 /// certificates (upper-case hex serial). Shared by the client and updatable while it runs.
-//////
+///
 /// ```
 /// use std::sync::Arc;
 /// use wechatpay_chain::{Certificate, KeyStore, PublicKey};

@@ -580,7 +580,7 @@ pub(crate) fn prepare_unsigned(
         return Ok((request, client.clock.now()));
     }
     crate::request_v2::refuse_v2_options(&options)?;
-    if !client.v3_credentials {
+    if !client.has_v3_credentials() {
         return Err(ConfigError::MissingV3Credentials(
             "an APIv3 call (every chain not starting with v2/)",
         )

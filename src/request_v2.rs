@@ -178,7 +178,8 @@ pub(crate) fn prepare(
     }
 
     let message = crate::v2::sign::string_to_sign(&data)?;
-    let sign = crate::v2::sign::sign(sign_type, &data, key)?;
+    // The message is what `sign` would build again: hash it once.
+    let sign = crate::v2::sign::hash_sign(sign_type, &message, key.as_bytes());
     data.insert("sign".into(), Value::String(sign));
 
     let mut headers = HeaderMap::new();

@@ -10,7 +10,7 @@ use crate::error::{DecodeError, Error, Result};
 
 /// The answer of WeChat Pay. Returned by the verbs only after verification passed (or was
 /// explicitly skipped for that one request).
-//////
+///
 /// ```
 /// # #[cfg(feature = "sandbox")]
 /// # #[tokio::main(flavor = "current_thread")]

@@ -105,6 +105,16 @@ mod tests {
         assert_eq!(webhooks.template(), "v3/webhooks");
     }
 
+    /// The sandbox skips its APIv2 lookup for `/v3/…` paths: no APIv2 endpoint lives there.
+    #[test]
+    fn no_apiv2_endpoint_is_under_v3() {
+        let v2 = ENDPOINTS.iter().filter(|e| e.template().starts_with("v2/"));
+        assert!(v2.clone().count() > 100);
+        for e in v2 {
+            assert!(!e.path.starts_with("/v3/"), "{e:?}");
+        }
+    }
+
     #[test]
     fn catalog_is_complete() {
         assert!(ENDPOINTS.len() > 1000);

@@ -93,14 +93,6 @@ pub(crate) struct Call<'a> {
     pub(crate) upload: Option<&'a super::media::Parsed>,
     /// The request's headers.
     pub(crate) headers: &'a http::HeaderMap,
-    /// TLS mode: the client certificate the connection presented, verified against the
-    /// sandbox's test CA (`None`: plain HTTP, or no certificate). Mutual-TLS endpoints refuse
-    /// a request without one.
-    #[allow(
-        dead_code,
-        reason = "read by the mutual-TLS (APIv2 secapi) endpoints, which come separately"
-    )]
-    pub(crate) client_certificate: Option<&'a super::tls::ClientCertificate>,
 }
 
 /// Answers a checked request on catalog endpoint `endpoint`.

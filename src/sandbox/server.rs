@@ -287,7 +287,11 @@ async fn pipeline(
     if control {
         return Ok(control::handle(&state, peer, &parts.method, path, query, &body).await);
     }
-    if let Some(endpoint) = apiv2::endpoint(&parts.method, path) {
+    // No APIv2 path starts with /v3/: those skip the catalog scan (bench mode included).
+    let v2 = (!path.starts_with("/v3/"))
+        .then(|| apiv2::endpoint(&parts.method, path))
+        .flatten();
+    if let Some(endpoint) = v2 {
         let request = apiv2::Request {
             parts: &parts,
             target: &target,
@@ -342,7 +346,7 @@ async fn pipeline(
             &body,
             upload.as_ref(),
             signed,
-            (now, client.as_deref()),
+            now,
         ),
     };
     drop(permit);
@@ -453,7 +457,7 @@ fn answer(
     body: &Bytes,
     upload: Option<&media::Parsed>,
     signed: Result<Signed, Reply>,
-    (now, client_certificate): (i64, Option<&ClientCertificate>),
+    now: i64,
 ) -> Reply {
     let endpoint = match route(parts, path) {
         Ok(endpoint) => endpoint,
@@ -481,7 +485,6 @@ fn answer(
         now,
         upload,
         headers: &parts.headers,
-        client_certificate,
     };
     flows::handle(state, endpoint, &call)
 }

@@ -23,15 +23,6 @@ pub(crate) struct MerchantIdentity {
     key: PrivateKeyDer<'static>,
 }
 
-impl Clone for MerchantIdentity {
-    fn clone(&self) -> Self {
-        Self {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
-}
-
 impl fmt::Debug for MerchantIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MerchantIdentity")
