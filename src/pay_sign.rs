@@ -56,7 +56,7 @@ use crate::Wechatpay;
 /// with its quotes signs something the platform never issued. The length limits are the
 /// platform's (`appId` 32, `nonceStr` 32, `prepay_id` 64), which also catch an app id and a
 /// prepay id passed in each other's place.
-fn field<'a>(name: &'static str, value: &'a str, max: usize) -> Result<&'a str> {
+pub(crate) fn field<'a>(name: &'static str, value: &'a str, max: usize) -> Result<&'a str> {
     if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CryptoError::PaySignField(name).into());
     }
@@ -65,7 +65,7 @@ fn field<'a>(name: &'static str, value: &'a str, max: usize) -> Result<&'a str> 
 
 /// Unix **seconds** as the decimal string the front end takes: a value in milliseconds (13
 /// digits, e.g. from JavaScript's `Date.now()`) or a negative one is refused by name.
-fn seconds(name: &'static str, timestamp: i64) -> Result<String> {
+pub(crate) fn seconds(name: &'static str, timestamp: i64) -> Result<String> {
     if !(0..10_000_000_000).contains(&timestamp) {
         return Err(CryptoError::PaySignField(name).into());
     }

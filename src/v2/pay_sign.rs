@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 
 use super::sign::{sign, ApiV2Key, SignType};
 use crate::error::{ChainError, CryptoError, Result};
+use crate::pay_sign::seconds;
 
 mod payscore;
 
@@ -44,25 +45,14 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// A field the front end passes on: 1 to `max` printable ASCII characters, no space, no `&`.
+/// A front-end field as the v3 pay signs check it ([`crate::pay_sign`]: present, printable
+/// ASCII, within `max`), and without `&`, which would split the query-string form.
 fn field(name: &'static str, value: &str, max: usize) -> Result<String> {
-    let ok = !value.is_empty()
-        && value.len() <= max
-        && value.bytes().all(|b| b.is_ascii_graphic() && b != b'&');
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(CryptoError::PaySignField(name).into())
+    let value = crate::pay_sign::field(name, value, max)?;
+    if value.contains('&') {
+        return Err(CryptoError::PaySignField(name).into());
     }
-}
-
-/// Unix seconds as the decimal string the front ends take (milliseconds are refused).
-fn seconds(name: &'static str, timestamp: i64) -> Result<String> {
-    if (0..10_000_000_000).contains(&timestamp) {
-        Ok(timestamp.to_string())
-    } else {
-        Err(CryptoError::PaySignField(name).into())
-    }
+    Ok(value.to_owned())
 }
 
 fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
