@@ -174,30 +174,35 @@ fn payscore_vectors() {
         let key = key(case);
         let f = &case["fields"];
         let ts: i64 = s(f, "timestamp").parse().unwrap();
-        let (sign, query, map) = match s(case, "kind") {
-            "use" => {
-                let p = ScoreUse::new(s(f, "mch_id"), s(f, "package"), ts, s(f, "nonce_str"), &key)
-                    .unwrap();
-                assert_eq!(p.business_type(), "wxpayScoreUse");
-                (p.sign().to_owned(), p.query_string(), p.to_map())
-            }
-            "detail" => {
-                let p = ScoreDetail::new(
+        let (business_type, sign, query, map) = match s(case, "kind") {
+            kind @ ("use" | "use_partner") => {
+                let sub = (kind == "use_partner").then(|| s(f, "sub_mch_id"));
+                let p = ScoreUse::partner(
                     s(f, "mch_id"),
-                    s(f, "service_id"),
-                    s(f, "out_order_no"),
+                    sub,
+                    s(f, "package"),
                     ts,
                     s(f, "nonce_str"),
                     &key,
                 )
                 .unwrap();
-                assert_eq!(p.business_type(), "wxpayScoreDetail");
-                (p.sign().to_owned(), p.query_string(), p.to_map())
+                if sub.is_none() {
+                    let merchant =
+                        ScoreUse::new(s(f, "mch_id"), s(f, "package"), ts, s(f, "nonce_str"), &key)
+                            .unwrap();
+                    assert_eq!(
+                        merchant, p,
+                        "merchant mode is partner mode without sub_mch_id"
+                    );
+                }
+                let b = p.business_type();
+                (b, p.sign().to_owned(), p.query_string(), p.to_map())
             }
-            "detail_partner" => {
+            kind @ ("detail" | "detail_partner") => {
+                let sub = (kind == "detail_partner").then(|| s(f, "sub_mch_id"));
                 let p = ScoreDetail::partner(
                     s(f, "mch_id"),
-                    Some(s(f, "sub_mch_id")),
+                    sub,
                     s(f, "service_id"),
                     s(f, "out_order_no"),
                     ts,
@@ -205,10 +210,32 @@ fn payscore_vectors() {
                     &key,
                 )
                 .unwrap();
-                (p.sign().to_owned(), p.query_string(), p.to_map())
+                if sub.is_none() {
+                    let merchant = ScoreDetail::new(
+                        s(f, "mch_id"),
+                        s(f, "service_id"),
+                        s(f, "out_order_no"),
+                        ts,
+                        s(f, "nonce_str"),
+                        &key,
+                    )
+                    .unwrap();
+                    assert_eq!(
+                        merchant, p,
+                        "merchant mode is partner mode without sub_mch_id"
+                    );
+                }
+                let b = p.business_type();
+                (b, p.sign().to_owned(), p.query_string(), p.to_map())
             }
             other => panic!("{other}"),
         };
+        let expected_type = if s(case, "kind").starts_with("use") {
+            "wxpayScoreUse"
+        } else {
+            "wxpayScoreDetail"
+        };
+        assert_eq!(business_type, expected_type, "{}", case["kind"]);
         assert_eq!(sign, s(case, "sign"), "{}", case["kind"]);
         assert_eq!(query, s(case, "query_string"), "{}", case["kind"]);
         // extraData: exactly the documented fields, in order, plus the sign.

@@ -348,7 +348,7 @@ fn endpoints_show_which_v2_calls_need_the_api_certificate() {
 /// Serves one v2 answer on loopback: SUCCESS, but signed with some other key (a wrong sign of
 /// the right length). Its base URI.
 fn wrong_sign_server() -> String {
-    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -357,9 +357,17 @@ fn wrong_sign_server() -> String {
         };
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
+        let mut length = 0;
         while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
             line.clear();
         }
+        // Read the body too: closing with unread bytes resets the connection, which could
+        // lose the answer (a transport error instead of the sign check under test).
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
         let body = "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code><nonce_str>n</nonce_str><sign>0123456789ABCDEF0123456789ABCDEF</sign></xml>";
         let mut stream = reader.into_inner();
         let _ = write!(
