@@ -203,15 +203,39 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// An RSA public key (WeChat Pay public key, or the key of a platform certificate).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Parsed once for the backend when it is made (AWS-LC keeps it parsed; ring parses per
+/// verification), so verifying every response does not parse the key again. Cloning is
+/// cheap: the key is shared.
+#[derive(Clone)]
 pub struct PublicKey {
-    /// PKCS#1 `RSAPublicKey` DER, the form the backends verify with.
-    pkcs1: Arc<[u8]>,
+    inner: Arc<ParsedPublicKey>,
 }
+
+struct ParsedPublicKey {
+    /// PKCS#1 `RSAPublicKey` DER: the key's identity ([`PublicKey::pkcs1_der`], equality).
+    pkcs1: Box<[u8]>,
+    /// The backend's form; `None` when the backend refused the key: verification fails closed.
+    verifying: Option<<Active as Backend>::RsaPublicKey>,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.pkcs1 == other.inner.pkcs1
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl PublicKey {
     fn from_pkcs1_der(der: Vec<u8>) -> Self {
-        Self { pkcs1: der.into() }
+        let verifying = Active::rsa_public_key(&der);
+        Self {
+            inner: Arc::new(ParsedPublicKey {
+                pkcs1: der.into(),
+                verifying,
+            }),
+        }
     }
 
     fn checked_pkcs1(der: &[u8]) -> Result<Self> {
@@ -250,12 +274,15 @@ impl PublicKey {
 
     /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature.
     pub fn verify_sha256(&self, message: &[u8], signature: &[u8]) -> bool {
-        Active::rsa_verify_sha256(&self.pkcs1, message, signature)
+        self.inner
+            .verifying
+            .as_ref()
+            .is_some_and(|key| Active::rsa_verify_sha256(key, message, signature))
     }
 
     /// The PKCS#1 `RSAPublicKey` DER bytes.
     pub fn pkcs1_der(&self) -> &[u8] {
-        &self.pkcs1
+        &self.inner.pkcs1
     }
 
     /// Encrypts a sensitive field to this key (RSAES-OAEP, SHA-1, MGF1-SHA-1): base64. The
@@ -271,7 +298,7 @@ impl PublicKey {
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
-            .field("pkcs1_len", &self.pkcs1.len())
+            .field("pkcs1_len", &self.inner.pkcs1.len())
             .finish_non_exhaustive()
     }
 }
@@ -516,6 +543,43 @@ mod tests {
         assert!(a
             .public_key()
             .verify_sha256(b"m", &b.sign_sha256(b"m").unwrap()));
+    }
+
+    #[test]
+    fn a_key_parsed_once_verifies_on_many_threads_and_equals_its_reparse() {
+        let private = PrivateKey::from_pem(fixture("apiclient_key.pem")).unwrap();
+        let public = private.public_key();
+        let signature = private.sign_sha256(b"m").unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                let (public, signature) = (public.clone(), &signature);
+                scope.spawn(move || {
+                    for _ in 0..20 {
+                        assert!(public.verify_sha256(b"m", signature));
+                        assert!(!public.verify_sha256(b"n", signature));
+                    }
+                });
+            }
+        });
+        let reparsed = PublicKey::checked_pkcs1(public.pkcs1_der()).unwrap();
+        assert_eq!(public, reparsed);
+        assert!(reparsed.verify_sha256(b"m", &signature));
+    }
+
+    /// A modulus of the right size with exponent 1: x509-parser takes it, and whatever the
+    /// backend makes of it, every verification fails closed.
+    #[test]
+    fn a_key_the_backend_cannot_use_fails_closed() {
+        let mut modulus = vec![0x00, 0xc0];
+        modulus.extend([0x5a; 255]);
+        let mut der = vec![0x30, 0x82, 0x01, 0x08, 0x02, 0x82, 0x01, 0x01];
+        der.extend(&modulus);
+        der.extend([0x02, 0x01, 0x01]);
+        let key = PublicKey::checked_pkcs1(&der).unwrap();
+        let signature = [0x11; 256];
+        // With e = 1 the "signature" is its own message representative: not a valid padding.
+        assert!(!key.verify_sha256(b"m", &signature));
+        assert!(!key.verify_sha256(b"m", &[]));
     }
 
     #[test]

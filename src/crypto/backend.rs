@@ -38,6 +38,9 @@ pub(crate) trait Backend {
     const NAME: &'static str;
     /// A parsed RSA private key, ready to sign.
     type RsaKeyPair: Send + Sync + 'static;
+    /// A public key ready to verify with: parsed once, not per signature, where the backend
+    /// can keep it parsed.
+    type RsaPublicKey: Send + Sync + 'static;
     /// A running SHA-1.
     type Sha1: Sha1Context;
 
@@ -53,7 +56,10 @@ pub(crate) trait Backend {
     fn rsa_sign_sha256(key: &Self::RsaKeyPair, message: &[u8]) -> Result<Vec<u8>>;
     /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature with a PKCS#1 DER public key of
     /// 2048–8192 bits.
-    fn rsa_verify_sha256(pkcs1: &[u8], message: &[u8], signature: &[u8]) -> bool;
+    /// Prepares a PKCS#1 `RSAPublicKey` for repeated verification; `None` when the backend
+    /// refuses it, and then every verification with it fails closed.
+    fn rsa_public_key(pkcs1: &[u8]) -> Option<Self::RsaPublicKey>;
+    fn rsa_verify_sha256(key: &Self::RsaPublicKey, message: &[u8], signature: &[u8]) -> bool;
     /// Encrypts `in_out` in place and appends the 16-byte tag.
     fn aes_256_gcm_seal(
         key: &[u8; 32],

@@ -44,6 +44,7 @@ impl Sha1Context for Sha1 {
 impl Backend for AwsLc {
     const NAME: &'static str = "aws-lc-rs";
     type RsaKeyPair = RsaKeyPair;
+    type RsaPublicKey = signature::ParsedPublicKey;
     type Sha1 = Sha1;
 
     fn rsa_private_key(der: &[u8], pkcs1: bool) -> Result<RsaKeyPair> {
@@ -75,10 +76,17 @@ impl Backend for AwsLc {
         Ok(signature)
     }
 
-    fn rsa_verify_sha256(pkcs1: &[u8], message: &[u8], signature: &[u8]) -> bool {
-        signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pkcs1)
-            .verify(message, signature)
-            .is_ok()
+    fn rsa_public_key(pkcs1: &[u8]) -> Option<signature::ParsedPublicKey> {
+        signature::ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pkcs1).ok()
+    }
+
+    fn rsa_verify_sha256(
+        key: &signature::ParsedPublicKey,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        // The 2048–8192-bit range is checked on every verification, as for an unparsed key.
+        key.verify_sig(message, signature).is_ok()
     }
 
     fn aes_256_gcm_seal(

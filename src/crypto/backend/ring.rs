@@ -44,6 +44,7 @@ impl Sha1Context for Sha1 {
 impl Backend for Ring {
     const NAME: &'static str = "ring";
     type RsaKeyPair = RsaKeyPair;
+    type RsaPublicKey = Box<[u8]>;
     type Sha1 = Sha1;
 
     fn rsa_private_key(der: &[u8], pkcs1: bool) -> Result<RsaKeyPair> {
@@ -75,7 +76,12 @@ impl Backend for Ring {
         Ok(signature)
     }
 
-    fn rsa_verify_sha256(pkcs1: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    // ring has no parsed public key: it parses the DER on every verification.
+    fn rsa_public_key(pkcs1: &[u8]) -> Option<Box<[u8]>> {
+        Some(pkcs1.into())
+    }
+
+    fn rsa_verify_sha256(pkcs1: &Box<[u8]>, message: &[u8], signature: &[u8]) -> bool {
         signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pkcs1)
             .verify(message, signature)
             .is_ok()
