@@ -260,7 +260,9 @@ impl Wechatpay {
         &self,
         request: PreparedRequest,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
-        execute(self.inner.clone(), request)
+        let client = self.inner.clone();
+        // The total timeout runs from the first poll, as for the verbs.
+        async move { execute(client, request, tokio::time::Instant::now()).await }
     }
 
     /// Sends a prepared request and returns its answer as a [`StreamingResponse`], released
@@ -309,8 +311,10 @@ pub(crate) fn request(
     let client = chain.client.clone();
     async move {
         let (request, now) = unsigned?;
+        // The total timeout runs from here: a signer that may block spends part of it.
+        let started = tokio::time::Instant::now();
         let request = sign_off_reactor(&client, request, now).await?;
-        execute(client, request).await
+        execute(client, request, started).await
     }
 }
 
@@ -328,6 +332,10 @@ pub(crate) fn request(
 /// case of a signer that really blocks. Unbounded, the hop put up to one thread per request
 /// in flight on the pool (client memory grew ~10 MB over `tests/load.rs`): hence the bound.
 /// Verification (≈ 25 µs) stays inline, and so does the re-signing of a retried GET.
+///
+/// Off the reactor, the wait for a slot and the signature count against the request's total
+/// timeout (a `Timeout` transport error when they outlast it, nothing sent), and the
+/// signature's timestamp is taken when its slot is free, not when the request was prepared.
 async fn sign_off_reactor(
     client: &Arc<ClientInner>,
     mut request: PreparedRequest,
@@ -341,35 +349,53 @@ async fn sign_off_reactor(
             return Ok(request);
         }
     };
-    // One signature per CPU at a time: without the bound, 256 requests in flight put up to
-    // 256 threads on the blocking pool (each with its stack and malloc arena: the client's
-    // memory grew ~10 MB over 20,000 requests in tests/load.rs) for no extra throughput.
-    let slot = client
-        .signing_slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(Error::signing)?;
+    let total = request.timeout.unwrap_or(client.timeout);
     let client = client.clone();
-    let signing = runtime.spawn_blocking(move || {
-        let signed = request.sign(&client, now).map(|()| request);
-        drop(slot);
-        signed
-    });
-    match signing.await {
-        Ok(signed) => signed,
-        // A panicking signer panics the caller, as it would have inline.
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(Error::signing(e)),
-    }
+    let signing = async move {
+        // One signature per CPU at a time: without the bound, 256 requests in flight put up
+        // to 256 threads on the blocking pool (each with its stack and malloc arena: the
+        // client's memory grew ~10 MB over 20,000 requests in tests/load.rs) for no extra
+        // throughput.
+        let slot = client
+            .signing_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::signing)?;
+        let signing = runtime.spawn_blocking(move || {
+            let signed = request.sign(&client, client.clock.now()).map(|()| request);
+            drop(slot);
+            signed
+        });
+        match signing.await {
+            Ok(signed) => signed,
+            // A panicking signer panics the caller, as it would have inline.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::signing(e)),
+        }
+    };
+    // On timeout the signature may still finish on its thread; its request is dropped unsent.
+    tokio::time::timeout(total, signing)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::transport(
+                TransportKind::Timeout,
+                format!("the signer did not sign within the total timeout of {total:?}"),
+            ))
+        })
 }
 
 // The generated roots of the typed tree (`v3()`, `v2()`), after the methods above so that the
 // client's doc page leads with them.
 include!(concat!(env!("OUT_DIR"), "/roots.rs"));
 
-/// Sends a prepared request, then verifies the response (fail closed).
-async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<Response> {
+/// Sends a prepared request, then verifies the response (fail closed); the total timeout runs
+/// from `timeout_from`.
+async fn execute(
+    client: Arc<ClientInner>,
+    request: PreparedRequest,
+    timeout_from: tokio::time::Instant,
+) -> Result<Response> {
     let span = tracing::info_span!(
         "wechatpay.request",
         method = %request.method,
@@ -380,7 +406,7 @@ async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<R
     );
     async {
         let started = Instant::now();
-        let result = exchange_and_verify(&client, request).await;
+        let result = exchange_and_verify(&client, request, timeout_from).await;
         let span = tracing::Span::current();
         span.record(
             "elapsed_ms",
@@ -411,9 +437,10 @@ async fn execute(client: Arc<ClientInner>, request: PreparedRequest) -> Result<R
 async fn exchange_and_verify(
     client: &Arc<ClientInner>,
     mut request: PreparedRequest,
+    timeout_from: tokio::time::Instant,
 ) -> Result<Response> {
     let total = request.timeout.unwrap_or(client.timeout);
-    let deadline = tokio::time::Instant::now() + total;
+    let deadline = timeout_from + total;
     let mut route = client.route(&request)?;
     // Parsed once: a retry re-signs the same target, only the headers change.
     let uri = request.uri()?;

@@ -278,8 +278,10 @@ pub trait Sign: Send + Sync + fmt::Debug {
 
     /// Whether [`sign`](Self::sign) may block the thread for long (a remote signer, an HSM,
     /// a KMS call): then the async verbs call it on tokio's blocking pool, one call per CPU at
-    /// a time, so it does not hold up the runtime's other tasks. The default is `true`, the
-    /// safe answer for a signer the SDK does not know.
+    /// a time, so it does not hold up the runtime's other tasks. The wait for a turn and the
+    /// signature count against the request's total timeout: a signer that outlasts it gives a
+    /// [`Timeout`](crate::TransportKind::Timeout) error and nothing is sent. The default is
+    /// `true`, the safe answer for a signer the SDK does not know.
     fn may_block(&self) -> bool {
         true
     }

@@ -1,5 +1,6 @@
 //! The request hot path against the sandbox: a typed body is serialized once and those bytes
-//! are what was signed and sent; pooled connections are reused. The ignored
+//! are what was signed and sent; pooled connections are reused; a signer that may block signs
+//! off the runtime, within the request's total timeout. The ignored
 //! `signing_placement_experiment` measures where RSA signing should run (see `src/client.rs`).
 #![cfg(feature = "sandbox")]
 
@@ -366,6 +367,137 @@ async fn a_signer_that_may_block_signs_off_the_runtime_and_the_key_signs_inline(
         // A current-thread runtime: only the blocking pool can run the signature elsewhere.
         assert_ne!(signing_thread(&sandbox, true).await, here);
         assert_eq!(signing_thread(&sandbox, false).await, here);
+    })
+    .await;
+}
+
+/// A signer that may block and takes `delay` per signature: a slow HSM or remote signer.
+#[derive(Debug)]
+struct SlowSigner {
+    key: wechatpay_chain::PrivateKey,
+    delay: Duration,
+    signed: AtomicUsize,
+}
+
+impl SlowSigner {
+    fn new(delay: Duration) -> Arc<Self> {
+        let key = wechatpay_chain::PrivateKey::from_pem_file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/apiclient_key.pem"
+        ))
+        .unwrap();
+        Arc::new(Self {
+            key,
+            delay,
+            signed: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl wechatpay_chain::Sign for SlowSigner {
+    fn sign(&self, message: &[u8]) -> wechatpay_chain::Result<Vec<u8>> {
+        std::thread::sleep(self.delay);
+        self.signed.fetch_add(1, Ordering::SeqCst);
+        self.key.sign_sha256(message)
+    }
+
+    fn may_block(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_signer_slower_than_the_total_timeout_times_out_and_nothing_is_sent() {
+    bounded(async {
+        let sandbox = sandbox().await;
+        let signer = SlowSigner::new(Duration::from_millis(1500));
+        let wxpay = sandbox
+            .client_builder()
+            .signer(signer.clone())
+            .timeout(Duration::from_millis(400))
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let e = wxpay.v3().certificates().get(()).await.unwrap_err();
+        assert!(e.is_timeout(), "{e}");
+        assert!(e.to_string().contains("signer"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1200),
+            "the caller waited for the signer: {:?}",
+            started.elapsed()
+        );
+        // The signature finishes on its thread; its request is dropped, never sent.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(signer.signed.load(Ordering::SeqCst), 1);
+        assert!(sandbox.requests().is_empty(), "{:?}", sandbox.requests());
+    })
+    .await;
+}
+
+/// The wait for a signing slot (one per CPU) counts too: with one request more than there are
+/// slots, each signature taking 1 s and a total timeout of 1.6 s, the last one in line times
+/// out (it would have its slot at ≈ 1 s and its signature at ≈ 2 s) and the others answer.
+#[tokio::test]
+async fn the_wait_for_a_signing_slot_counts_against_the_total_timeout() {
+    bounded(async {
+        let sandbox = sandbox().await;
+        let slots = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let signer = SlowSigner::new(Duration::from_millis(1000));
+        let wxpay = sandbox
+            .client_builder()
+            .signer(signer.clone())
+            .timeout(Duration::from_millis(1600))
+            .build()
+            .unwrap();
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..=slots {
+            let wxpay = wxpay.clone();
+            calls.spawn(async move { wxpay.v3().certificates().get(()).await });
+        }
+        let (mut answered, mut timed_out) = (0, 0);
+        while let Some(done) = calls.join_next().await {
+            match done.unwrap() {
+                Ok(response) => {
+                    assert_eq!(response.status(), 200);
+                    answered += 1;
+                }
+                Err(e) if e.is_timeout() => {
+                    assert!(e.to_string().contains("signer"), "{e}");
+                    timed_out += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((answered, timed_out), (slots, 1));
+        assert_eq!(sandbox.requests().len(), slots);
+    })
+    .await;
+}
+
+/// The exchange gets only what the signature left of the total: a 0.8 s signature and a 1 s
+/// late answer do not fit in 1.5 s (a timeout restarted after signing would take the answer).
+#[tokio::test]
+async fn the_exchange_gets_what_the_signature_left_of_the_total_timeout() {
+    bounded(async {
+        let sandbox = sandbox().await;
+        let signer = SlowSigner::new(Duration::from_millis(800));
+        let wxpay = sandbox
+            .client_builder()
+            .signer(signer.clone())
+            .timeout(Duration::from_millis(1500))
+            .build()
+            .unwrap();
+        sandbox.inject(wechatpay_chain::sandbox::Fault::Delay(Duration::from_secs(
+            1,
+        )));
+        let started = std::time::Instant::now();
+        let e = wxpay.v3().certificates().get(()).await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(e.is_timeout(), "{e}");
+        assert!(!e.to_string().contains("signer"), "{e}");
+        assert!(elapsed < Duration::from_millis(1750), "{elapsed:?}");
+        assert_eq!(signer.signed.load(Ordering::SeqCst), 1);
+        assert_eq!(sandbox.requests().len(), 1);
     })
     .await;
 }
