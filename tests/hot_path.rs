@@ -406,17 +406,31 @@ impl wechatpay_chain::Sign for SlowSigner {
     }
 }
 
+/// A client of `sandbox` whose signer takes `sign_delay` per signature, with a total timeout.
+fn slow_signing_client(
+    sandbox: &SandboxHandle,
+    sign_delay: Duration,
+    timeout: Duration,
+) -> (wechatpay_chain::Wechatpay, Arc<SlowSigner>) {
+    let signer = SlowSigner::new(sign_delay);
+    let wxpay = sandbox
+        .client_builder()
+        .signer(signer.clone())
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    (wxpay, signer)
+}
+
 #[tokio::test]
 async fn a_signer_slower_than_the_total_timeout_times_out_and_nothing_is_sent() {
     bounded(async {
         let sandbox = sandbox().await;
-        let signer = SlowSigner::new(Duration::from_millis(1500));
-        let wxpay = sandbox
-            .client_builder()
-            .signer(signer.clone())
-            .timeout(Duration::from_millis(400))
-            .build()
-            .unwrap();
+        let (wxpay, signer) = slow_signing_client(
+            &sandbox,
+            Duration::from_millis(1500),
+            Duration::from_millis(400),
+        );
         let started = std::time::Instant::now();
         let e = wxpay.v3().certificates().get(()).await.unwrap_err();
         assert!(e.is_timeout(), "{e}");
@@ -442,13 +456,11 @@ async fn the_wait_for_a_signing_slot_counts_against_the_total_timeout() {
     bounded(async {
         let sandbox = sandbox().await;
         let slots = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let signer = SlowSigner::new(Duration::from_millis(1000));
-        let wxpay = sandbox
-            .client_builder()
-            .signer(signer.clone())
-            .timeout(Duration::from_millis(1600))
-            .build()
-            .unwrap();
+        let (wxpay, signer) = slow_signing_client(
+            &sandbox,
+            Duration::from_millis(1000),
+            Duration::from_millis(1600),
+        );
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..=slots {
             let wxpay = wxpay.clone();
@@ -469,6 +481,7 @@ async fn the_wait_for_a_signing_slot_counts_against_the_total_timeout() {
             }
         }
         assert_eq!((answered, timed_out), (slots, 1));
+        assert!(signer.signed.load(Ordering::SeqCst) >= slots);
         assert_eq!(sandbox.requests().len(), slots);
     })
     .await;
@@ -480,13 +493,11 @@ async fn the_wait_for_a_signing_slot_counts_against_the_total_timeout() {
 async fn the_exchange_gets_what_the_signature_left_of_the_total_timeout() {
     bounded(async {
         let sandbox = sandbox().await;
-        let signer = SlowSigner::new(Duration::from_millis(800));
-        let wxpay = sandbox
-            .client_builder()
-            .signer(signer.clone())
-            .timeout(Duration::from_millis(1500))
-            .build()
-            .unwrap();
+        let (wxpay, signer) = slow_signing_client(
+            &sandbox,
+            Duration::from_millis(800),
+            Duration::from_millis(1500),
+        );
         sandbox.inject(wechatpay_chain::sandbox::Fault::Delay(Duration::from_secs(
             1,
         )));
