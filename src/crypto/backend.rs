@@ -54,11 +54,11 @@ pub(crate) trait Backend {
     fn rsa_public_pkcs1_der(key: &Self::RsaKeyPair) -> Vec<u8>;
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`.
     fn rsa_sign_sha256(key: &Self::RsaKeyPair, message: &[u8]) -> Result<Vec<u8>>;
-    /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature with a PKCS#1 DER public key of
-    /// 2048–8192 bits.
     /// Prepares a PKCS#1 `RSAPublicKey` for repeated verification; `None` when the backend
     /// refuses it, and then every verification with it fails closed.
     fn rsa_public_key(pkcs1: &[u8]) -> Option<Self::RsaPublicKey>;
+    /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature with a public key of 2048–8192 bits
+    /// (the range is checked on every call).
     fn rsa_verify_sha256(key: &Self::RsaPublicKey, message: &[u8], signature: &[u8]) -> bool;
     /// Encrypts `in_out` in place and appends the 16-byte tag.
     fn aes_256_gcm_seal(
