@@ -110,13 +110,15 @@ impl ClientInner {
         SigningParams::new(&self.mchid, &self.serial, &*self.signer, timestamp, nonce)
     }
 
+    /// The total timeout of `request`: its `timeout` option, else the client's.
+    pub(crate) fn total_timeout(&self, request: &PreparedRequest) -> Duration {
+        request.timeout.unwrap_or(self.timeout)
+    }
+
     /// Where `request` goes and how long it may take. A request that needs mutual TLS while
     /// no merchant API certificate is configured is refused here, before it is sent.
     pub(crate) fn route(&self, request: &PreparedRequest) -> Result<Route> {
-        let mut route = Route::new(
-            request.origin.clone(),
-            request.timeout.unwrap_or(self.timeout),
-        );
+        let mut route = Route::new(request.origin.clone(), self.total_timeout(request));
         if let Some(backup) = &request.backup_origin {
             route = route.with_backup(backup.clone());
         }
@@ -349,7 +351,7 @@ async fn sign_off_reactor(
             return Ok(request);
         }
     };
-    let total = request.timeout.unwrap_or(client.timeout);
+    let total = client.total_timeout(&request);
     let client = client.clone();
     let signing = async move {
         // One signature per CPU at a time: without the bound, 256 requests in flight put up
@@ -439,7 +441,7 @@ async fn exchange_and_verify(
     mut request: PreparedRequest,
     timeout_from: tokio::time::Instant,
 ) -> Result<Response> {
-    let total = request.timeout.unwrap_or(client.timeout);
+    let total = client.total_timeout(&request);
     let deadline = timeout_from + total;
     let mut route = client.route(&request)?;
     // Parsed once: a retry re-signs the same target, only the headers change.
@@ -447,7 +449,8 @@ async fn exchange_and_verify(
     let mut retried = 0;
     let response = loop {
         if retried > 0 {
-            // What is left of the total; the first attempt has all of it.
+            // What is left of the total; the first attempt has all of it (the deadline below
+            // still ends it in time when a signer that may block spent part of the total).
             route.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         }
         let http_request = request.to_http(uri.clone());

@@ -256,7 +256,7 @@ pub(crate) async fn execute(
         template = %request.template,
     );
     async move {
-        let total = request.timeout.unwrap_or(client.timeout);
+        let total = client.total_timeout(&request);
         let deadline = tokio::time::Instant::now() + total;
         let route = client.route(&request)?;
         let http_request = request.to_http(request.uri()?);
