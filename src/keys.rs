@@ -580,6 +580,13 @@ mod tests {
         // With e = 1 the "signature" is its own message representative: not a valid padding.
         assert!(!key.verify_sha256(b"m", &signature));
         assert!(!key.verify_sha256(b"m", &[]));
+        // Which path this takes: AWS-LC refuses the key when it is made (`None`), ring keeps
+        // the DER and refuses it per verification.
+        assert_eq!(
+            key.inner.verifying.is_none(),
+            cfg!(feature = "aws-lc-rs"),
+            "the backend's view of the key"
+        );
     }
 
     #[test]
