@@ -3,7 +3,7 @@
 //! client's cost per request against the RSA floor (one sign + one verify).
 //!
 //! ```text
-//! cargo bench --features sandbox --bench load -- --requests 20000 --concurrency 64
+//! cargo bench --features sandbox --bench load -- --requests 20000 --concurrency 64 --threads 1 --sandbox-threads 1 --pin
 //! ```
 //!
 //! Options: `--requests N` (10000), `--concurrency C` (64), `--body-bytes B` (1000),
@@ -13,10 +13,15 @@
 //!
 //! Prints the backend, requests/s, client CPU per request, p50/p99 latency, peak RSS,
 //! allocations per request, connections the sandbox accepted, in-process sign and verify
-//! times (before the run, and the sign time metered during it), `overhead = (CPU per request −
-//! sign − verify) ÷ (sign + verify)` (target 0.15), `openssl speed rsa2048`'s sign time and the
-//! ratio to ours (target ≤ 1.15 with aws-lc-rs), the peak RSS with 256 requests in flight
-//! (target < 32 MB) and a body-size sweep.
+//! times (before the run, and metered during it: the signer's every signature, a verification
+//! probed every few requests on the client's workers), `overhead = (CPU per request − sign −
+//! verify) ÷ (sign + verify)` (target 0.15), `openssl speed rsa2048`'s sign time and the
+//! ratio to ours timed in turn with it (target ≤ 1.15 with aws-lc-rs), the peak RSS with 256
+//! requests in flight (target < 32 MB) and a body-size sweep.
+//!
+//! The main run's body is a typed struct (`Options::json`), as a Rust service has it; a second
+//! run sends the same JSON as a `serde_json::Value` (a call site ported from PHP or JS, which
+//! clones and fills a `Value` per request) and prints its CPU and overhead beside.
 //! CPU and RSS figures are Linux-only (`CLOCK_PROCESS_CPUTIME_ID`, `/proc/self/status`).
 //!
 //! Run without `--bench` (`cargo test --features sandbox --bench load`), it does a small smoke
@@ -27,16 +32,20 @@
 // A benchmark reports on stdout.
 #![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+mod body;
 mod child;
+mod meter;
 mod probe;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use wechatpay_chain::signer::Sign;
+use serde_json::Value;
 use wechatpay_chain::{Certificate, PrivateKey, PublicKey, Wechatpay};
+
+use body::Body;
+use meter::{MeteredKey, VerifyProbe};
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 /// A catalog endpoint the bench-mode sandbox answers (any would do).
@@ -126,22 +135,6 @@ fn backend() -> &'static str {
     wechatpay_chain::crypto::BACKEND
 }
 
-/// A `Wechatpay::chain(..).post` options value whose JSON body is about `bytes` long.
-fn options(bytes: usize) -> Value {
-    let mut body = json!({
-        "appid": "wxd678efh567hg6787",
-        "mchid": "1900000109",
-        "description": "load benchmark",
-        "out_trade_no": "LOAD0000000000",
-        "notify_url": "https://127.0.0.1/notify",
-        "amount": {"total": 1, "currency": "CNY"},
-        "attach": "",
-    });
-    let pad = bytes.saturating_sub(body.to_string().len());
-    body["attach"] = Value::String("x".repeat(pad));
-    json!({ "json": body })
-}
-
 /// The client, configured like the sandbox's embedded test keys.
 fn client(base_uri: &str, signer: Arc<MeteredKey>) -> Wechatpay {
     let fixtures: Value = serde_json::from_str(
@@ -172,56 +165,6 @@ fn merchant_key() -> PrivateKey {
     PrivateKey::from_pem_file(format!("{FIX}apiclient_key.pem")).expect("merchant key")
 }
 
-/// The merchant key as the client's signer, metering the thread CPU time of every signature:
-/// the sign time during the run itself, beside the floor measured before it (on a shared or
-/// virtual machine, RSA speed drifts by ±20 % between the two).
-#[derive(Debug)]
-struct MeteredKey {
-    key: PrivateKey,
-    nanos: AtomicU64,
-    calls: AtomicU64,
-}
-
-impl MeteredKey {
-    fn new(key: PrivateKey) -> Self {
-        Self {
-            key,
-            nanos: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-        }
-    }
-
-    /// Starts a new measurement.
-    fn reset(&self) {
-        self.nanos.store(0, Ordering::Relaxed);
-        self.calls.store(0, Ordering::Relaxed);
-    }
-
-    /// Mean thread CPU per signature since [`reset`](Self::reset).
-    fn mean(&self) -> Option<Duration> {
-        let calls = self.calls.load(Ordering::Relaxed);
-        (calls > 0).then(|| Duration::from_nanos(self.nanos.load(Ordering::Relaxed) / calls))
-    }
-}
-
-impl Sign for MeteredKey {
-    fn sign(&self, message: &[u8]) -> wechatpay_chain::Result<Vec<u8>> {
-        let start = probe::thread_cpu();
-        let signature = self.key.sign(message);
-        let spent = probe::thread_cpu().saturating_sub(start);
-        self.nanos.fetch_add(
-            u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        signature
-    }
-
-    fn may_block(&self) -> bool {
-        self.key.may_block()
-    }
-}
-
 /// What one scenario measured.
 #[derive(Debug)]
 struct Run {
@@ -229,6 +172,7 @@ struct Run {
     failed: usize,
     first_failures: Vec<String>,
     wall: Duration,
+    /// The process's CPU time, less the verify probes' metered time.
     cpu: Duration,
     /// Per request, sorted.
     latencies: Vec<Duration>,
@@ -256,17 +200,32 @@ impl Run {
 }
 
 /// Sends `requests` POSTs with `body` at `concurrency`, each answer checked to be a verified
-/// 2xx (the client verifies every answer's signature before returning it).
-async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: usize) -> Run {
+/// 2xx (the client verifies every answer's signature before returning it); `probe`, if
+/// given, times a verification every few requests on the same workers.
+async fn drive(
+    client: &Wechatpay,
+    body: &Body,
+    requests: usize,
+    concurrency: usize,
+    verify_probe: Option<&Arc<VerifyProbe>>,
+) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(Mutex::new((0usize, Vec::new())));
+    if let Some(verify_probe) = verify_probe {
+        verify_probe.meter.reset();
+    }
     let rss_reset = probe::reset_peak_rss();
     let (cpu0, start) = (probe::process_cpu(), Instant::now());
     let allocations0 = allocation_counts();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.min(requests) {
-        let (client, next, failures, body) =
-            (client.clone(), next.clone(), failures.clone(), body.clone());
+        let (client, next, failures, body, verify_probe) = (
+            client.clone(),
+            next.clone(),
+            failures.clone(),
+            body.clone(),
+            verify_probe.cloned(),
+        );
         workers.spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -274,8 +233,10 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
                 if i >= requests {
                     break latencies;
                 }
-                let mut options = body.clone();
-                options["json"]["out_trade_no"] = Value::String(format!("LOAD{i:010}"));
+                if let Some(verify_probe) = &verify_probe {
+                    verify_probe.maybe_probe(i);
+                }
+                let options = body.options(i);
                 let sent = Instant::now();
                 let answer = client.chain(ENDPOINT).post(options).await;
                 latencies.push(sent.elapsed());
@@ -298,7 +259,13 @@ async fn drive(client: &Wechatpay, body: &Value, requests: usize, concurrency: u
     while let Some(done) = workers.join_next().await {
         latencies.extend(done.expect("a worker panicked"));
     }
-    let (wall, cpu) = (start.elapsed(), probe::process_cpu().saturating_sub(cpu0));
+    let probed = verify_probe.map_or(Duration::ZERO, |p| p.meter.total());
+    let (wall, cpu) = (
+        start.elapsed(),
+        probe::process_cpu()
+            .saturating_sub(cpu0)
+            .saturating_sub(probed),
+    );
     let allocations = allocation_counts();
     let allocations = (
         allocations.0 - allocations0.0,
@@ -332,6 +299,32 @@ fn median_time(rounds: usize, batch: u32, mut f: impl FnMut()) -> Duration {
         .collect();
     times.sort_unstable();
     times[times.len() / 2]
+}
+
+/// Our sign time and `openssl speed rsa2048`'s, each the median of its timings taken in turn
+/// (ours, theirs, ours, theirs, ours, theirs, ours), so both are measured at the same moments: on a shared machine
+/// RSA speed drifts by ±20 % within minutes. `None` without `openssl`.
+fn openssl_comparison(key: &PrivateKey, message: &[u8]) -> Option<(Duration, Duration)> {
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..3 {
+        ours.push(median_time(5, 40, || {
+            std::hint::black_box(key.sign_sha256(std::hint::black_box(message)).ok());
+        }));
+        theirs.push(probe::openssl_sign()?);
+    }
+    ours.push(median_time(5, 40, || {
+        std::hint::black_box(key.sign_sha256(std::hint::black_box(message)).ok());
+    }));
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    // Four of ours (before and after each of theirs): the mean of the middle two.
+    Some(((ours[1] + ours[2]) / 2, theirs[1]))
+}
+
+/// `(CPU per request − floor) ÷ floor`: what a request costs beyond its RSA work.
+fn overhead_of(per_request: Duration, floor: Duration) -> f64 {
+    (per_request.as_secs_f64() - floor.as_secs_f64()) / floor.as_secs_f64()
 }
 
 /// Prints a scenario's failures (the first few); their count.
@@ -379,6 +372,7 @@ fn main() {
 fn run(args: &Args) -> usize {
     if args.smoke {
         probe::check_parser();
+        body::check_forms_agree();
     }
     let sandbox_cpus = if args.pin {
         match child::pin_client(args.threads) {
@@ -442,30 +436,48 @@ fn run(args: &Args) -> usize {
         .build()
         .expect("client runtime");
     let metered = Arc::new(MeteredKey::new(merchant_key()));
+    let verify_probe = Arc::new(VerifyProbe::new(
+        public.clone(),
+        message.clone(),
+        signature.clone(),
+    ));
     let client = client(&sandbox.base_uri, metered.clone());
-    let body = options(args.body_bytes);
-    let body_len = body["json"].to_string().len();
+    let body = Body::typed(args.body_bytes);
     // Warm up: connections, caches, allocator.
     let warm = runtime.block_on(drive(
         &client,
         &body,
         args.concurrency.min(64) * 2,
         args.concurrency,
+        None,
     ));
     let mut failed = failures("warm-up", &warm);
     let connections_before = sandbox.connections().ok();
-    metered.reset();
-    let main = runtime.block_on(drive(&client, &body, args.requests, args.concurrency));
+    // A run at the full concurrency, with the sign and verify times metered during it.
+    let metered_run = |body: &Body| {
+        metered.meter.reset();
+        let run = runtime.block_on(drive(
+            &client,
+            body,
+            args.requests,
+            args.concurrency,
+            Some(&verify_probe),
+        ));
+        (run, metered.meter.mean().zip(verify_probe.meter.mean()))
+    };
+    let (main, rsa_in_run) = metered_run(&body);
     failed += failures("main run", &main);
     let connections = sandbox.connections().ok();
-    let sign_in_run = metered.mean();
+    // The same with the body as a call site ported from PHP or JS writes it.
+    let ported_body = Body::value(args.body_bytes);
+    let (ported, ported_rsa_in_run) = metered_run(&ported_body);
+    failed += failures("serde_json::Value run", &ported);
 
     let per_request = main.per_request(main.cpu);
-    let ratio =
-        |floor: Duration| (per_request.as_secs_f64() - floor.as_secs_f64()) / floor.as_secs_f64();
-    let (overhead, overhead_loaded) = (ratio(sign + verify), ratio(sign_loaded + verify_loaded));
-    // The floor with the sign time the run itself measured (verify is ~7 % of it: its floor).
-    let overhead_in_run = sign_in_run.map(|s| ratio(s + verify_loaded));
+    let (overhead, overhead_loaded) = (
+        overhead_of(per_request, sign + verify),
+        overhead_of(per_request, sign_loaded + verify_loaded),
+    );
     println!(
         "load benchmark ({} build)",
         if args.smoke { "smoke" } else { "full" }
@@ -477,7 +489,11 @@ fn run(args: &Args) -> usize {
         main.failed
     );
     println!("  concurrency             {}", args.concurrency);
-    println!("  body                    {body_len} bytes JSON, POST /{ENDPOINT}");
+    println!(
+        "  body                    {} bytes JSON ({}), POST /{ENDPOINT}",
+        body.json_len(),
+        body.form()
+    );
     println!("  client runtime          {} worker threads", args.threads);
     if let Some(cpus) = &sandbox_cpus {
         println!(
@@ -527,21 +543,39 @@ fn run(args: &Args) -> usize {
         "  overhead                {overhead:.3} (target ≤ 0.15; against the one-thread floor)"
     );
     println!("  overhead under load     {overhead_loaded:.3} (against the floor with every worker signing)");
-    if let (Some(sign_in_run), Some(overhead_in_run)) = (sign_in_run, overhead_in_run) {
+    if let Some((sign_in_run, verify_in_run)) = rsa_in_run {
         println!(
             "  sign during the run     {} (thread CPU, mean over the run's signatures)",
             us(sign_in_run)
         );
         println!(
-            "  overhead in the run     {overhead_in_run:.3} (against the sign time metered during the run + verify)"
+            "  verify during the run   {} (thread CPU, mean of a probe every {} requests on the client's workers)",
+            us(verify_in_run),
+            VerifyProbe::EVERY
+        );
+        println!(
+            "  overhead in the run     {:.3} (target ≤ 0.15; against the sign and verify times metered during the run)",
+            overhead_of(per_request, sign_in_run + verify_in_run)
+        );
+    }
+    if let Some((sign_in_run, verify_in_run)) = ported_rsa_in_run {
+        let per_request = ported.per_request(ported.cpu);
+        println!(
+            "  {} body  {} bytes JSON: client CPU per request {}, {} allocations, overhead in the run {:.3}",
+            ported_body.form(),
+            ported_body.json_len(),
+            us(per_request),
+            ported.allocations.0 / u64::try_from(ported.ok + ported.failed).unwrap_or(1).max(1),
+            overhead_of(per_request, sign_in_run + verify_in_run)
         );
     }
     if args.openssl {
-        match probe::openssl_sign() {
-            Some(theirs) => println!(
-                "  openssl speed rsa2048   sign {}; ours ÷ openssl = {:.2} (target ≤ 1.15 with aws-lc-rs)",
+        match openssl_comparison(&key, &message) {
+            Some((ours, theirs)) => println!(
+                "  openssl speed rsa2048   sign {}; ours, timed between its runs, {}; ours ÷ openssl = {:.2} (target ≤ 1.15 with aws-lc-rs)",
                 us(theirs),
-                sign.as_secs_f64() / theirs.as_secs_f64()
+                us(ours),
+                ours.as_secs_f64() / theirs.as_secs_f64()
             ),
             None => println!("  openssl speed rsa2048   n/a (no openssl on PATH)"),
         }
@@ -549,7 +583,7 @@ fn run(args: &Args) -> usize {
 
     if args.in_flight > 0 {
         let requests = args.in_flight * 4;
-        let run = runtime.block_on(drive(&client, &body, requests, args.in_flight));
+        let run = runtime.block_on(drive(&client, &body, requests, args.in_flight, None));
         failed += failures("in flight", &run);
         println!(
             "  {:<24}peak RSS {} (target < 32 MB), {requests} requests, p99 {}",
@@ -573,13 +607,13 @@ fn run(args: &Args) -> usize {
         // The CPU per MB beyond the smallest body's: constant when time is linear in size.
         let mut base: Option<(usize, Duration)> = None;
         for &size in sizes {
-            let body = options(size);
+            let body = Body::typed(size);
             let count = if args.smoke {
                 4
             } else {
                 (40_000_000 / size).clamp(20, 200)
             };
-            let run = runtime.block_on(drive(&client, &body, count, 1));
+            let run = runtime.block_on(drive(&client, &body, count, 1, None));
             failed += failures("sweep", &run);
             let cpu = run.per_request(run.cpu);
             #[allow(clippy::cast_precision_loss)]
