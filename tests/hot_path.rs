@@ -4,6 +4,8 @@
 //! `signing_placement_experiment` measures where RSA signing should run (see `src/client.rs`).
 #![cfg(feature = "sandbox")]
 
+mod support;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -332,13 +334,8 @@ impl wechatpay_chain::Sign for ThreadRecordingSigner {
 }
 
 async fn signing_thread(sandbox: &SandboxHandle, blocks: bool) -> std::thread::ThreadId {
-    let key = wechatpay_chain::PrivateKey::from_pem_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/apiclient_key.pem"
-    ))
-    .unwrap();
     let signer = Arc::new(ThreadRecordingSigner {
-        key,
+        key: support::merchant_key(),
         blocks,
         threads: std::sync::Mutex::default(),
     });
@@ -381,13 +378,8 @@ struct SlowSigner {
 
 impl SlowSigner {
     fn new(delay: Duration) -> Arc<Self> {
-        let key = wechatpay_chain::PrivateKey::from_pem_file(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/apiclient_key.pem"
-        ))
-        .unwrap();
         Arc::new(Self {
-            key,
+            key: support::merchant_key(),
             delay,
             signed: AtomicUsize::new(0),
         })
