@@ -52,22 +52,27 @@ pub(crate) enum Body {
     Value(Value),
 }
 
+/// The `attach` padding that makes the order's JSON about `bytes` long.
+fn padding(bytes: usize) -> String {
+    let bare = serde_json::to_vec(&Order::new(SAMPLE_TRADE_NO, "")).map_or(0, |v| v.len());
+    "x".repeat(bytes.saturating_sub(bare))
+}
+
+/// A trade number as wide as every request's (`LOAD` and ten digits).
+const SAMPLE_TRADE_NO: &str = "LOAD0000000000";
+
 impl Body {
-    /// A body whose JSON is about `bytes` long (the `attach` field pads it).
+    /// A typed body whose JSON is about `bytes` long (the `attach` field pads it).
     pub(crate) fn typed(bytes: usize) -> Self {
-        let bare = serde_json::to_string(&Order::new("LOAD0000000000", "")).unwrap_or_default();
         Self::Typed {
-            attach: "x".repeat(bytes.saturating_sub(bare.len())),
+            attach: padding(bytes),
         }
     }
 
     /// The same JSON as [`typed`](Self::typed), as a `serde_json::Value`.
     pub(crate) fn value(bytes: usize) -> Self {
-        let Self::Typed { attach } = Self::typed(bytes) else {
-            unreachable!("typed() makes a typed body")
-        };
-        let order = serde_json::to_value(Order::new("LOAD0000000000", &attach)).unwrap_or_default();
-        Self::Value(json!({ "json": order }))
+        let attach = padding(bytes);
+        Self::Value(json!({ "json": Order::new(SAMPLE_TRADE_NO, &attach) }))
     }
 
     /// The form's name, as printed.
@@ -78,14 +83,23 @@ impl Body {
         }
     }
 
-    /// The JSON body's length in bytes (the trade number is fixed-width).
-    pub(crate) fn json_len(&self) -> usize {
-        match self {
-            Self::Typed { attach } => {
-                serde_json::to_vec(&Order::new("LOAD0000000000", attach)).map_or(0, |v| v.len())
+    /// The JSON bytes of a request with this trade number, as [`options`](Self::options)
+    /// makes them.
+    fn json(&self, out_trade_no: &str) -> Vec<u8> {
+        let json = match self {
+            Self::Typed { attach } => serde_json::to_vec(&Order::new(out_trade_no, attach)),
+            Self::Value(v) => {
+                let mut v = v["json"].clone();
+                v["out_trade_no"] = Value::String(out_trade_no.into());
+                serde_json::to_vec(&v)
             }
-            Self::Value(v) => v["json"].to_string().len(),
-        }
+        };
+        json.expect("an order serializes")
+    }
+
+    /// The JSON body's length in bytes (every trade number has the same width).
+    pub(crate) fn json_len(&self) -> usize {
+        self.json(SAMPLE_TRADE_NO).len()
     }
 
     /// Request `i`'s options (its own trade number).
@@ -104,13 +118,7 @@ impl Body {
 
 /// A quick self-check (run in the smoke mode): both forms send the same JSON, byte for byte.
 pub(crate) fn check_forms_agree() {
-    let (Body::Typed { attach }, Body::Value(value)) = (Body::typed(1000), Body::value(1000))
-    else {
-        unreachable!("typed() and value() make their own forms")
-    };
-    let mut value = value["json"].clone();
-    value["out_trade_no"] = Value::String("LOAD0000000042".into());
-    let typed = serde_json::to_vec(&Order::new("LOAD0000000042", &attach)).expect("typed JSON");
-    assert_eq!(typed, serde_json::to_vec(&value).expect("value JSON"));
-    assert_eq!(Body::typed(1000).json_len(), 1000);
+    let (typed, value) = (Body::typed(1000), Body::value(1000));
+    assert_eq!(typed.json("LOAD0000000042"), value.json("LOAD0000000042"));
+    assert_eq!(typed.json_len(), 1000);
 }

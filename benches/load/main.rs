@@ -188,6 +188,12 @@ impl Run {
             .max(1)
     }
 
+    /// Allocations and bytes allocated per request.
+    fn allocations_per_request(&self) -> (u64, u64) {
+        let n = u64::try_from(self.ok + self.failed).unwrap_or(1).max(1);
+        (self.allocations.0 / n, self.allocations.1 / n)
+    }
+
     fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
@@ -200,7 +206,7 @@ impl Run {
 }
 
 /// Sends `requests` POSTs with `body` at `concurrency`, each answer checked to be a verified
-/// 2xx (the client verifies every answer's signature before returning it); `probe`, if
+/// 2xx (the client verifies every answer's signature before returning it); `verify_probe`, if
 /// given, times a verification every few requests on the same workers.
 async fn drive(
     client: &Wechatpay,
@@ -301,24 +307,27 @@ fn median_time(rounds: usize, batch: u32, mut f: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
-/// Our sign time and `openssl speed rsa2048`'s, each the median of its timings taken in turn
-/// (ours, theirs, ours, theirs, ours, theirs, ours), so both are measured at the same moments: on a shared machine
-/// RSA speed drifts by ±20 % within minutes. `None` without `openssl`.
+/// The median thread CPU per signature of `message` with `key`, over `rounds` batches.
+fn sign_time(key: &PrivateKey, message: &[u8], rounds: usize, batch: u32) -> Duration {
+    median_time(rounds, batch, || {
+        std::hint::black_box(key.sign_sha256(std::hint::black_box(message)).ok());
+    })
+}
+
+/// Our sign time and `openssl speed rsa2048`'s, timed in turn (ours, theirs, ours, theirs,
+/// ours, theirs, ours) so that both are measured at the same moments: on a shared machine RSA
+/// speed drifts by ±20 % within minutes. Each is the median of its timings; `None` without
+/// `openssl`.
 fn openssl_comparison(key: &PrivateKey, message: &[u8]) -> Option<(Duration, Duration)> {
-    let mut ours = Vec::new();
+    let mut ours = vec![sign_time(key, message, 5, 40)];
     let mut theirs = Vec::new();
     for _ in 0..3 {
-        ours.push(median_time(5, 40, || {
-            std::hint::black_box(key.sign_sha256(std::hint::black_box(message)).ok());
-        }));
         theirs.push(probe::openssl_sign()?);
+        ours.push(sign_time(key, message, 5, 40));
     }
-    ours.push(median_time(5, 40, || {
-        std::hint::black_box(key.sign_sha256(std::hint::black_box(message)).ok());
-    }));
     ours.sort_unstable();
     theirs.sort_unstable();
-    // Four of ours (before and after each of theirs): the mean of the middle two.
+    // Four of ours: the mean of the middle two.
     Some(((ours[1] + ours[2]) / 2, theirs[1]))
 }
 
@@ -395,27 +404,20 @@ fn run(args: &Args) -> usize {
     } else {
         (15, 40, 400)
     };
-    let sign = median_time(rounds, sign_batch, || {
-        std::hint::black_box(key.sign_sha256(std::hint::black_box(&message)).ok());
-    });
-    let verify = median_time(rounds, verify_batch, || {
-        assert!(public.verify_sha256(std::hint::black_box(&message), &signature));
-    });
+    // The sign and verify floors on the calling thread.
+    let rsa_floor = || {
+        let sign = sign_time(&key, &message, rounds, sign_batch);
+        let verify = median_time(rounds, verify_batch, || {
+            assert!(public.verify_sha256(std::hint::black_box(&message), &signature));
+        });
+        (sign, verify)
+    };
+    let (sign, verify) = rsa_floor();
     // The same on every client worker thread at once: the floor at the parallelism of the
     // main run, where both cores are busy (on SMT siblings, RSA slows when both run it).
     let (sign_loaded, verify_loaded) = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..args.threads.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let sign = median_time(rounds, sign_batch, || {
-                        std::hint::black_box(key.sign_sha256(std::hint::black_box(&message)).ok());
-                    });
-                    let verify = median_time(rounds, verify_batch, || {
-                        assert!(public.verify_sha256(std::hint::black_box(&message), &signature));
-                    });
-                    (sign, verify)
-                })
-            })
+            .map(|_| scope.spawn(rsa_floor))
             .collect();
         let all: Vec<(Duration, Duration)> = threads
             .into_iter()
@@ -436,11 +438,7 @@ fn run(args: &Args) -> usize {
         .build()
         .expect("client runtime");
     let metered = Arc::new(MeteredKey::new(merchant_key()));
-    let verify_probe = Arc::new(VerifyProbe::new(
-        public.clone(),
-        message.clone(),
-        signature.clone(),
-    ));
+    let verify_probe = Arc::new(VerifyProbe::new(public, message.clone(), signature));
     let client = client(&sandbox.base_uri, metered.clone());
     let body = Body::typed(args.body_bytes);
     // Warm up: connections, caches, allocator.
@@ -511,12 +509,8 @@ fn run(args: &Args) -> usize {
         us(main.percentile(0.99))
     );
     println!("  peak RSS                {}", mib(main.peak_rss_kib));
-    let n = u64::try_from(main.ok + main.failed).unwrap_or(1).max(1);
-    println!(
-        "  allocations per request {} ({} bytes; the harness's included)",
-        main.allocations.0 / n,
-        main.allocations.1 / n
-    );
+    let (allocations, allocated) = main.allocations_per_request();
+    println!("  allocations per request {allocations} ({allocated} bytes; the harness's included)");
     match (connections_before, connections) {
         (Some(before), Some(after)) => println!(
             "  connections accepted    {after} in all ({} during the run; concurrency {})",
@@ -565,7 +559,7 @@ fn run(args: &Args) -> usize {
             ported_body.form(),
             ported_body.json_len(),
             us(per_request),
-            ported.allocations.0 / u64::try_from(ported.ok + ported.failed).unwrap_or(1).max(1),
+            ported.allocations_per_request().0,
             overhead_of(per_request, sign_in_run + verify_in_run)
         );
     }
